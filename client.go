@@ -1,0 +1,631 @@
+package codat
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"reflect"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/go-querystring/query"
+	"github.com/google/uuid"
+	"github.com/hashicorp/go-retryablehttp"
+	"golang.org/x/time/rate"
+)
+
+// Version is the version of this SDK, sent in the default User-Agent.
+const Version = "0.1.0"
+
+// DefaultBaseURL is Codat's production API, the only server Codat publishes.
+const DefaultBaseURL = "https://api.codat.io"
+
+// DefaultUserAgent is the User-Agent sent unless WithUserAgent sets another.
+const DefaultUserAgent = "codat-migrate-go/" + Version
+
+// maxErrorBody caps how much of an error response body is read.
+const maxErrorBody = 64 << 10
+
+// maxResponseBody caps how much of a successful response body is read.
+const maxResponseBody = 64 << 20
+
+// Client talks to Codat's Platform API. Create it with NewClient; it is safe
+// for concurrent use by many goroutines.
+type Client struct {
+	// Companies is the /companies API.
+	Companies *CompaniesService
+	// Connections is the /companies/{companyId}/connections API, including
+	// the token-migration PUT …/authorization.
+	Connections *ConnectionsService
+	// Sync is the refresh, data status and pull operation API.
+	Sync *SyncService
+	// Integrations is the /integrations metadata API.
+	Integrations *IntegrationsService
+
+	creds     *credentials // behind a pointer: fmt prints nested pointers as addresses
+	baseURL   *url.URL
+	userAgent string
+	policy    RetryPolicy
+	logger    *slog.Logger
+	limiter   *rate.Limiter
+	rc        *retryablehttp.Client
+	requests  atomic.Int64
+	quota     quotaTracker
+}
+
+// credentials holds the Authorization header value. fmt does not call
+// methods on unexported fields, so a Secret held directly in Client would
+// print in clear under %+v; behind a pointer it prints as an address.
+type credentials struct {
+	header Secret
+}
+
+// String describes the client without its credentials.
+func (c *Client) String() string {
+	if c == nil {
+		return "codat.Client(nil)"
+	}
+	return fmt.Sprintf("codat.Client{BaseURL: %s, UserAgent: %q, Credentials: %s}", c.baseURL, c.userAgent, Redacted)
+}
+
+// GoString describes the client without its credentials, for %#v.
+func (c *Client) GoString() string { return c.String() }
+
+type clientConfig struct {
+	baseURL    *url.URL
+	httpClient *http.Client
+	policy     RetryPolicy
+	logger     *slog.Logger
+	userAgent  string
+	limiter    *rate.Limiter
+}
+
+// Option configures a Client. Options validate their arguments and make
+// NewClient fail with a clear error; they never panic.
+type Option func(*clientConfig) error
+
+// WithBaseURL sets the API's base URL (default https://api.codat.io). It must
+// be https, except for loopback hosts (127.0.0.0/8, ::1, localhost), which may
+// use http for tests. It may carry a path prefix; it may not carry user
+// information, a query or a fragment.
+func WithBaseURL(u string) Option {
+	return func(c *clientConfig) error {
+		parsed, err := parseBaseURL(u)
+		if err != nil {
+			return err
+		}
+		c.baseURL = parsed
+		return nil
+	}
+}
+
+func parseBaseURL(u string) (*url.URL, error) {
+	if strings.TrimSpace(u) == "" {
+		return nil, errors.New("codat: WithBaseURL: empty URL")
+	}
+	p, err := url.Parse(u)
+	if err != nil {
+		return nil, fmt.Errorf("codat: WithBaseURL: not a valid URL")
+	}
+	if p.Host == "" || p.Opaque != "" {
+		return nil, errors.New("codat: WithBaseURL: URL must be absolute, like https://api.codat.io")
+	}
+	if p.User != nil {
+		return nil, errors.New("codat: WithBaseURL: URL must not contain user information")
+	}
+	if p.RawQuery != "" || p.ForceQuery || p.Fragment != "" {
+		return nil, errors.New("codat: WithBaseURL: URL must not contain a query or a fragment")
+	}
+	switch strings.ToLower(p.Scheme) {
+	case "https":
+	case "http":
+		if !isLoopback(p.Hostname()) {
+			return nil, fmt.Errorf("codat: WithBaseURL: http is allowed only for loopback hosts; use https for %s", p.Hostname())
+		}
+	default:
+		return nil, fmt.Errorf("codat: WithBaseURL: scheme %q is not supported; use https", p.Scheme)
+	}
+	p.Path = strings.TrimRight(p.Path, "/")
+	p.RawPath = strings.TrimRight(p.RawPath, "/")
+	return p, nil
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// WithHTTPClient sets the *http.Client that carries requests (its Transport,
+// Timeout and so on). The client is copied, not modified.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(c *clientConfig) error {
+		if hc == nil {
+			return errors.New("codat: WithHTTPClient: nil *http.Client")
+		}
+		c.httpClient = hc
+		return nil
+	}
+}
+
+// WithRetryPolicy sets how many attempts a call makes and how long it waits
+// between them. See RetryPolicy.
+func WithRetryPolicy(p RetryPolicy) Option {
+	return func(c *clientConfig) error {
+		if err := p.validate(); err != nil {
+			return err
+		}
+		c.policy = p
+		return nil
+	}
+}
+
+// WithLogger sends the client's logs to l: one debug line per HTTP attempt
+// (method, path without query, status, attempt, duration), and warnings for
+// failed calls (with Codat's correlation id). Headers, query strings and
+// bodies are never logged. The default discards logs.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *clientConfig) error {
+		if l == nil {
+			return errors.New("codat: WithLogger: nil *slog.Logger")
+		}
+		c.logger = l
+		return nil
+	}
+}
+
+// WithUserAgent sets the User-Agent header, e.g. "acme-migrator/1.0".
+func WithUserAgent(ua string) Option {
+	return func(c *clientConfig) error {
+		if strings.TrimSpace(ua) == "" {
+			return errors.New("codat: WithUserAgent: empty user agent")
+		}
+		for _, r := range ua {
+			if r < 0x20 || r == 0x7f {
+				return errors.New("codat: WithUserAgent: user agent contains control characters")
+			}
+		}
+		c.userAgent = ua
+		return nil
+	}
+}
+
+// WithRequestRate paces the client to at most n HTTP attempts per period,
+// spread evenly (for example 1000 per minute, Codat's per-IP limit). Every
+// attempt, retries included, waits for its turn; the wait respects the
+// call's context.
+func WithRequestRate(n int, per time.Duration) Option {
+	return func(c *clientConfig) error {
+		if n <= 0 {
+			return fmt.Errorf("codat: WithRequestRate: n must be positive, got %d", n)
+		}
+		if per <= 0 {
+			return fmt.Errorf("codat: WithRequestRate: period must be positive, got %s", per)
+		}
+		c.limiter = rate.NewLimiter(rate.Limit(float64(n)/per.Seconds()), 1)
+		return nil
+	}
+}
+
+// NewClient returns a client that authenticates with apiKey. The key is sent
+// as "Authorization: Basic base64(apiKey)"; a value that already starts with
+// "Basic " (the ready-made header from Codat's portal) is sent unchanged.
+func NewClient(apiKey string, opts ...Option) (*Client, error) {
+	key := strings.TrimSpace(apiKey)
+	if key == "" {
+		return nil, errors.New("codat: NewClient: empty API key")
+	}
+	for _, r := range key {
+		if r < 0x20 || r == 0x7f {
+			return nil, errors.New("codat: NewClient: API key contains control characters")
+		}
+	}
+	cfg := clientConfig{
+		policy:    DefaultRetryPolicy(),
+		userAgent: DefaultUserAgent,
+	}
+	for i, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("codat: NewClient: option %d is nil", i)
+		}
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.baseURL == nil {
+		cfg.baseURL, _ = parseBaseURL(DefaultBaseURL)
+	}
+	if cfg.logger == nil {
+		cfg.logger = slog.New(slog.DiscardHandler)
+	}
+
+	c := &Client{
+		baseURL:   cfg.baseURL,
+		userAgent: cfg.userAgent,
+		policy:    cfg.policy,
+		logger:    cfg.logger,
+		limiter:   cfg.limiter,
+	}
+	if len(key) > 6 && strings.EqualFold(key[:6], "basic ") {
+		c.creds = &credentials{header: Secret("Basic " + strings.TrimSpace(key[6:]))}
+	} else {
+		c.creds = &credentials{header: Secret("Basic " + base64.StdEncoding.EncodeToString([]byte(key)))}
+	}
+
+	var hc http.Client
+	if cfg.httpClient != nil {
+		hc = *cfg.httpClient
+	} else {
+		hc = http.Client{Timeout: 60 * time.Second}
+	}
+	base := hc.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	hc.Transport = &attemptTransport{client: c, base: base}
+
+	c.rc = &retryablehttp.Client{
+		HTTPClient:   &hc,
+		Logger:       nil, // our own logging, in attemptTransport
+		RetryWaitMin: c.policy.MinBackoff,
+		RetryWaitMax: c.policy.MaxBackoff,
+		RetryMax:     c.policy.MaxAttempts - 1,
+		CheckRetry:   c.checkRetry,
+		Backoff:      c.backoff,
+		ErrorHandler: retryablehttp.PassthroughErrorHandler,
+	}
+
+	c.Companies = &CompaniesService{client: c}
+	c.Connections = &ConnectionsService{client: c}
+	c.Sync = &SyncService{client: c}
+	c.Integrations = &IntegrationsService{client: c}
+	return c, nil
+}
+
+// BaseURL returns the base URL requests are sent to.
+func (c *Client) BaseURL() string { return c.baseURL.String() }
+
+// Requests returns how many HTTP attempts this client has sent so far, every
+// retry included.
+func (c *Client) Requests() int64 { return c.requests.Load() }
+
+// Quota returns the last rate-limit snapshot seen in any response's
+// X-Rate-Limit-Limit, -Remaining and -Reset headers. Its Observed field is
+// zero until a response carried them.
+func (c *Client) Quota() Quota { return c.quota.get() }
+
+// call describes one logical API call.
+type call struct {
+	method string
+	path   string // escaped, relative to the base URL, e.g. "/companies/abc"
+	query  url.Values
+	body   any // marshalled once to JSON; nil for no body
+	class  retryClass
+}
+
+// callState travels on the request context, shared by every attempt of one call.
+type callState struct {
+	class     retryClass
+	method    string
+	path      string
+	attempts  atomic.Int32
+	sent      atomic.Bool // some attempt may have reached the server
+	ambiguous atomic.Bool // some attempt may have taken effect without a usable answer
+}
+
+type callStateKey struct{}
+
+func stateFrom(ctx context.Context) *callState {
+	s, _ := ctx.Value(callStateKey{}).(*callState)
+	return s
+}
+
+// escapePath builds an escaped path from literal segments and IDs; every
+// argument is one path segment.
+func escapePath(segments ...string) string {
+	var b strings.Builder
+	for _, s := range segments {
+		b.WriteByte('/')
+		b.WriteString(url.PathEscape(s))
+	}
+	return b.String()
+}
+
+// requireIDs fails when an ID that goes into the path is empty.
+func requireIDs(op string, kv ...string) error {
+	for i := 0; i+1 < len(kv); i += 2 {
+		if strings.TrimSpace(kv[i+1]) == "" {
+			return fmt.Errorf("codat: %s: %s is empty", op, kv[i])
+		}
+	}
+	return nil
+}
+
+// listQuery encodes ListOptions for an endpoint; tagsAllowed is true only for companies.
+func listQuery(op string, opts *ListOptions, tagsAllowed bool) (url.Values, error) {
+	if opts == nil {
+		return nil, nil
+	}
+	if opts.Page < 0 || opts.PageSize < 0 {
+		return nil, fmt.Errorf("codat: %s: page and pageSize must not be negative", op)
+	}
+	if opts.PageSize > MaxPageSize {
+		return nil, fmt.Errorf("codat: %s: pageSize %d exceeds Codat's maximum of %d", op, opts.PageSize, MaxPageSize)
+	}
+	if opts.Tags != "" && !tagsAllowed {
+		return nil, fmt.Errorf("codat: %s: ListOptions.Tags is supported only when listing companies", op)
+	}
+	return query.Values(opts)
+}
+
+// do runs one call: builds the request, sends it through the retrying client,
+// and decodes a 2xx body into out (when out is not nil).
+func (c *Client) do(ctx context.Context, cl call, out any) error {
+	if ctx == nil {
+		return fmt.Errorf("codat: %s %s: nil context", cl.method, cl.path)
+	}
+	displayPath := cl.path
+	if p, err := url.PathUnescape(cl.path); err == nil {
+		displayPath = p
+	}
+	var body []byte
+	if cl.body != nil {
+		var err error
+		body, err = json.Marshal(cl.body)
+		if err != nil {
+			return fmt.Errorf("codat: %s %s: encoding request body: %w", cl.method, displayPath, err)
+		}
+	}
+	u := *c.baseURL
+	u.RawPath = c.baseURL.EscapedPath() + cl.path
+	var err error
+	if u.Path, err = url.PathUnescape(u.RawPath); err != nil {
+		return fmt.Errorf("codat: %s %s: invalid path", cl.method, displayPath)
+	}
+	if len(cl.query) > 0 {
+		u.RawQuery = cl.query.Encode()
+	}
+
+	st := &callState{class: cl.class, method: cl.method, path: displayPath}
+	ctx = context.WithValue(ctx, callStateKey{}, st)
+
+	var rawBody any
+	if body != nil {
+		rawBody = body
+	}
+	req, err := retryablehttp.NewRequestWithContext(ctx, cl.method, u.String(), rawBody)
+	if err != nil {
+		return fmt.Errorf("codat: %s %s: building request: %w", cl.method, displayPath, err)
+	}
+	req.Header.Set("Authorization", c.creds.header.Reveal())
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.userAgent)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if cl.method == http.MethodPost || cl.method == http.MethodPatch {
+		req.Header.Set("Idempotency-Key", uuid.NewString())
+	}
+
+	resp, err := c.rc.Do(req)
+	if err != nil {
+		if resp != nil && resp.Body != nil {
+			_ = resp.Body.Close()
+		}
+		terr := &TransportError{
+			Method:    cl.method,
+			Path:      displayPath,
+			Attempts:  int(st.attempts.Load()),
+			Ambiguous: st.ambiguous.Load(),
+			Err:       transportCause(err),
+		}
+		c.logger.LogAttrs(ctx, slog.LevelWarn, "codat request failed",
+			slog.String("method", cl.method), slog.String("path", displayPath),
+			slog.Int("attempts", terr.Attempts), slog.String("error", causeText(terr.Err)))
+		return terr
+	}
+	defer resp.Body.Close()
+
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		apiErr := c.decodeError(resp, cl.method, displayPath)
+		apiErr.ambiguous = st.ambiguous.Load()
+		// A 404 or 422 is often an expected answer (a look-up that finds
+		// nothing); throttling, server errors and auth failures are not.
+		level := slog.LevelDebug
+		switch {
+		case resp.StatusCode >= 500, resp.StatusCode == http.StatusTooManyRequests,
+			resp.StatusCode == http.StatusUnauthorized, resp.StatusCode == http.StatusForbidden:
+			level = slog.LevelWarn
+		}
+		c.logger.LogAttrs(ctx, level, "codat request failed",
+			slog.String("method", cl.method), slog.String("path", displayPath),
+			slog.Int("status", resp.StatusCode), slog.Int("attempts", int(st.attempts.Load())),
+			slog.String("service", oneLine(apiErr.Service, 60)),
+			slog.String("correlation_id", oneLine(apiErr.CorrelationID, 80)))
+		return apiErr
+	}
+	if out == nil {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
+		return nil
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
+	if err != nil {
+		return &TransportError{Method: cl.method, Path: displayPath, Attempts: int(st.attempts.Load()),
+			Ambiguous: true, Err: fmt.Errorf("reading response body: %w", transportCause(err))}
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return &DecodeError{Method: cl.method, Path: displayPath, StatusCode: resp.StatusCode,
+			Type: typeName(out), Err: errEmptyBody}
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return &DecodeError{Method: cl.method, Path: displayPath, StatusCode: resp.StatusCode,
+			Type: typeName(out), Err: err}
+	}
+	return nil
+}
+
+var errEmptyBody = errors.New("empty response body")
+
+func typeName(out any) string {
+	t := reflect.TypeOf(out)
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil {
+		return "nil"
+	}
+	return t.String()
+}
+
+// errorBody is Codat's ErrorMessage schema, decoded tolerantly.
+type errorBody struct {
+	StatusCode        flexInt     `json:"statusCode"`
+	Service           flexString  `json:"service"`
+	Error             flexString  `json:"error"`
+	CorrelationID     flexString  `json:"correlationId"`
+	Validation        *Validation `json:"validation"`
+	CanBeRetried      flexString  `json:"canBeRetried"`
+	DetailedErrorCode flexInt     `json:"detailedErrorCode"`
+}
+
+func (c *Client) decodeError(resp *http.Response, method, path string) *APIError {
+	now := time.Now()
+	e := &APIError{StatusCode: resp.StatusCode, Method: method, Path: path, observed: now}
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	var eb errorBody
+	if len(bytes.TrimSpace(data)) > 0 && json.Unmarshal(data, &eb) == nil {
+		e.Message = string(eb.Error)
+		e.Service = string(eb.Service)
+		e.CorrelationID = string(eb.CorrelationID)
+		e.CanBeRetried = string(eb.CanBeRetried)
+		e.DetailedErrorCode = int(eb.DetailedErrorCode)
+		if eb.Validation != nil && (len(eb.Validation.Errors) > 0 || len(eb.Validation.Warnings) > 0) {
+			e.Validation = eb.Validation
+		}
+	}
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+		if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), now); ok {
+			e.RetryAfter = d
+		}
+	}
+	if resp.StatusCode == http.StatusTooManyRequests {
+		if q, ok := parseQuota(resp.Header, now); ok && q.Remaining == 0 && q.Reset.After(now) {
+			e.quotaReset = q.Reset
+		}
+	}
+	return e
+}
+
+// transportCause strips *url.Error, whose text repeats the full URL with its
+// query string, keeping the underlying cause.
+func transportCause(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) && ue.Err != nil {
+		return ue.Err
+	}
+	return err
+}
+
+func causeText(err error) string {
+	if err == nil {
+		return "unknown error"
+	}
+	return transportCause(err).Error()
+}
+
+// attemptTransport wraps the underlying transport: it paces attempts,
+// counts them, records the quota headers, marks ambiguity and logs.
+type attemptTransport struct {
+	client *Client
+	base   http.RoundTripper
+}
+
+func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	c := t.client
+	ctx := req.Context()
+	st := stateFrom(ctx)
+	if c.limiter != nil {
+		if err := c.limiter.Wait(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			if _, ok := ctx.Deadline(); ok {
+				// The limiter knows the wait would outlast the deadline.
+				return nil, fmt.Errorf("waiting for the client-side request rate: %w", context.DeadlineExceeded)
+			}
+			return nil, fmt.Errorf("waiting for the client-side request rate: %w", err)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	attempt := 1
+	method, path := req.Method, req.URL.Path
+	if st != nil {
+		attempt = int(st.attempts.Add(1))
+		method, path = st.method, st.path
+	}
+	c.requests.Add(1)
+	countAttempt(ctx) // per-call counters (Client.Migrate)
+
+	// net/http may itself replay a request on a fresh connection when a
+	// reused one fails after the request was written (GETs, and POSTs that
+	// carry an Idempotency-Key). Codat receives such a replay, so count it:
+	// every complete write beyond the first is one more attempt.
+	var writes atomic.Int32
+	req = req.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteRequest: func(info httptrace.WroteRequestInfo) {
+			if info.Err == nil {
+				writes.Add(1)
+			}
+		},
+	}))
+	start := time.Now()
+	resp, err := t.base.RoundTrip(req)
+	dur := time.Since(start)
+	if extra := int(writes.Load()) - 1; extra > 0 {
+		c.requests.Add(int64(extra))
+		for i := 0; i < extra; i++ {
+			countAttempt(ctx)
+		}
+		if st != nil {
+			attempt = int(st.attempts.Add(int32(extra)))
+			st.ambiguous.Store(true) // an earlier write got no answer
+		}
+	}
+	if err != nil {
+		if st != nil && !neverLeft(err) {
+			st.sent.Store(true)
+			st.ambiguous.Store(true)
+		}
+		c.logger.LogAttrs(ctx, slog.LevelDebug, "codat attempt",
+			slog.String("method", method), slog.String("path", path),
+			slog.Int("attempt", attempt), slog.Duration("duration", dur),
+			slog.String("error", causeText(err)))
+		return resp, err
+	}
+	if st != nil {
+		st.sent.Store(true)
+		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusRequestTimeout {
+			st.ambiguous.Store(true)
+		}
+	}
+	c.quota.update(resp.Header, time.Now())
+	c.logger.LogAttrs(ctx, slog.LevelDebug, "codat attempt",
+		slog.String("method", method), slog.String("path", path),
+		slog.Int("attempt", attempt), slog.Int("status", resp.StatusCode),
+		slog.Duration("duration", dur))
+	return resp, nil
+}

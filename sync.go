@@ -1,0 +1,85 @@
+package codat
+
+import (
+	"context"
+	"iter"
+	"net/http"
+	"net/url"
+)
+
+// SyncService queues data refreshes and reads their progress.
+type SyncService struct{ client *Client }
+
+// RefreshAll queues a refresh of every data type marked "fetch on first
+// link": POST /companies/{companyId}/data/all (204). Token migrations must
+// call it, since Codat does not fetch on first link for them.
+// Retry class: keyed write.
+func (s *SyncService) RefreshAll(ctx context.Context, companyID string) error {
+	if err := requireIDs("Sync.RefreshAll", "companyID", companyID); err != nil {
+		return err
+	}
+	return s.client.do(ctx, call{method: http.MethodPost, path: escapePath("companies", companyID, "data", "all"), class: classKeyed}, nil)
+}
+
+// RefreshDataType queues a refresh of one data type: POST
+// /companies/{companyId}/data/queue/{dataType}, with the optional
+// connectionId query parameter when connectionID is not empty (200
+// PullOperation). Retry class: keyed write.
+func (s *SyncService) RefreshDataType(ctx context.Context, companyID, dataType, connectionID string) (PullOperation, error) {
+	var out PullOperation
+	if err := requireIDs("Sync.RefreshDataType", "companyID", companyID, "dataType", dataType); err != nil {
+		return out, err
+	}
+	var q url.Values
+	if connectionID != "" {
+		q = url.Values{"connectionId": {connectionID}}
+	}
+	err := s.client.do(ctx, call{method: http.MethodPost, path: escapePath("companies", companyID, "data", "queue", dataType), query: q, class: classKeyed}, &out)
+	return out, err
+}
+
+// Status returns the state of every data type of a company: GET
+// /companies/{companyId}/dataStatus. Retry class: read.
+func (s *SyncService) Status(ctx context.Context, companyID string) (DataStatuses, error) {
+	var out DataStatuses
+	if err := requireIDs("Sync.Status", "companyID", companyID); err != nil {
+		return out, err
+	}
+	err := s.client.do(ctx, call{method: http.MethodGet, path: escapePath("companies", companyID, "dataStatus"), class: classRead}, &out)
+	return out, err
+}
+
+// PullOperations returns one page of a company's pull operations: GET
+// /companies/{companyId}/data/history (page, pageSize, query, orderBy).
+// Retry class: read.
+func (s *SyncService) PullOperations(ctx context.Context, companyID string, opts *ListOptions) (Page[PullOperation], error) {
+	var out Page[PullOperation]
+	if err := requireIDs("Sync.PullOperations", "companyID", companyID); err != nil {
+		return out, err
+	}
+	q, err := listQuery("Sync.PullOperations", opts, false)
+	if err != nil {
+		return out, err
+	}
+	err = s.client.do(ctx, call{method: http.MethodGet, path: escapePath("companies", companyID, "data", "history"), query: q, class: classRead}, &out)
+	return out, err
+}
+
+// AllPullOperations iterates over every pull operation of a company, page by
+// page. Retry class: read.
+func (s *SyncService) AllPullOperations(ctx context.Context, companyID string, opts *ListOptions) iter.Seq2[PullOperation, error] {
+	return allPages(ctx, opts, func(ctx context.Context, o *ListOptions) (Page[PullOperation], error) {
+		return s.PullOperations(ctx, companyID, o)
+	})
+}
+
+// PullOperation returns one pull operation: GET
+// /companies/{companyId}/data/history/{datasetId}. Retry class: read.
+func (s *SyncService) PullOperation(ctx context.Context, companyID, datasetID string) (PullOperation, error) {
+	var out PullOperation
+	if err := requireIDs("Sync.PullOperation", "companyID", companyID, "datasetID", datasetID); err != nil {
+		return out, err
+	}
+	err := s.client.do(ctx, call{method: http.MethodGet, path: escapePath("companies", companyID, "data", "history", datasetID), class: classRead}, &out)
+	return out, err
+}
