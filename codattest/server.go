@@ -1,0 +1,434 @@
+package codattest
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// maxBody is the largest request body the fake reads.
+const maxBody = 1 << 20
+
+// Server is an in-memory fake of Codat's Platform API served over HTTP on a
+// loopback address. All its methods are safe for concurrent use.
+type Server struct {
+	cfg    *config
+	clock  Clock
+	ids    *idSource
+	timing timing
+	routes []*route
+
+	st     *store
+	quota  *quotaState
+	idem   *idemCache
+	faults *faultSet
+	log    *requestLog
+
+	authHeader string // "Basic " + base64(key)
+
+	ts        *httptest.Server
+	closing   chan struct{}
+	closeOnce sync.Once
+}
+
+// NewServer starts a fake on a new 127.0.0.1 listener (or the one given by
+// WithListener / WithAddr). It panics if an option is invalid or the address
+// cannot be listened on, like httptest.NewServer; use Start to get an error
+// instead. Close it when done.
+func NewServer(opts ...Option) *Server {
+	s, err := Start(opts...)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// Start is NewServer returning an error instead of panicking: an invalid
+// option, a non-loopback address, or a failure to listen.
+func Start(opts ...Option) (*Server, error) {
+	s, err := newServer(opts...)
+	if err != nil {
+		return nil, err
+	}
+	l := s.cfg.listener
+	if l == nil {
+		addr := s.cfg.addr
+		if addr == "" {
+			addr = "127.0.0.1:0"
+		}
+		if l, err = net.Listen("tcp", addr); err != nil {
+			return nil, fmt.Errorf("codattest: listen on %s: %w", addr, err)
+		}
+		if err := checkLoopback(l.Addr().String()); err != nil { // "localhost" resolved elsewhere
+			l.Close()
+			return nil, err
+		}
+	}
+	s.ts = httptest.NewUnstartedServer(s)
+	s.ts.Listener.Close()
+	s.ts.Listener = l
+	s.ts.Start()
+	return s, nil
+}
+
+func newServer(opts ...Option) (*Server, error) {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o(cfg); err != nil {
+			return nil, err
+		}
+	}
+	if !cfg.seedSet {
+		cfg.seed = 1
+	}
+	if err := cfg.finish(); err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:        cfg,
+		clock:      cfg.clock,
+		ids:        newIDSource(cfg.seed),
+		timing:     timing{fetchAfter: cfg.fetchAfter, completeAfter: cfg.completeAfter},
+		routes:     buildRoutes(),
+		st:         newStore(),
+		idem:       newIdemCache(cfg.idemTTL),
+		faults:     newFaultSet(cfg.seed),
+		log:        newRequestLog(cfg.logSize),
+		authHeader: "Basic " + base64.StdEncoding.EncodeToString([]byte(cfg.apiKey)),
+		closing:    make(chan struct{}),
+	}
+	s.quota = newQuotaState(cfg.quota, s.clock.Now(), &s.st.linked)
+	for _, f := range cfg.faults {
+		if err := s.AddFault(f); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// generatedAPIKey derives a 40-character alphanumeric key from the seed.
+func generatedAPIKey(seed int64) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	r := rand.New(rand.NewPCG(uint64(seed), 0x6b6579))
+	b := make([]byte, 40)
+	for i := range b {
+		b[i] = alphabet[r.IntN(len(alphabet))]
+	}
+	return string(b)
+}
+
+// URL returns the base URL, for example "http://127.0.0.1:41234"; clients
+// use it in place of https://api.codat.io.
+func (s *Server) URL() string { return s.ts.URL }
+
+// APIKey returns the API key clients must send.
+func (s *Server) APIKey() string { return s.cfg.apiKey }
+
+// AuthorizationHeader returns the Authorization header value the fake
+// accepts: "Basic " + base64(APIKey()).
+func (s *Server) AuthorizationHeader() string { return s.authHeader }
+
+// Client returns an *http.Client for the server (see httptest.Server.Client).
+func (s *Server) Client() *http.Client { return s.ts.Client() }
+
+// Clock returns the server's clock.
+func (s *Server) Clock() Clock { return s.clock }
+
+// Handler returns the fake as an http.Handler, for use without the network
+// (for example under httptest.NewRecorder). Dropped-connection faults need a
+// connection to drop; without one they abort the handler with
+// http.ErrAbortHandler.
+func (s *Server) Handler() http.Handler { return s }
+
+// Close shuts the server down, interrupting requests that are waiting on
+// injected latency, and waits for the rest to finish.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		close(s.closing)
+		if s.ts != nil {
+			s.ts.Close()
+		}
+	})
+}
+
+// reply is a response that has not been written yet.
+type reply struct {
+	status     int
+	body       []byte
+	retryAfter time.Duration
+}
+
+// call is one request being handled.
+type call struct {
+	r      *http.Request
+	rt     *route
+	now    time.Time
+	params [2]string
+	body   []byte
+}
+
+// errorReply builds Codat's error body for status.
+func (s *Server) errorReply(status int, msg string, v *ErrorValidation) reply {
+	b, _ := json.Marshal(ErrorMessage{
+		StatusCode: status, Service: "PublicApi", Error: msg,
+		CorrelationID: s.ids.correlationID(), Validation: v, CanBeRetried: "Unknown",
+	})
+	return reply{status: status, body: b}
+}
+
+func jsonReply(status int, v any) reply {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // the fake's own types always marshal
+	}
+	return reply{status: status, body: b}
+}
+
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// ServeHTTP serves one request: per-address flood limit, authentication,
+// daily quota and concurrency, routing, the Idempotency-Key, injected faults,
+// the handler, and the request log.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	now := s.clock.Now()
+	rec := Request{Method: r.Method, Path: r.URL.Path, At: now, Client: clientAddr(r),
+		IdempotencyKey: r.Header.Get("Idempotency-Key")}
+	rep, dropped := s.serve(w, r, now, &rec)
+	if dropped {
+		rec.Status = 0
+		s.log.add(rec)
+		s.drop(w)
+		return
+	}
+	rec.Status = rep.status
+	s.log.add(rec)
+	s.write(w, rep)
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, now time.Time, rec *Request) (reply, bool) {
+	if ok, wait := s.quota.admitMinute(rec.Client, now); !ok {
+		rep := s.errorReply(http.StatusTooManyRequests, "Too many requests from this address; the per-minute limit is exceeded", nil)
+		rep.retryAfter = wait
+		return rep, false
+	}
+	if r.Header.Get("Authorization") != s.authHeader && !s.altAuth(r.Header.Get("Authorization")) {
+		return s.errorReply(http.StatusUnauthorized, "Unauthorized: the API key is missing or not valid", nil), false
+	}
+	if ok, wait, msg := s.quota.admit(now); !ok {
+		rep := s.errorReply(http.StatusTooManyRequests, msg, nil)
+		rep.retryAfter = wait
+		return rep, false
+	}
+	defer s.quota.done()
+
+	rt, params, methodOK := s.match(r.Method, r.URL.Path)
+	if rt == nil {
+		if methodOK {
+			return s.errorReply(http.StatusMethodNotAllowed, "Method "+r.Method+" is not allowed on "+r.URL.Path, nil), false
+		}
+		return s.errorReply(http.StatusNotFound, "No resource was found at "+r.URL.Path, nil), false
+	}
+	rec.Route = rt.name
+	c := &call{r: r, rt: rt, now: now, params: params}
+	if r.Body != nil {
+		b, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+		if err != nil {
+			return s.errorReply(http.StatusBadRequest, "The request body could not be read", nil), false
+		}
+		if len(b) > maxBody {
+			return s.errorReply(http.StatusBadRequest, "The request body is too large", nil), false
+		}
+		c.body = b
+	}
+
+	// Idempotency-Key: honoured on POST and PATCH only, ignored elsewhere.
+	key := ""
+	if rec.IdempotencyKey != "" && (r.Method == http.MethodPost || r.Method == http.MethodPatch) {
+		key = rec.IdempotencyKey
+		if !isGUID(key) {
+			return s.errorReply(http.StatusBadRequest, "The Idempotency-Key header must be a GUID", nil), false
+		}
+		state, st, body := s.idem.begin(key, idemFingerprint(r.Method, r.URL.Path, c.body), now)
+		switch state {
+		case idemReplay:
+			rec.Replayed = true
+			return reply{status: st, body: body}, false
+		case idemInFlight:
+			return s.errorReply(http.StatusConflict, "A request with this Idempotency-Key is still being processed", nil), false
+		case idemMismatch:
+			return s.errorReply(http.StatusUnprocessableEntity, "This Idempotency-Key was used with a different request", nil), false
+		}
+	}
+	finished := false
+	finish := func(rep reply) {
+		if key != "" && !finished {
+			finished = true
+			s.idem.finish(key, rep.status, rep.body, s.clock.Now())
+		}
+	}
+	defer func() {
+		if key != "" && !finished {
+			s.idem.abandon(key)
+		}
+	}()
+
+	latency, pre := s.faults.before(rt)
+	latency += s.cfg.latency
+	if latency > 0 {
+		t := time.NewTimer(latency)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return s.errorReply(http.StatusServiceUnavailable, "The request was cancelled", nil), false
+		case <-s.closing:
+			t.Stop()
+			return s.errorReply(http.StatusServiceUnavailable, "The server is shutting down", nil), false
+		}
+		c.now = s.clock.Now()
+	}
+	if pre != nil {
+		rec.Fault = pre.Kind
+		var rep reply
+		if pre.Kind == FaultRateLimit {
+			rep = s.errorReply(http.StatusTooManyRequests, "Rate limit exceeded (injected)", nil)
+			rep.retryAfter = pre.RetryAfter
+		} else {
+			rep = s.errorReply(pre.Status, "Injected failure before commit: "+http.StatusText(pre.Status), nil)
+		}
+		finish(rep)
+		return rep, false
+	}
+
+	rep := rt.handle(s, c)
+
+	if rep.status >= 200 && rep.status < 300 {
+		if post := s.faults.after(rt); post != nil {
+			rec.Fault = post.Kind
+			if post.Kind == FaultDropAfterCommit {
+				finish(rep)
+				return rep, true
+			}
+			rep = s.errorReply(post.Status, "Injected failure after commit: "+http.StatusText(post.Status), nil)
+		}
+	}
+	finish(rep)
+	return rep, false
+}
+
+// altAuth accepts the header scheme in any case ("basic ").
+func (s *Server) altAuth(h string) bool {
+	return len(h) > 6 && strings.EqualFold(h[:6], "basic ") && h[6:] == s.authHeader[6:]
+}
+
+// write sends rep with the quota headers.
+func (s *Server) write(w http.ResponseWriter, rep reply) {
+	h := w.Header()
+	if l, rem, reset, ok := s.quota.headers(s.clock.Now()); ok {
+		h.Set("X-Rate-Limit-Limit", l)
+		h.Set("X-Rate-Limit-Remaining", rem)
+		h.Set("X-Rate-Limit-Reset", reset)
+	}
+	if rep.retryAfter > 0 {
+		secs := int64((rep.retryAfter + time.Second - 1) / time.Second)
+		h.Set("Retry-After", strconv.FormatInt(secs, 10))
+	}
+	if len(rep.body) > 0 {
+		h.Set("Content-Type", "application/json; charset=utf-8")
+		h.Set("Content-Length", strconv.Itoa(len(rep.body)))
+	}
+	w.WriteHeader(rep.status)
+	if len(rep.body) > 0 {
+		_, _ = w.Write(rep.body)
+	}
+}
+
+// drop closes the client's connection without a response.
+func (s *Server) drop(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			if tc, ok := conn.(*net.TCPConn); ok {
+				_ = tc.SetLinger(0)
+			}
+			_ = conn.Close()
+			return
+		}
+	}
+	panic(http.ErrAbortHandler)
+}
+
+// ---- inspection -------------------------------------------------------
+
+// Requests returns the request log, oldest first (at most the size set by
+// WithRequestLog).
+func (s *Server) Requests() []Request { return s.log.snapshot() }
+
+// RequestCount returns how many requests the server has received since it
+// started or since ResetRequests, whatever the log size.
+func (s *Server) RequestCount() int { return int(s.log.count()) }
+
+// ResetRequests empties the request log and zeroes RequestCount.
+func (s *Server) ResetRequests() { s.log.reset() }
+
+// QuotaStatus returns the quota accounting as of the server's clock.
+func (s *Server) QuotaStatus() QuotaStatus { return s.quota.status(s.clock.Now()) }
+
+// ACC returns the number of companies with a Linked connection now (the
+// value the next 00:00 UTC reset will use).
+func (s *Server) ACC() int { return int(s.st.linked.Load()) }
+
+// IdempotencyKeys returns how many Idempotency-Keys the server holds.
+func (s *Server) IdempotencyKeys() int { return s.idem.len() }
+
+// AddFault injects a fault, or reports why it is invalid (unknown route or
+// kind, bad status or rate).
+func (s *Server) AddFault(f Fault) error {
+	a, err := normalizeFault(f, s.routes)
+	if err != nil {
+		return err
+	}
+	s.faults.mu.Lock()
+	s.faults.faults = append(s.faults.faults, a)
+	s.faults.mu.Unlock()
+	return nil
+}
+
+// InjectFault injects a fault; it panics if the fault is invalid (see
+// AddFault), which is a mistake in the test that calls it.
+func (s *Server) InjectFault(f Fault) {
+	if err := s.AddFault(f); err != nil {
+		panic(err)
+	}
+}
+
+// ClearFaults removes every injected fault.
+func (s *Server) ClearFaults() {
+	s.faults.mu.Lock()
+	s.faults.faults = nil
+	s.faults.mu.Unlock()
+}
+
+// FaultsFired returns how many times injected faults have fired.
+func (s *Server) FaultsFired() int {
+	s.faults.mu.Lock()
+	defer s.faults.mu.Unlock()
+	return s.faults.fired
+}
