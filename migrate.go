@@ -1,0 +1,830 @@
+package codat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// RefTagKey is the company tag that carries Migration.Ref. Migrate creates every
+// company with the tag RefTagKey=Ref and finds it again with
+// GET /companies?tags=migrationRef=<ref> when it has to reconcile or resume.
+const RefTagKey = "migrationRef"
+
+// Limits Codat puts on company tags (CompanyRequestBody.tags in the contract).
+const (
+	maxRefLen      = 100 // tag values: maxLength 100
+	maxTagKeyLen   = 27  // tag keys: ^.{1,27}$
+	maxCompanyTags = 10  // maxProperties 10
+)
+
+// SyncMode says what Migrate does after the connection is linked.
+type SyncMode int
+
+const (
+	// SyncQueue queues a sync of every data type with
+	// POST /companies/{companyId}/data/all and returns without waiting. It is the
+	// default: Codat does not "fetch on first link" after a token migration.
+	SyncQueue SyncMode = iota
+	// SyncNone queues nothing.
+	SyncNone
+	// SyncWait queues the sync like SyncQueue, then polls
+	// GET /companies/{companyId}/dataStatus (SyncService.Wait) until every data
+	// type has finished. A data type ending in AuthError fails the migration
+	// with ErrTokenRejected.
+	SyncWait
+)
+
+// String returns "queue", "none", "wait" or "SyncMode(n)".
+func (m SyncMode) String() string {
+	switch m {
+	case SyncQueue:
+		return "queue"
+	case SyncNone:
+		return "none"
+	case SyncWait:
+		return "wait"
+	}
+	return fmt.Sprintf("SyncMode(%d)", int(m))
+}
+
+// Step names one stage of a migration. MigrationResult.Steps lists the stages
+// that are complete; MigrationError.Step names the stage that failed.
+type Step string
+
+// The stages of a migration, in order.
+const (
+	// StepCompany: the company exists (MigrationResult.CompanyID is set).
+	StepCompany Step = "company"
+	// StepConnection: the connection for the platform exists (ConnectionID is set).
+	StepConnection Step = "connection"
+	// StepAuthorize: Codat answered the token PUT.
+	StepAuthorize Step = "authorize"
+	// StepVerify: the connection is Linked.
+	StepVerify Step = "verify"
+	// StepSync: POST data/all was accepted (SyncQueue and SyncWait only).
+	StepSync Step = "sync"
+	// StepWait: every data type reached a final status (SyncWait only).
+	StepWait Step = "wait"
+	// StepDone: nothing is left to do; resuming sends no request.
+	StepDone Step = "done"
+)
+
+// DefaultWaitPoll is how often a SyncWait migration polls the data status when
+// Migration.WaitPoll is zero.
+const DefaultWaitPoll = defaultWaitInterval
+
+// Migration describes one company to move into Codat: who it is (Ref), the
+// company to create, and the token to install. See Client.Migrate.
+type Migration struct {
+	// Ref is your own identifier for this customer (1–100 characters). It is
+	// stored as the company tag RefTagKey and is how Migrate recognises the
+	// company again, so it must be unique per customer. It may not contain
+	// whitespace, control characters or any of & | = ! ~ < > ( ) " ' \ ,
+	// because those break Codat's tag query language.
+	Ref string
+	// Company is the company to create. Its Tags are sent along with
+	// RefTagKey=Ref (at most 9 of your own tags).
+	Company CreateCompanyRequest
+	// Auth is the token body for PUT …/authorization; its PlatformKey chooses
+	// the integration. Auth.Body is validated before any request is sent.
+	Auth Authorization
+	// Sync chooses what happens after the connection is linked (default SyncQueue).
+	Sync SyncMode
+	// Resume continues an earlier attempt for the same Ref from the result it
+	// returned (or one read back from a journal). Steps already done are not
+	// repeated; the first pending step starts with one look-up, because the
+	// earlier attempt may have stopped with a request in flight.
+	Resume *MigrationResult
+	// Relink sends the token even when a look-up finds the company's
+	// connection already Linked. Without it, Migrate stops there and reports
+	// AlreadyMigrated. (A resumed connection that reads back Linked is taken
+	// as the earlier attempt's success and is not sent the token again.)
+	Relink bool
+	// MaxTokenResends bounds how often the token is sent again after a token
+	// PUT that failed with a 5xx and whose connection is not Linked when read
+	// back. Zero means 1; a negative value means never. The PUT is sent at
+	// most 1+MaxTokenResends times per call: refresh tokens rotate, so blind
+	// re-sends are dangerous. After a PUT whose answer was lost (a timeout, a
+	// dropped connection) the token is never re-sent in the same call, since
+	// the PUT may still be running; a resume reads the connection again.
+	MaxTokenResends int
+	// WaitPoll is the SyncWait poll interval (default DefaultWaitPoll).
+	WaitPoll time.Duration
+	// OnStep, if set, is called synchronously after every step is recorded,
+	// with a copy of the result so far. Journal it there: after a crash, pass
+	// the last copy back as Resume.
+	OnStep func(MigrationResult)
+}
+
+// MigrationResult records how far a migration got. Client.Migrate always
+// returns one, also with an error, so it can be journaled and passed back as
+// Migration.Resume. It holds identifiers only, never a token.
+type MigrationResult struct {
+	Ref          string           `json:"ref"`
+	CompanyID    string           `json:"companyId,omitempty"`
+	ConnectionID string           `json:"connectionId,omitempty"`
+	Status       ConnectionStatus `json:"status,omitempty"`  // last connection status seen
+	LinkURL      string           `json:"linkUrl,omitempty"` // where the customer can re-link
+	// Steps lists the completed steps, in order; a resume continues after them.
+	Steps []Step `json:"steps,omitempty"`
+	// AlreadyMigrated reports that the company's connection was already Linked
+	// before this call sent any token; no token was sent.
+	AlreadyMigrated bool `json:"alreadyMigrated,omitempty"`
+	// SyncErrors lists the data types whose sync ended in an error status
+	// (SyncWait only). A migration with sync errors is still complete.
+	SyncErrors []string `json:"syncErrors,omitempty"`
+	// Requests is the number of HTTP requests this call sent, every retry
+	// included, counted for this call alone even when other goroutines share
+	// the client. It is not carried over from Resume.
+	Requests int `json:"requests"`
+}
+
+// Done reports whether step s is complete. It is false on a nil result.
+func (r *MigrationResult) Done(s Step) bool {
+	return r != nil && slices.Contains(r.Steps, s)
+}
+
+// clone returns a deep copy.
+func (r *MigrationResult) clone() MigrationResult {
+	c := *r
+	c.Steps = slices.Clone(r.Steps)
+	c.SyncErrors = slices.Clone(r.SyncErrors)
+	return c
+}
+
+// MigrationError is the error Client.Migrate returns: the step that failed,
+// what was known at that point, and the cause (a *APIError, ErrTokenRejected,
+// a context error, …) reachable with errors.Is and errors.As.
+type MigrationError struct {
+	Ref          string
+	Step         Step
+	CompanyID    string
+	ConnectionID string
+	LinkURL      string // the connection's link URL, to send the customer to re-link
+	Err          error
+}
+
+// Error returns a one-line description. It never contains a token or the link URL.
+func (e *MigrationError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "codat: migration %q failed at step %s", e.Ref, e.Step)
+	if e.CompanyID != "" {
+		fmt.Fprintf(&b, " (company %s", e.CompanyID)
+		if e.ConnectionID != "" {
+			fmt.Fprintf(&b, ", connection %s", e.ConnectionID)
+		}
+		b.WriteString(")")
+	}
+	if e.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Err.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the cause.
+func (e *MigrationError) Unwrap() error { return e.Err }
+
+var (
+	// ErrTokenRejected means Codat did not accept the migrated token: the
+	// connection is not Linked after the token PUT, or a sync ended in
+	// AuthError. The customer has to re-link through MigrationError.LinkURL.
+	ErrTokenRejected = errors.New("codat: token rejected: the connection is not linked")
+	// ErrInvalidMigration means the Migration itself is unusable (a bad Ref,
+	// tags, company name, Resume or authorization body). Nothing was sent.
+	ErrInvalidMigration = errors.New("codat: invalid migration")
+	// ErrDuplicateRef means more than one company carries the Ref tag, or a
+	// company has more than one unlinked connection for the platform, so
+	// Migrate cannot tell which one is the customer's. Nothing is changed.
+	ErrDuplicateRef = errors.New("codat: ref is ambiguous: more than one match")
+)
+
+// ValidateRef reports whether ref can be used as Migration.Ref: 1–100
+// characters, valid UTF-8, and none of the characters that Codat's tag query
+// language gives meaning to (whitespace, control characters and
+// & | = ! ~ < > ( ) " ' \ ,). The error wraps ErrInvalidMigration.
+func ValidateRef(ref string) error {
+	if ref == "" {
+		return fmt.Errorf("%w: ref is empty", ErrInvalidMigration)
+	}
+	if !utf8.ValidString(ref) {
+		return fmt.Errorf("%w: ref is not valid UTF-8", ErrInvalidMigration)
+	}
+	if n := utf8.RuneCountInString(ref); n > maxRefLen {
+		return fmt.Errorf("%w: ref is %d characters long; Codat tag values hold at most %d", ErrInvalidMigration, n, maxRefLen)
+	}
+	for i, r := range ref {
+		if unicode.IsSpace(r) || unicode.IsControl(r) || strings.ContainsRune(`&|=!~<>()"'\,`, r) {
+			return fmt.Errorf("%w: ref contains %q at byte %d, which Codat's tag query language cannot match", ErrInvalidMigration, r, i)
+		}
+	}
+	return nil
+}
+
+// Migrate moves one customer's existing connection into Codat, end to end:
+//
+//  1. POST /companies, tagged RefTagKey=Ref                  (step company)
+//  2. POST /companies/{companyId}/connections                 (step connection)
+//  3. PUT  /companies/{companyId}/connections/{id}/authorization, checked
+//     from its own response: the connection must be Linked  (steps authorize, verify)
+//  4. POST /companies/{companyId}/data/all (SyncQueue, SyncWait) (step sync)
+//  5. poll GET /companies/{companyId}/dataStatus (SyncWait)   (step wait)
+//
+// On the happy path it sends exactly those requests: four with SyncQueue, and
+// no look-ups. The Migration (Ref, tags, company name, Auth.Body) is validated
+// before anything is sent.
+//
+// Migrate never creates a second company or connection for one Ref. A create
+// that fails ambiguously (IsAmbiguous) is reconciled with one look-up — the
+// company with GET /companies?tags=migrationRef=<ref>, the connection by
+// listing the company's connections — and continues with what it finds. What
+// happens when the look-up finds nothing depends on how the write failed:
+//
+//   - a 5xx is a finished answer, so a look-up that finds nothing shows the
+//     write did not take effect: it is sent once more, with a new
+//     Idempotency-Key;
+//   - a timeout or a dropped connection (after the client's own retries with
+//     the same key) may leave the write still running at Codat, where a
+//     look-up cannot see it yet, so the call stops with a resumable error
+//     instead of risking a duplicate. Resume after a while.
+//
+// The extra requests each reconciliation costs, beyond the four:
+//
+//	company   5xx          +1 look-up; found: +1 list connections; not found: +1 POST
+//	connection 5xx         +1 list connections; not found: +1 POST
+//	token PUT 5xx          +1 GET connection; not Linked: +1 PUT (MaxTokenResends)
+//	token PUT lost answer  +1 GET connection; not Linked: stop, no re-send
+//	data/all  5xx          +1 GET dataStatus; nothing in progress: +1 POST
+//	keyed POST lost answer +1 per retry with the same key (Codat replays it);
+//	                       if that does not settle it, the 5xx row's look-up,
+//	                       and stop (resumable) when nothing is found
+//
+// A spent quota (IsQuotaExhausted) is never reconciled: nothing else would be
+// answered either.
+//
+// A connection found Linked before any token was sent means the customer is
+// already migrated: Migrate stops there with AlreadyMigrated set and sends no
+// token, unless Migration.Relink is set.
+//
+// The result is never nil. On error it records every completed step and the
+// error is a *MigrationError; pass the result back as Migration.Resume to
+// continue. Resuming costs one look-up at the first pending step and nothing
+// else beyond the remaining steps:
+//
+//	nothing done            GET /companies?tags=… (if found: also GET …/connections)
+//	company done            GET /companies/{id}/connections
+//	connection done         GET /companies/{id}/connections/{connectionId}
+//	authorize done          GET /companies/{id}/connections/{connectionId}
+//	verify done             none (POST data/all is sent)
+//	sync done               none (SyncWait polls dataStatus)
+//	done                    none: no request at all
+//
+// Context cancellation, a spent daily quota (IsQuotaExhausted) and every other
+// failure come back the same way, so a bulk run can stop and resume later.
+func (c *Client) Migrate(ctx context.Context, m Migration) (*MigrationResult, error) {
+	res := &MigrationResult{Ref: m.Ref}
+	if m.Resume != nil {
+		*res = m.Resume.clone()
+		if res.Ref == "" {
+			res.Ref = m.Ref
+		}
+	}
+	res.Requests = 0
+	// Known ids mean the steps that produced them are done.
+	if res.ConnectionID != "" && !res.Done(StepConnection) {
+		res.Steps = slices.Insert(res.Steps, 0, StepConnection)
+	}
+	if res.CompanyID != "" && !res.Done(StepCompany) {
+		res.Steps = slices.Insert(res.Steps, 0, StepCompany)
+	}
+	run := &migrationRun{c: c, m: m, res: res, resumed: m.Resume != nil}
+	if err := run.validate(); err != nil {
+		return res, run.fail(run.nextStep(), err) // nothing was sent
+	}
+	if res.Done(StepDone) {
+		return res, nil
+	}
+	ctx, run.counter = withRequestCounter(ctx)
+	err := run.run(ctx)
+	res.Requests = run.requests()
+	if err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// requestCounterKey carries a per-call count of HTTP attempts on a context.
+type requestCounterKey struct{}
+
+// withRequestCounter returns ctx with a fresh attempt counter.
+func withRequestCounter(ctx context.Context) (context.Context, *atomic.Int64) {
+	n := new(atomic.Int64)
+	return context.WithValue(ctx, requestCounterKey{}, n), n
+}
+
+// countAttempt adds one HTTP attempt to the counter ctx carries, if any. The
+// client's transport calls it for every attempt it sends, so Migrate can
+// count its own requests even when other goroutines share the client. It
+// should run once per request written to the wire: net/http re-sends a
+// request carrying an Idempotency-Key (and any GET) by itself when a reused
+// connection breaks before the answer, inside a single RoundTrip.
+func countAttempt(ctx context.Context) {
+	if n, ok := ctx.Value(requestCounterKey{}).(*atomic.Int64); ok {
+		n.Add(1)
+	}
+}
+
+// migrationRun is the state of one Migrate call.
+type migrationRun struct {
+	c   *Client
+	m   Migration
+	res *MigrationResult
+
+	counter *atomic.Int64 // this call's attempts (see countAttempt)
+	resumed bool
+	// listFirst: the company was found rather than created in this call, so it
+	// may already have a connection; list them before creating one.
+	listFirst bool
+	// readFirst: the connection was not created or read in this call, so its
+	// status is unknown; read it before sending a token.
+	readFirst bool
+	// alreadyLinked: the connection was found Linked by a look-up.
+	alreadyLinked bool
+}
+
+func (r *migrationRun) run(ctx context.Context) error {
+	if r.resumed {
+		r.listFirst = true
+		r.readFirst = true
+	}
+	steps := []func(context.Context) (bool, error){
+		r.company, r.connection, r.authorize, r.sync, r.wait,
+	}
+	for _, step := range steps {
+		stop, err := step(ctx)
+		if err != nil {
+			return err
+		}
+		if stop {
+			break
+		}
+	}
+	r.record(StepDone)
+	return nil
+}
+
+// requests is the number of HTTP attempts this call has sent, counted on the
+// call's own context (see countAttempt), so other goroutines sharing the
+// client do not inflate it.
+func (r *migrationRun) requests() int {
+	if r.counter == nil {
+		return 0
+	}
+	return int(r.counter.Load())
+}
+
+// nextStep is the first step not yet done.
+func (r *migrationRun) nextStep() Step {
+	for _, s := range []Step{StepCompany, StepConnection, StepAuthorize, StepVerify, StepSync, StepWait} {
+		if s == StepSync && r.m.Sync == SyncNone || s == StepWait && r.m.Sync != SyncWait {
+			continue
+		}
+		if !r.res.Done(s) {
+			return s
+		}
+	}
+	return StepDone
+}
+
+func (r *migrationRun) validate() error {
+	m, res := r.m, r.res
+	if err := ValidateRef(m.Ref); err != nil {
+		return err
+	}
+	if m.Resume != nil {
+		if m.Resume.Ref != "" && m.Resume.Ref != m.Ref {
+			return fmt.Errorf("%w: Resume is for ref %q", ErrInvalidMigration, m.Resume.Ref)
+		}
+		if res.Done(StepCompany) && res.CompanyID == "" {
+			return fmt.Errorf("%w: Resume has step company but no company id", ErrInvalidMigration)
+		}
+		if res.Done(StepConnection) && res.ConnectionID == "" {
+			return fmt.Errorf("%w: Resume has step connection but no connection id", ErrInvalidMigration)
+		}
+		if res.ConnectionID != "" && res.CompanyID == "" {
+			return fmt.Errorf("%w: Resume has a connection id but no company id", ErrInvalidMigration)
+		}
+	}
+	switch m.Sync {
+	case SyncQueue, SyncNone, SyncWait:
+	default:
+		return fmt.Errorf("%w: unknown sync mode %d", ErrInvalidMigration, int(m.Sync))
+	}
+	if m.WaitPoll < 0 {
+		return fmt.Errorf("%w: WaitPoll is negative", ErrInvalidMigration)
+	}
+	if res.Done(StepDone) {
+		return nil
+	}
+	if !res.Done(StepCompany) {
+		if strings.TrimSpace(m.Company.Name) == "" {
+			return fmt.Errorf("%w: company name is empty", ErrInvalidMigration)
+		}
+		if _, err := companyTags(m); err != nil {
+			return err
+		}
+	}
+	if !res.Done(StepVerify) {
+		if m.Auth == nil {
+			return fmt.Errorf("%w: Auth is nil", ErrInvalidMigration)
+		}
+		key := m.Auth.PlatformKey()
+		if len(key) != 4 || strings.ToLower(key) != key || strings.IndexFunc(key, func(r rune) bool { return r < 'a' || r > 'z' }) >= 0 {
+			return fmt.Errorf("%w: platform key %q is not four lowercase letters", ErrInvalidMigration, key)
+		}
+		if _, err := m.Auth.Body(); err != nil {
+			return fmt.Errorf("%w: authorization for %s: %w", ErrInvalidMigration, key, err)
+		}
+	}
+	return nil
+}
+
+// companyTags returns the user's tags plus RefTagKey=Ref, checked against
+// Codat's limits.
+func companyTags(m Migration) (map[string]string, error) {
+	tags := make(map[string]string, len(m.Company.Tags)+1)
+	for k, v := range m.Company.Tags {
+		if k == "" || utf8.RuneCountInString(k) > maxTagKeyLen {
+			return nil, fmt.Errorf("%w: tag key %q must be 1–%d characters", ErrInvalidMigration, k, maxTagKeyLen)
+		}
+		if utf8.RuneCountInString(v) > maxRefLen {
+			return nil, fmt.Errorf("%w: tag %q: value longer than %d characters", ErrInvalidMigration, k, maxRefLen)
+		}
+		if k == RefTagKey && v != m.Ref {
+			return nil, fmt.Errorf("%w: tag %q is reserved for the migration ref", ErrInvalidMigration, RefTagKey)
+		}
+		tags[k] = v
+	}
+	tags[RefTagKey] = m.Ref
+	if len(tags) > maxCompanyTags {
+		return nil, fmt.Errorf("%w: %d company tags with %s; Codat allows %d", ErrInvalidMigration, len(tags), RefTagKey, maxCompanyTags)
+	}
+	return tags, nil
+}
+
+// record marks step s done (once) and reports the new state to OnStep.
+func (r *migrationRun) record(steps ...Step) {
+	changed := false
+	for _, s := range steps {
+		if !r.res.Done(s) {
+			r.res.Steps = append(r.res.Steps, s)
+			changed = true
+		}
+	}
+	if changed && r.m.OnStep != nil {
+		snap := r.res.clone()
+		snap.Requests = r.requests()
+		r.m.OnStep(snap)
+	}
+}
+
+// fail wraps err as the MigrationError for step.
+func (r *migrationRun) fail(step Step, err error) error {
+	return &MigrationError{
+		Ref:          r.m.Ref,
+		Step:         step,
+		CompanyID:    r.res.CompanyID,
+		ConnectionID: r.res.ConnectionID,
+		LinkURL:      r.res.LinkURL,
+		Err:          err,
+	}
+}
+
+// stopped reports whether err should end the step without reconciliation:
+// the context is done (a look-up could not run), the quota is spent (a
+// look-up would be refused too) or err is not ambiguous.
+func stopped(ctx context.Context, err error) bool {
+	if _, quota := IsQuotaExhausted(err); quota {
+		return true
+	}
+	return ctx.Err() != nil || !IsAmbiguous(err)
+}
+
+// settled reports whether an ambiguous failure is a finished answer (a 5xx):
+// Codat is done with the request, so a look-up made afterwards is
+// authoritative. A transport failure (a timeout, a dropped connection) or a
+// 409 for a key still in flight is not settled: the request may still be
+// running at Codat, and a look-up can miss what it is about to create.
+func settled(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && ae.StatusCode >= 500
+}
+
+// maxWrites is how often one call sends the same create (or data/all) when a
+// settled failure and a look-up show it did not take effect.
+const maxWrites = 2
+
+// again decides whether a write whose ambiguous failure err was reconciled
+// (the look-up found nothing) may be sent again: only after a settled
+// failure, and at most maxWrites times in all. Otherwise it returns the error
+// that ends the step; resuming later looks the object up again.
+func again(err error, attempt int, what string) error {
+	if !settled(err) {
+		return fmt.Errorf("%w (no %s found; the request may still be in progress at Codat, so it was not sent again: resume later to look it up again)", err, what)
+	}
+	if attempt >= maxWrites {
+		return fmt.Errorf("%w (no %s found after %d attempts)", err, what, attempt)
+	}
+	return nil
+}
+
+// ctxErr makes sure a failure caused by a done context matches
+// errors.Is(err, context.Canceled / DeadlineExceeded).
+func ctxErr(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("%w: %w", cerr, err)
+	}
+	return err
+}
+
+func (r *migrationRun) setConnection(cn Connection) {
+	r.res.ConnectionID = cn.ID
+	r.res.Status = cn.Status
+	if cn.LinkURL != "" {
+		r.res.LinkURL = cn.LinkURL
+	}
+}
+
+// company makes sure the company exists: POST /companies, or, on resume and
+// after an ambiguous create, a look-up by tag first.
+func (r *migrationRun) company(ctx context.Context) (bool, error) {
+	if r.res.Done(StepCompany) {
+		return false, nil
+	}
+	if r.resumed {
+		found, err := r.lookupCompany(ctx)
+		if err != nil || found {
+			return false, err
+		}
+	}
+	tags, _ := companyTags(r.m) // validated
+	req := r.m.Company
+	req.Tags = tags
+	for attempt := 1; ; attempt++ {
+		co, err := r.c.Companies.Create(ctx, req)
+		if err == nil {
+			r.res.CompanyID = co.ID
+			r.listFirst = false // brand new: it has no connection
+			r.record(StepCompany)
+			return false, nil
+		}
+		if stopped(ctx, err) {
+			return false, r.fail(StepCompany, ctxErr(ctx, err))
+		}
+		found, lerr := r.lookupCompany(ctx)
+		if lerr != nil || found {
+			return false, lerr
+		}
+		if err := again(err, attempt, "company"); err != nil {
+			return false, r.fail(StepCompany, err)
+		}
+	}
+}
+
+// lookupCompany finds the company tagged with the Ref (one GET). More than one
+// match is an error: Migrate never picks one silently.
+func (r *migrationRun) lookupCompany(ctx context.Context) (bool, error) {
+	page, err := r.c.Companies.List(ctx, &ListOptions{Tags: RefTagKey + "=" + r.m.Ref, PageSize: 10})
+	if err != nil {
+		return false, r.fail(StepCompany, ctxErr(ctx, fmt.Errorf("looking up company by tag: %w", err)))
+	}
+	var ids []string
+	for _, co := range page.Results {
+		if co.Tags[RefTagKey] == r.m.Ref { // the filter is the server's; check it
+			ids = append(ids, co.ID)
+		}
+	}
+	switch {
+	case len(ids) > 1 || page.TotalResults > len(page.Results) && len(ids) > 0:
+		return false, r.fail(StepCompany, fmt.Errorf("%w: %d companies tagged %s=%s (%s)", ErrDuplicateRef, max(len(ids), page.TotalResults), RefTagKey, r.m.Ref, strings.Join(ids, ", ")))
+	case len(ids) == 1:
+		r.res.CompanyID = ids[0]
+		r.listFirst = true
+		r.record(StepCompany)
+		return true, nil
+	}
+	return false, nil
+}
+
+// connection makes sure the company has a connection for the platform:
+// POST …/connections, or, when the company was found rather than created and
+// after an ambiguous create, a listing of its connections first.
+func (r *migrationRun) connection(ctx context.Context) (bool, error) {
+	if r.res.Done(StepConnection) {
+		return false, nil
+	}
+	if r.listFirst {
+		found, err := r.lookupConnection(ctx)
+		if err != nil || found {
+			return r.alreadyMigrated(), err
+		}
+	}
+	key := r.m.Auth.PlatformKey()
+	for attempt := 1; ; attempt++ {
+		cn, err := r.c.Connections.Create(ctx, r.res.CompanyID, key)
+		if err == nil {
+			r.setConnection(cn)
+			r.readFirst = false
+			r.record(StepConnection)
+			return false, nil
+		}
+		if stopped(ctx, err) {
+			return false, r.fail(StepConnection, ctxErr(ctx, err))
+		}
+		found, lerr := r.lookupConnection(ctx)
+		if lerr != nil || found {
+			return r.alreadyMigrated(), lerr
+		}
+		if err := again(err, attempt, "connection"); err != nil {
+			return false, r.fail(StepConnection, err)
+		}
+	}
+}
+
+// lookupConnection lists the company's connections and picks the one for the
+// platform: a Linked one wins (the customer is already migrated); otherwise
+// exactly one must exist to be reused.
+func (r *migrationRun) lookupConnection(ctx context.Context) (bool, error) {
+	key := r.m.Auth.PlatformKey()
+	var linked, other, unknown []Connection
+	for cn, err := range r.c.Connections.All(ctx, r.res.CompanyID, nil) {
+		if err != nil {
+			return false, r.fail(StepConnection, ctxErr(ctx, fmt.Errorf("listing connections: %w", err)))
+		}
+		if cn.IntegrationKey == "" {
+			unknown = append(unknown, cn)
+			continue
+		}
+		if !strings.EqualFold(cn.IntegrationKey, key) {
+			continue
+		}
+		if cn.Status.Is(StatusLinked) {
+			linked = append(linked, cn)
+		} else {
+			other = append(other, cn)
+		}
+	}
+	switch {
+	case len(linked) > 0:
+		r.setConnection(linked[0])
+		r.readFirst = false
+		r.alreadyLinked = true
+		r.record(StepConnection)
+		return true, nil
+	case len(other) > 1:
+		ids := make([]string, len(other))
+		for i, cn := range other {
+			ids[i] = cn.ID
+		}
+		return false, r.fail(StepConnection, fmt.Errorf("%w: %d %s connections (%s)", ErrDuplicateRef, len(other), key, strings.Join(ids, ", ")))
+	case len(other) == 1:
+		r.setConnection(other[0])
+		r.readFirst = false
+		r.record(StepConnection)
+		return true, nil
+	case len(unknown) > 0:
+		// Codat's contract does not require integrationKey; without it a
+		// connection cannot be ruled out, and creating another could
+		// duplicate it.
+		return false, r.fail(StepConnection, fmt.Errorf("%w: connection %s has no integrationKey, so it may be the %s connection", ErrDuplicateRef, unknown[0].ID, key))
+	}
+	return false, nil
+}
+
+// alreadyMigrated handles a connection found Linked by a look-up: without
+// Relink the migration stops there and no token is sent.
+func (r *migrationRun) alreadyMigrated() bool {
+	if !r.alreadyLinked || r.m.Relink {
+		return false
+	}
+	r.res.AlreadyMigrated = true
+	r.record(StepVerify)
+	return true
+}
+
+// authorize sends the token (PUT …/authorization) and checks the connection
+// in the PUT's own response. A connection whose status is unknown (resume) is
+// read first, and one found Linked is not sent the token again.
+func (r *migrationRun) authorize(ctx context.Context) (bool, error) {
+	if r.res.Done(StepVerify) {
+		return false, nil
+	}
+	companyID, connID := r.res.CompanyID, r.res.ConnectionID
+	if r.readFirst {
+		cn, err := r.c.Connections.Get(ctx, companyID, connID)
+		if err != nil {
+			return false, r.fail(r.nextStep(), ctxErr(ctx, fmt.Errorf("reading connection: %w", err)))
+		}
+		r.setConnection(cn)
+		if cn.Status.Is(StatusLinked) {
+			r.record(StepAuthorize, StepVerify)
+			return false, nil
+		}
+	}
+	sends := 1 + r.m.MaxTokenResends
+	if r.m.MaxTokenResends == 0 {
+		sends = 2
+	}
+	sends = max(sends, 1)
+	for sent := 1; ; sent++ {
+		cn, err := r.c.Connections.UpdateAuthorization(ctx, companyID, connID, r.m.Auth)
+		if err == nil {
+			r.setConnection(cn)
+			r.record(StepAuthorize)
+			if !cn.Status.Is(StatusLinked) {
+				return false, r.fail(StepAuthorize, fmt.Errorf("%w (status %s)", ErrTokenRejected, statusText(cn.Status)))
+			}
+			r.record(StepVerify)
+			return false, nil
+		}
+		if stopped(ctx, err) {
+			return false, r.fail(StepAuthorize, ctxErr(ctx, err))
+		}
+		// The PUT may or may not have been applied: read the connection back.
+		got, gerr := r.c.Connections.Get(ctx, companyID, connID)
+		if gerr != nil {
+			return false, r.fail(StepAuthorize, ctxErr(ctx, fmt.Errorf("%w; reading the connection back: %w", err, gerr)))
+		}
+		r.setConnection(got)
+		if got.Status.Is(StatusLinked) {
+			r.record(StepAuthorize, StepVerify)
+			return false, nil
+		}
+		if !settled(err) {
+			return false, r.fail(StepAuthorize, fmt.Errorf("%w (connection is %s; the PUT may still be in progress at Codat, so the token was not sent again: resume later to read the connection again)", err, statusText(got.Status)))
+		}
+		if sent >= sends {
+			return false, r.fail(StepAuthorize, fmt.Errorf("%w (connection is %s; token sent %d times, no re-send left)", err, statusText(got.Status), sent))
+		}
+	}
+}
+
+func statusText(s ConnectionStatus) string {
+	if s == "" {
+		return "unknown"
+	}
+	return string(s)
+}
+
+// sync queues POST /companies/{companyId}/data/all. After an ambiguous
+// failure it reads GET dataStatus once: a data type in progress means the
+// sync was queued; otherwise it is sent again with a new Idempotency-Key.
+func (r *migrationRun) sync(ctx context.Context) (bool, error) {
+	if r.m.Sync == SyncNone || r.res.Done(StepSync) {
+		return false, nil
+	}
+	for attempt := 1; ; attempt++ {
+		err := r.c.Sync.RefreshAll(ctx, r.res.CompanyID)
+		if err == nil {
+			r.record(StepSync)
+			return false, nil
+		}
+		if stopped(ctx, err) {
+			return false, r.fail(StepSync, ctxErr(ctx, err))
+		}
+		st, serr := r.c.Sync.Status(ctx, r.res.CompanyID)
+		if serr != nil {
+			return false, r.fail(StepSync, ctxErr(ctx, fmt.Errorf("%w; reading the data status: %w", err, serr)))
+		}
+		for _, ds := range st {
+			if ds.CurrentStatus != "" && !IsTerminalSyncStatus(ds.CurrentStatus) {
+				r.record(StepSync)
+				return false, nil
+			}
+		}
+		if err := again(err, attempt, "sync"); err != nil {
+			return false, r.fail(StepSync, err)
+		}
+	}
+}
+
+// wait polls the data status until the sync is over (SyncWait only).
+func (r *migrationRun) wait(ctx context.Context) (bool, error) {
+	if r.m.Sync != SyncWait || r.res.Done(StepWait) {
+		return false, nil
+	}
+	st, err := r.c.Sync.Wait(ctx, r.res.CompanyID, &WaitOptions{Interval: r.m.WaitPoll})
+	if err != nil {
+		return false, r.fail(StepWait, ctxErr(ctx, err))
+	}
+	r.res.SyncErrors = failedDataTypes(st)
+	r.record(StepWait)
+	return false, nil
+}

@@ -1,0 +1,603 @@
+package codat_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/codat-migrate/codat"
+	"github.com/codat-migrate/codat/codattest"
+)
+
+// Route names as the fake logs them, and short aliases for expected sequences.
+const (
+	migCreateCompany = "POST " + codattest.RouteCompanies
+	migListCompanies = "GET " + codattest.RouteCompanies
+	migCreateConn    = "POST " + codattest.RouteConnections
+	migListConns     = "GET " + codattest.RouteConnections
+	migGetConn       = "GET " + codattest.RouteConnection
+	migPutAuth       = "PUT " + codattest.RouteAuthorization
+	migDataAll       = "POST " + codattest.RouteDataAll
+	migDataStatus    = "GET " + codattest.RouteDataStatus
+)
+
+var migHappyRoutes = []string{migCreateCompany, migCreateConn, migPutAuth, migDataAll}
+
+// migFake is a codattest server plus a client for it.
+type migFake struct {
+	srv *codattest.Server
+	c   *codat.Client
+}
+
+type migClientOpt struct {
+	policy  codat.RetryPolicy
+	timeout time.Duration
+	wrap    func(http.RoundTripper) http.RoundTripper
+	logger  *slog.Logger
+}
+
+func newMigFake(t *testing.T, opts ...codattest.Option) *migFake {
+	return newMigFakeWith(t, migClientOpt{}, opts...)
+}
+
+func newMigFakeWith(t *testing.T, co migClientOpt, opts ...codattest.Option) *migFake {
+	t.Helper()
+	srv := codattest.NewServer(opts...)
+	t.Cleanup(srv.Close)
+	return &migFake{srv: srv, c: newMigClient(t, srv, co)}
+}
+
+func newMigClient(t *testing.T, srv *codattest.Server, co migClientOpt) *codat.Client {
+	t.Helper()
+	if co.policy.MaxAttempts == 0 {
+		co.policy = migRetries()
+	}
+	hc := &http.Client{Timeout: co.timeout}
+	if co.wrap != nil {
+		hc.Transport = co.wrap(http.DefaultTransport)
+	}
+	opts := []codat.Option{codat.WithBaseURL(srv.URL()), codat.WithRetryPolicy(co.policy), codat.WithHTTPClient(hc)}
+	if co.logger != nil {
+		opts = append(opts, codat.WithLogger(co.logger))
+	}
+	c, err := codat.NewClient(srv.APIKey(), opts...)
+	require.NoError(t, err)
+	return c
+}
+
+// routes returns the routes the fake has logged since the last reset.
+func (f *migFake) routes() []string {
+	var out []string
+	for _, r := range f.srv.Requests() {
+		out = append(out, r.Route)
+	}
+	return out
+}
+
+func (f *migFake) count(route string) int {
+	n := 0
+	for _, r := range f.srv.Requests() {
+		if r.Route == route {
+			n++
+		}
+	}
+	return n
+}
+
+// assertOneOfEach checks the invariant of every migration: exactly one
+// company carries the Ref and it has exactly one connection.
+func (f *migFake) assertOneOfEach(t *testing.T, ref string, res *codat.MigrationResult) codattest.Connection {
+	t.Helper()
+	cos := f.srv.CompaniesWithTag(codat.RefTagKey, ref)
+	require.Len(t, cos, 1, "exactly one company for the ref")
+	assert.Len(t, f.srv.Companies(), 1, "no other company was created")
+	assert.Equal(t, cos[0].ID, res.CompanyID)
+	conns := f.srv.Connections(cos[0].ID)
+	require.Len(t, conns, 1, "exactly one connection for the ref")
+	assert.Equal(t, conns[0].ID, res.ConnectionID)
+	return conns[0]
+}
+
+func TestMigrateHappyPath(t *testing.T) {
+	tests := []struct {
+		name   string
+		sync   codat.SyncMode
+		routes []string
+		steps  []codat.Step
+	}{
+		{"queue (default)", codat.SyncQueue, migHappyRoutes,
+			[]codat.Step{codat.StepCompany, codat.StepConnection, codat.StepAuthorize, codat.StepVerify, codat.StepSync, codat.StepDone}},
+		{"none", codat.SyncNone, []string{migCreateCompany, migCreateConn, migPutAuth},
+			[]codat.Step{codat.StepCompany, codat.StepConnection, codat.StepAuthorize, codat.StepVerify, codat.StepDone}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newMigFake(t)
+			m := newMigration("crm-42")
+			m.Sync = tt.sync
+			var journal []codat.MigrationResult
+			m.OnStep = func(r codat.MigrationResult) { journal = append(journal, r) }
+
+			res, err := f.c.Migrate(context.Background(), m)
+
+			require.NoError(t, err)
+			assert.Equal(t, tt.routes, f.routes())
+			assert.Equal(t, len(tt.routes), res.Requests)
+			assert.Equal(t, f.srv.RequestCount(), res.Requests)
+			assert.Equal(t, tt.steps, res.Steps)
+			assert.Equal(t, "crm-42", res.Ref)
+			assert.True(t, res.Status.Is(codat.StatusLinked))
+			assert.False(t, res.AlreadyMigrated)
+			assert.NotEmpty(t, res.LinkURL)
+			cn := f.assertOneOfEach(t, "crm-42", res)
+			assert.Equal(t, codattest.StatusLinked, cn.Status)
+			assert.Equal(t, 1, cn.AuthAttempts)
+			co := f.srv.CompaniesWithTag(codat.RefTagKey, "crm-42")[0]
+			assert.Equal(t, map[string]string{codat.RefTagKey: "crm-42", "region": "uk"}, co.Tags)
+			assert.Equal(t, "Acme Ltd", co.Name)
+			assert.Equal(t, map[string]string{"region": "uk"}, m.Company.Tags, "the caller's tags are not modified")
+
+			// OnStep saw every step, each snapshot a prefix of the final steps.
+			require.Len(t, journal, len(tt.steps))
+			for _, j := range journal {
+				assert.Equal(t, res.Steps[:len(j.Steps)], j.Steps)
+			}
+			assert.Equal(t, res.Steps, journal[len(journal)-1].Steps)
+		})
+	}
+}
+
+// SyncWait: the fake's pull operations move with its clock, which the
+// transport advances by one second at every data status poll.
+func TestMigrateSyncWait(t *testing.T) {
+	clock := codattest.NewFakeClock(time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC))
+	advance := func(next http.RoundTripper) http.RoundTripper {
+		return migRT(func(r *http.Request) (*http.Response, error) {
+			if strings.HasSuffix(r.URL.Path, "/dataStatus") {
+				clock.Advance(time.Second)
+			}
+			return next.RoundTrip(r)
+		})
+	}
+	f := newMigFakeWith(t, migClientOpt{wrap: advance}, codattest.WithClock(clock),
+		codattest.WithDataTypes("qhyg", "invoices", "bills", "customers"))
+	m := newMigration("crm-wait")
+	m.Sync = codat.SyncWait
+	m.WaitPoll = time.Millisecond
+
+	res, err := f.c.Migrate(context.Background(), m)
+
+	require.NoError(t, err)
+	assert.Equal(t, []codat.Step{codat.StepCompany, codat.StepConnection, codat.StepAuthorize, codat.StepVerify,
+		codat.StepSync, codat.StepWait, codat.StepDone}, res.Steps)
+	routes := f.routes()
+	require.Greater(t, len(routes), 4)
+	assert.Equal(t, migHappyRoutes, routes[:4])
+	for _, r := range routes[4:] {
+		assert.Equal(t, migDataStatus, r)
+	}
+	// The fake fetches after 1s and completes after 5s: polls at +1…+5s.
+	assert.Len(t, routes[4:], 5)
+	assert.Equal(t, len(routes), res.Requests)
+	assert.Empty(t, res.SyncErrors)
+	f.assertOneOfEach(t, "crm-wait", res)
+}
+
+// A sync that ends in AuthError fails the wait step with ErrTokenRejected.
+// The platform revokes the token just after it was linked.
+func TestMigrateSyncWaitAuthError(t *testing.T) {
+	clock := codattest.NewFakeClock(time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC))
+	var srv *codattest.Server
+	revoke := func(next http.RoundTripper) http.RoundTripper {
+		return migRT(func(r *http.Request) (*http.Response, error) {
+			if strings.HasSuffix(r.URL.Path, "/dataStatus") {
+				clock.Advance(2 * time.Second)
+			}
+			if strings.HasSuffix(r.URL.Path, "/data/all") {
+				for _, cn := range srv.AllConnections() {
+					if err := srv.SetConnectionStatus(cn.CompanyID, cn.ID, codattest.StatusDeauthorized); err != nil {
+						return nil, err
+					}
+				}
+			}
+			return next.RoundTrip(r)
+		})
+	}
+	f := newMigFakeWith(t, migClientOpt{wrap: revoke}, codattest.WithClock(clock))
+	srv = f.srv
+	m := newMigration("crm-autherr")
+	m.Sync = codat.SyncWait
+	m.WaitPoll = time.Millisecond
+
+	res, err := f.c.Migrate(context.Background(), m)
+
+	require.ErrorIs(t, err, codat.ErrTokenRejected)
+	var me *codat.MigrationError
+	require.ErrorAs(t, err, &me)
+	assert.Equal(t, codat.StepWait, me.Step)
+	cn := f.assertOneOfEach(t, "crm-autherr", res)
+	assert.Equal(t, cn.LinkURL, me.LinkURL)
+	assert.True(t, res.Done(codat.StepSync))
+	assert.False(t, res.Done(codat.StepWait))
+	// Queued at +0, fetching at +2s and +4s, AuthError at +6s.
+	assert.Equal(t, 3, f.count(migDataStatus))
+}
+
+type migRT func(*http.Request) (*http.Response, error)
+
+func (f migRT) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func TestMigrateTokenRejected(t *testing.T) {
+	f := newMigFake(t, codattest.WithRejectedToken(migToken.Reveal()))
+	m := newMigration("crm-bad")
+
+	res, err := f.c.Migrate(context.Background(), m)
+
+	require.Error(t, err)
+	require.ErrorIs(t, err, codat.ErrTokenRejected)
+	var me *codat.MigrationError
+	require.ErrorAs(t, err, &me)
+	assert.Equal(t, codat.StepAuthorize, me.Step)
+	cn := f.assertOneOfEach(t, "crm-bad", res)
+	assert.Equal(t, cn.LinkURL, me.LinkURL, "the error carries the connection's linkUrl")
+	assert.Equal(t, cn.LinkURL, res.LinkURL)
+	assert.Equal(t, res.CompanyID, me.CompanyID)
+	assert.Equal(t, res.ConnectionID, me.ConnectionID)
+	assert.Equal(t, codattest.StatusDeauthorized, cn.Status)
+	assert.True(t, res.Status.Is(codat.StatusDeauthorized))
+	assert.Equal(t, []string{migCreateCompany, migCreateConn, migPutAuth}, f.routes(), "no sync after a rejected token")
+	assert.Equal(t, []codat.Step{codat.StepCompany, codat.StepConnection, codat.StepAuthorize}, res.Steps)
+	assert.NotContains(t, err.Error(), migToken.Reveal())
+
+	// A corrected token on resume: one GET, then the PUT, then the sync.
+	f.srv.ResetRequests()
+	m.Auth = migAuth{key: "qhyg", token: "tok-fixed"}
+	m.Resume = res
+	res2, err := f.c.Migrate(context.Background(), m)
+	require.NoError(t, err)
+	assert.Equal(t, []string{migGetConn, migPutAuth, migDataAll}, f.routes())
+	assert.Equal(t, 3, res2.Requests)
+	cn = f.assertOneOfEach(t, "crm-bad", res2)
+	assert.Equal(t, codattest.StatusLinked, cn.Status)
+}
+
+func TestMigrateAlreadyLinked(t *testing.T) {
+	f := newMigFake(t)
+	first, err := f.c.Migrate(context.Background(), newMigration("crm-7"))
+	require.NoError(t, err)
+
+	tests := []struct {
+		name      string
+		relink    bool
+		routes    []string
+		already   bool
+		authCount int
+	}{
+		{"stops without sending the token", false, []string{migListCompanies, migListConns}, true, 1},
+		{"relink sends it", true, []string{migListCompanies, migListConns, migPutAuth, migDataAll}, false, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f.srv.ResetRequests()
+			m := newMigration("crm-7")
+			m.Relink = tt.relink
+			m.Resume = &codat.MigrationResult{Ref: "crm-7"} // no record of the earlier run
+			res, err := f.c.Migrate(context.Background(), m)
+			require.NoError(t, err)
+			assert.Equal(t, tt.routes, f.routes())
+			assert.Equal(t, len(tt.routes), res.Requests)
+			assert.Equal(t, tt.already, res.AlreadyMigrated)
+			assert.Equal(t, first.CompanyID, res.CompanyID)
+			assert.Equal(t, first.ConnectionID, res.ConnectionID)
+			assert.True(t, res.Status.Is(codat.StatusLinked))
+			assert.True(t, res.Done(codat.StepDone))
+			assert.True(t, res.Done(codat.StepVerify))
+			assert.Equal(t, !tt.already, res.Done(codat.StepAuthorize))
+			cn := f.assertOneOfEach(t, "crm-7", res)
+			assert.Equal(t, tt.authCount, cn.AuthAttempts)
+		})
+	}
+}
+
+// Resume from every point a journal can hold: the exact look-ups each costs.
+func TestMigrateResumeCosts(t *testing.T) {
+	all := []codat.Step{codat.StepCompany, codat.StepConnection, codat.StepAuthorize, codat.StepVerify, codat.StepSync}
+	tests := []struct {
+		name      string
+		stopAfter codat.Step // cancel the first run once this step is recorded ("" = before any)
+		failStep  codat.Step
+		resume    []string
+	}{
+		{"nothing done", "", codat.StepCompany, []string{migListCompanies, migCreateCompany, migCreateConn, migPutAuth, migDataAll}},
+		{"company done", codat.StepCompany, codat.StepConnection, []string{migListConns, migCreateConn, migPutAuth, migDataAll}},
+		{"connection done", codat.StepConnection, codat.StepAuthorize, []string{migGetConn, migPutAuth, migDataAll}},
+		{"verified", codat.StepVerify, codat.StepSync, []string{migDataAll}},
+		{"synced", codat.StepSync, "", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newMigFake(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			m := newMigration("crm-r")
+			if tt.stopAfter == "" {
+				cancel()
+			}
+			m.OnStep = func(r codat.MigrationResult) {
+				if r.Done(tt.stopAfter) {
+					cancel()
+				}
+			}
+			res, err := f.c.Migrate(ctx, m)
+			cancel()
+			if tt.failStep == "" {
+				require.NoError(t, err, "nothing was left to do when the context ended")
+				assert.Equal(t, append(all, codat.StepDone), res.Steps)
+				return
+			}
+			require.Error(t, err)
+			require.ErrorIs(t, err, context.Canceled)
+			var me *codat.MigrationError
+			require.ErrorAs(t, err, &me)
+			assert.Equal(t, tt.failStep, me.Step)
+			require.NotNil(t, res)
+			assert.Equal(t, f.srv.RequestCount(), res.Requests)
+
+			// The result round-trips through JSON, as a journal would keep it.
+			raw, err := json.Marshal(res)
+			require.NoError(t, err)
+			assert.NotContains(t, string(raw), migToken.Reveal())
+			var back codat.MigrationResult
+			require.NoError(t, json.Unmarshal(raw, &back))
+
+			f.srv.ResetRequests()
+			m.OnStep = nil
+			m.Resume = &back
+			res2, err := f.c.Migrate(context.Background(), m)
+			require.NoError(t, err)
+			assert.Equal(t, tt.resume, f.routes())
+			assert.Equal(t, len(tt.resume), res2.Requests)
+			assert.Equal(t, append(all, codat.StepDone), res2.Steps)
+			f.assertOneOfEach(t, "crm-r", res2)
+		})
+	}
+}
+
+// A process that dies after Codat created an object but before the step was
+// journaled: the resume finds the object instead of creating another.
+func TestMigrateCrashBeforeJournal(t *testing.T) {
+	tests := []struct {
+		name   string
+		route  string // the request whose answer is lost with the process
+		resume []string
+	}{
+		{"company created", "/companies", []string{migListCompanies, migListConns, migCreateConn, migPutAuth, migDataAll}},
+		{"connection created", "/connections", []string{migListConns, migPutAuth, migDataAll}},
+		{"token installed", "/authorization", []string{migGetConn, migDataAll}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			// The "crash": the response arrives, then the context dies
+			// before the client can use it.
+			crash := func(next http.RoundTripper) http.RoundTripper {
+				return migRT(func(r *http.Request) (*http.Response, error) {
+					resp, err := next.RoundTrip(r)
+					if err == nil && r.Method != http.MethodGet && strings.HasSuffix(r.URL.Path, tt.route) {
+						resp.Body.Close()
+						cancel()
+						return nil, context.Canceled
+					}
+					return resp, err
+				})
+			}
+			f := newMigFakeWith(t, migClientOpt{wrap: crash})
+			m := newMigration("crm-crash")
+			var journal *codat.MigrationResult
+			m.OnStep = func(r codat.MigrationResult) { journal = &r }
+
+			_, err := f.c.Migrate(ctx, m)
+			require.ErrorIs(t, err, context.Canceled)
+
+			f.srv.ResetRequests()
+			m.OnStep = nil
+			m.Resume = journal
+			if journal == nil {
+				m.Resume = &codat.MigrationResult{Ref: m.Ref} // started, nothing journaled
+			}
+			c2 := newMigClient(t, f.srv, migClientOpt{}) // the restarted process
+			res, err := c2.Migrate(context.Background(), m)
+			require.NoError(t, err)
+			assert.Equal(t, tt.resume, f.routes())
+			cn := f.assertOneOfEach(t, "crm-crash", res)
+			assert.Equal(t, 1, cn.AuthAttempts, "the token is not sent twice")
+			assert.True(t, res.Done(codat.StepSync))
+		})
+	}
+}
+
+func TestMigrateDuplicateRef(t *testing.T) {
+	f := newMigFake(t)
+	for range 2 {
+		_, err := f.c.Companies.Create(context.Background(), codat.CreateCompanyRequest{
+			Name: "Dup", Tags: map[string]string{codat.RefTagKey: "crm-dup"}})
+		require.NoError(t, err)
+	}
+	f.srv.ResetRequests()
+	m := newMigration("crm-dup")
+	m.Resume = &codat.MigrationResult{Ref: "crm-dup"}
+	res, err := f.c.Migrate(context.Background(), m)
+	require.ErrorIs(t, err, codat.ErrDuplicateRef)
+	var me *codat.MigrationError
+	require.ErrorAs(t, err, &me)
+	assert.Equal(t, codat.StepCompany, me.Step)
+	assert.Empty(t, res.CompanyID, "no company is picked")
+	assert.Equal(t, []string{migListCompanies}, f.routes())
+	assert.Len(t, f.srv.Companies(), 2)
+}
+
+// A company already holding two unlinked connections for the platform is not
+// guessed at either.
+func TestMigrateDuplicateConnection(t *testing.T) {
+	f := newMigFake(t)
+	co, err := f.c.Companies.Create(context.Background(), codat.CreateCompanyRequest{
+		Name: "Dup", Tags: map[string]string{codat.RefTagKey: "crm-dupc"}})
+	require.NoError(t, err)
+	for range 2 {
+		_, err := f.c.Connections.Create(context.Background(), co.ID, "qhyg")
+		require.NoError(t, err)
+	}
+	m := newMigration("crm-dupc")
+	m.Resume = &codat.MigrationResult{Ref: "crm-dupc"}
+	res, err := f.c.Migrate(context.Background(), m)
+	require.ErrorIs(t, err, codat.ErrDuplicateRef)
+	var me *codat.MigrationError
+	require.ErrorAs(t, err, &me)
+	assert.Equal(t, codat.StepConnection, me.Step)
+	assert.Equal(t, co.ID, res.CompanyID)
+	assert.Empty(t, res.ConnectionID)
+	assert.Len(t, f.srv.Connections(co.ID), 2)
+}
+
+// A spent daily quota comes back as a resumable MigrationError wrapping the
+// 429; after the reset the resume finishes.
+func TestMigrateQuotaExhausted(t *testing.T) {
+	clock := codattest.NewFakeClock(time.Date(2026, 3, 2, 22, 0, 0, 0, time.UTC))
+	f := newMigFake(t, codattest.WithClock(clock), codattest.WithQuota(codattest.Quota{Daily: 3}))
+	m := newMigration("crm-q")
+
+	res, err := f.c.Migrate(context.Background(), m)
+
+	require.Error(t, err)
+	var me *codat.MigrationError
+	require.ErrorAs(t, err, &me)
+	assert.Equal(t, codat.StepSync, me.Step)
+	var ae *codat.APIError
+	require.ErrorAs(t, err, &ae)
+	assert.Equal(t, http.StatusTooManyRequests, ae.StatusCode)
+	reset, ok := codat.IsQuotaExhausted(err)
+	require.True(t, ok)
+	assert.False(t, reset.IsZero())
+	assert.True(t, res.Done(codat.StepVerify))
+	assert.False(t, res.Done(codat.StepSync))
+	assert.Equal(t, []string{migCreateCompany, migCreateConn, migPutAuth}, f.routes()[:3])
+	assert.Equal(t, 4, f.srv.RequestCount(), "no look-up is wasted on a spent quota")
+	last := f.srv.Requests()[3]
+	assert.Equal(t, http.StatusTooManyRequests, last.Status)
+	assert.True(t, strings.HasSuffix(last.Path, "/data/all"))
+
+	clock.Advance(3 * time.Hour) // past 00:00 UTC
+	f.srv.ResetRequests()
+	m.Resume = res
+	res2, err := f.c.Migrate(context.Background(), m)
+	require.NoError(t, err)
+	assert.Equal(t, []string{migDataAll}, f.routes())
+	f.assertOneOfEach(t, "crm-q", res2)
+}
+
+// No token reaches logs, errors or results.
+func TestMigrateNoSecretLeaks(t *testing.T) {
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(migLockedWriter{&mu, &logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	f := newMigFakeWith(t, migClientOpt{logger: logger}, codattest.WithRejectedToken(migToken.Reveal()))
+	f.srv.InjectFault(codattest.Fault{Route: migPutAuth, Kind: codattest.FaultBeforeCommit, Times: 1})
+	res, err := f.c.Migrate(context.Background(), newMigration("crm-s"))
+	require.Error(t, err)
+	raw, jerr := json.Marshal(res)
+	require.NoError(t, jerr)
+	mu.Lock()
+	defer mu.Unlock()
+	require.NotEmpty(t, logs.String(), "the client logged")
+	for _, s := range []string{logs.String(), err.Error(), string(raw)} {
+		assert.NotContains(t, s, migToken.Reveal())
+		assert.NotContains(t, s, f.srv.APIKey())
+	}
+}
+
+type migLockedWriter struct {
+	mu *sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l migLockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// Many migrations share one client: each counts its own requests.
+func TestMigrateConcurrent(t *testing.T) {
+	f := newMigFake(t, codattest.WithQuota(codattest.Quota{ConcurrentPerACC: 100}))
+	const n = 12
+	results := make([]*codat.MigrationResult, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			m := newMigration("crm-c" + string(rune('a'+i)))
+			results[i], errs[i] = f.c.Migrate(context.Background(), m)
+		})
+	}
+	wg.Wait()
+	total := 0
+	for i := range n {
+		require.NoError(t, errs[i])
+		assert.Equal(t, 4, results[i].Requests, "a migration counts its own requests only")
+		total += results[i].Requests
+		assert.Len(t, f.srv.CompaniesWithTag(codat.RefTagKey, results[i].Ref), 1)
+	}
+	assert.Equal(t, f.srv.RequestCount(), total)
+	assert.Len(t, f.srv.Companies(), n)
+}
+
+// A token body Codat refuses as malformed (400) is not a rejected token and is
+// not sent again.
+func TestMigrateAuthorizationInvalid(t *testing.T) {
+	f := newMigFake(t, codattest.WithRequiredFields("qhyg", "realmId"))
+	res, err := f.c.Migrate(context.Background(), newMigration("crm-400"))
+	require.Error(t, err)
+	assert.ErrorIs(t, err, codat.ErrValidation)
+	assert.NotErrorIs(t, err, codat.ErrTokenRejected)
+	var me *codat.MigrationError
+	require.ErrorAs(t, err, &me)
+	assert.Equal(t, codat.StepAuthorize, me.Step)
+	assert.Equal(t, []string{migCreateCompany, migCreateConn, migPutAuth}, f.routes())
+	assert.Equal(t, []codat.Step{codat.StepCompany, codat.StepConnection}, res.Steps)
+	f.assertOneOfEach(t, "crm-400", res)
+}
+
+// A Resume that holds ids but no steps (a hand-made or minimal journal) is
+// read as having done the steps that produced them.
+func TestMigrateResumeFromIDs(t *testing.T) {
+	f := newMigFake(t)
+	m := newMigration("crm-ids")
+	m.Sync = codat.SyncNone
+	ctx, cancel := context.WithCancel(context.Background())
+	m.OnStep = func(r codat.MigrationResult) {
+		if r.Done(codat.StepConnection) {
+			cancel()
+		}
+	}
+	first, err := f.c.Migrate(ctx, m)
+	require.ErrorIs(t, err, context.Canceled)
+	f.srv.ResetRequests()
+
+	m.OnStep = nil
+	m.Resume = &codat.MigrationResult{CompanyID: first.CompanyID, ConnectionID: first.ConnectionID}
+	res, err := f.c.Migrate(context.Background(), m)
+	require.NoError(t, err)
+	assert.Equal(t, []string{migGetConn, migPutAuth}, f.routes())
+	assert.Equal(t, "crm-ids", res.Ref)
+	assert.Equal(t, []codat.Step{codat.StepCompany, codat.StepConnection, codat.StepAuthorize, codat.StepVerify, codat.StepDone}, res.Steps)
+	f.assertOneOfEach(t, "crm-ids", res)
+}
