@@ -1,0 +1,49 @@
+// Package bulk migrates many companies into Codat from an export of your
+// customers' tokens: every row of a CSV or JSONL input becomes one
+// codat.Client.Migrate call, and none is lost or done twice.
+//
+// A Runner
+//
+//   - reads the input twice: a pre-pass checks every row offline and finds
+//     duplicate refs and one tenant (QuickBooks realmId, Xero tenantId, Shopify
+//     shop, …) under two refs before any request is sent, keeping only compact
+//     hashes in memory; the second pass streams the rows to the migrations, so
+//     memory does not grow with the input;
+//   - journals every step of every migration (an append-only, fsynced JSON
+//     Lines file, mode 0600, locked against a second run) with Codat IDs and a
+//     fingerprint of the token, never the token; a rerun with the same journal
+//     resumes unfinished migrations through codat.Migration.Resume, skips
+//     finished ones, and reports a row whose token changed since instead of
+//     sending it silently;
+//   - paces starts to Codat's 1,000 requests a minute, watches the daily quota
+//     (Client.Quota) and stops cleanly when it is spent, with a *QuotaError
+//     that says when it resets, or sleeps until then (WaitForQuota);
+//   - migrates a canary cohort first with codat.SyncWait and starts the rest
+//     only if each canary ended Linked with its first sync complete
+//     (ErrCanaryFailed otherwise), as Codat's own runbook advises;
+//   - reports every input row exactly once, to CSV, JSON or JSON Lines:
+//     migrated, already-migrated, invalid, duplicate, token-changed,
+//     token-rejected (with the linkUrl to send the customer to), failed,
+//     incomplete, pending-quota or not-started, with Codat IDs, an error class
+//     and the requests used.
+//
+// Plan estimates a run without migrating: the rows of each kind, the requests
+// needed, the quota from one read-only request, and the calendar under Codat's
+// quota rules (day one ≈ 1,000 requests ≈ 250 companies; later days
+// 1,000 × (1 + ACC)). Validate checks every row offline. ReadJournal
+// summarises a journal.
+//
+// # Input
+//
+// CSV has a header: ref, company_name, platform, then one column per wire
+// field of the authorization body (realmId, accessToken, refreshToken, …;
+// names are matched through the integrations registry, so realm_id works
+// too); optional description and tag:<key> columns. Blank cells are absent,
+// so one file can hold several platforms. JSONL has one object per line:
+//
+//	{"ref":"crm-42","company":{"name":"Acme Ltd","tags":{"region":"eu"}},"platform":"qhyg",
+//	 "authorization":{"realmId":"4620816365","accessToken":"…","refreshToken":"…"}}
+//
+// Token values are codat.Secret from the moment they are read, and no report,
+// journal line, log line or error carries one.
+package bulk

@@ -1,0 +1,423 @@
+package bulk
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/codat-migrate/codat"
+)
+
+// The journal is a JSON Lines file, appended to and fsynced on every step
+// transition of every migration. A line records the whole state of one ref
+// after the transition, so the last line of a ref is all a rerun needs. It
+// holds IDs, statuses and a fingerprint of the authorization fields, never a
+// token. Run-level events (a passed canary, a quota stop) have Event set.
+
+// Journal steps besides the codat.Step values.
+const (
+	stepStart  = "start"  // the migration is about to send its first request
+	stepFailed = "failed" // the migration returned an error; Result says which
+)
+
+// Journal events.
+const (
+	eventRun          = "run"
+	eventCanaryPassed = "canary-passed"
+	eventCanaryFailed = "canary-failed"
+	eventQuota        = "quota-stop"
+)
+
+type entry struct {
+	Time            time.Time    `json:"t"`
+	Event           string       `json:"event,omitempty"`
+	Input           string       `json:"input,omitempty"`
+	Ref             string       `json:"ref,omitempty"`
+	Line            int          `json:"line,omitempty"`
+	Step            string       `json:"step,omitempty"`
+	Steps           []codat.Step `json:"steps,omitempty"`
+	CompanyID       string       `json:"companyId,omitempty"`
+	ConnectionID    string       `json:"connectionId,omitempty"`
+	Status          string       `json:"status,omitempty"`
+	LinkURL         string       `json:"linkUrl,omitempty"`
+	Fingerprint     string       `json:"fp,omitempty"`
+	Tenant          string       `json:"tenant,omitempty"`
+	Canary          bool         `json:"canary,omitempty"`
+	AlreadyMigrated bool         `json:"alreadyMigrated,omitempty"`
+	Result          Status       `json:"result,omitempty"`
+	ErrorClass      string       `json:"errorClass,omitempty"`
+	Error           string       `json:"error,omitempty"`
+	Requests        int          `json:"requests,omitempty"`
+	Reset           *time.Time   `json:"reset,omitempty"`
+}
+
+// finished reports whether the entry ends its ref's migration successfully.
+func (e *entry) finished() bool { return e.Step == string(codat.StepDone) }
+
+// rejected reports whether the entry ends with Codat refusing the token.
+func (e *entry) rejected() bool { return e.Step == stepFailed && e.Result == StatusTokenRejected }
+
+// tokenSent reports whether a token was sent (or may have been) in the
+// state the entry records.
+func (e *entry) tokenSent() bool {
+	for _, s := range e.Steps {
+		if s == codat.StepAuthorize || s == codat.StepVerify || s == codat.StepDone {
+			return true
+		}
+	}
+	return e.AlreadyMigrated
+}
+
+// outcome is the status a ref's last entry stands for, in a journal summary.
+func (e *entry) outcome() Status {
+	switch {
+	case e.finished() && e.AlreadyMigrated:
+		return StatusAlreadyMigrated
+	case e.finished():
+		return StatusMigrated
+	case e.Step == stepFailed && e.Result != "":
+		return e.Result
+	}
+	return StatusIncomplete
+}
+
+// result is the codat.MigrationResult the entry records, for Migration.Resume.
+func (e *entry) result() *codat.MigrationResult {
+	return &codat.MigrationResult{Ref: e.Ref, CompanyID: e.CompanyID, ConnectionID: e.ConnectionID,
+		Status: codat.ConnectionStatus(e.Status), LinkURL: e.LinkURL, Steps: append([]codat.Step(nil), e.Steps...),
+		AlreadyMigrated: e.AlreadyMigrated}
+}
+
+// span locates a ref's latest line in the journal file.
+type span struct {
+	off int64
+	n   int32
+}
+
+// journal is an open journal: the file, held under an exclusive lock, and an
+// index from each ref (as a compact key) to its latest line.
+type journal struct {
+	path   string
+	f      *os.File
+	unlock func() error
+
+	mu      sync.Mutex
+	cond    *sync.Cond
+	size    int64
+	index   map[key]span
+	tenants map[key]key // tenant → the ref it was migrated under
+	canary  map[key]struct{}
+	passed  bool // a canary cohort passed in an earlier run
+	written uint64
+	synced  uint64
+	syncing bool
+	failed  error // a write or sync failed: the journal no longer reflects reality
+}
+
+// ErrJournalLocked is returned when another run holds the journal.
+var ErrJournalLocked = errors.New("bulk: the journal is in use by another run")
+
+// openJournal opens (creating it, mode 0600) and locks the journal at path,
+// loads its index, and cuts a torn last line left by a crash.
+func openJournal(path string) (*journal, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("bulk: open journal: %w", err)
+	}
+	unlock, err := lockFile(f)
+	if err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	j := &journal{path: path, f: f, unlock: unlock}
+	j.cond = sync.NewCond(&j.mu)
+	fail := func(err error) (*journal, error) {
+		_ = unlock()
+		_ = f.Close()
+		return nil, err
+	}
+	// A journal created by someone else with a wider mode is narrowed.
+	if st, err := f.Stat(); err == nil && st.Mode().Perm()&0o077 != 0 {
+		if err := f.Chmod(0o600); err != nil {
+			return fail(fmt.Errorf("bulk: journal mode: %w", err))
+		}
+	}
+	sum, good, err := scanJournal(f, j)
+	if err != nil {
+		return fail(err)
+	}
+	if sum.TornTail {
+		// The last write was cut short: it recorded nothing complete, and
+		// the migration it described resumes from the line before.
+		if err := f.Truncate(good); err != nil {
+			return fail(fmt.Errorf("bulk: cut torn journal line: %w", err))
+		}
+		if err := f.Sync(); err != nil {
+			return fail(fmt.Errorf("bulk: journal: %w", err))
+		}
+	}
+	j.size = good
+	if _, err := f.Seek(good, io.SeekStart); err != nil {
+		return fail(fmt.Errorf("bulk: journal: %w", err))
+	}
+	return j, nil
+}
+
+// scanJournal reads every line of r. With j set, it fills j's index. It
+// returns the summary, the length of the well-formed prefix, and an error
+// for a corrupt line that is not the last.
+func scanJournal(r io.Reader, j *journal) (*JournalSummary, int64, error) {
+	sum := &JournalSummary{Counts: map[Status]int{}}
+	if j != nil {
+		j.index, j.tenants, j.canary = map[key]span{}, map[key]key{}, map[key]struct{}{}
+	}
+	outcomes := map[key]refOutcome{}
+	br := bufio.NewReaderSize(r, 64<<10)
+	var off int64
+	for n := 1; ; n++ {
+		b, err := br.ReadBytes('\n')
+		if len(b) > 0 && (err != nil || b[len(b)-1] != '\n') {
+			// No newline at the end of the file: a torn write.
+			sum.TornTail = true
+			return finishSummary(sum, outcomes), off, nil
+		}
+		if errors.Is(err, io.EOF) {
+			return finishSummary(sum, outcomes), off, nil
+		}
+		if err != nil {
+			return nil, 0, fmt.Errorf("bulk: read journal: %w", err)
+		}
+		var e entry
+		if jerr := json.Unmarshal(b, &e); jerr != nil {
+			if _, perr := br.Peek(1); errors.Is(perr, io.EOF) {
+				// A complete but garbled last line is a torn write too.
+				sum.TornTail = true
+				return finishSummary(sum, outcomes), off, nil
+			}
+			return nil, 0, fmt.Errorf("bulk: journal line %d is corrupt; the journal cannot be trusted to resume from", n)
+		}
+		sum.Lines++
+		sum.add(&e)
+		if e.Ref != "" && e.Event == "" {
+			rk := refKey(e.Ref)
+			outcomes[rk] = refOutcome{status: e.outcome(), requests: e.Requests}
+			if j != nil {
+				j.index[rk] = span{off: off, n: int32(len(b))}
+				if e.Tenant != "" {
+					j.tenants[tenantKey(e.Tenant)] = rk
+				}
+				if e.Canary && e.finished() {
+					j.canary[rk] = struct{}{}
+				}
+			}
+		}
+		if e.Event == eventCanaryPassed && j != nil {
+			j.passed = true
+		}
+		off += int64(len(b))
+	}
+}
+
+// get returns the latest entry of ref, or nil.
+func (j *journal) get(ref string) (*entry, error) {
+	j.mu.Lock()
+	sp, ok := j.index[refKey(ref)]
+	j.mu.Unlock()
+	if !ok {
+		return nil, nil
+	}
+	buf := make([]byte, sp.n)
+	if _, err := j.f.ReadAt(buf, sp.off); err != nil {
+		return nil, fmt.Errorf("bulk: read journal: %w", err)
+	}
+	var e entry
+	if err := json.Unmarshal(buf, &e); err != nil {
+		return nil, fmt.Errorf("bulk: read journal: line at offset %d is corrupt", sp.off)
+	}
+	if e.Ref != ref {
+		return nil, fmt.Errorf("bulk: journal index mismatch for a ref (hash collision)")
+	}
+	return &e, nil
+}
+
+// tenantRef reports whether tenant (a tenantHash) was journaled under a ref
+// other than ref.
+func (j *journal) tenantElsewhere(tenant, ref string) bool {
+	if tenant == "" {
+		return false
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	rk, ok := j.tenants[tenantKey(tenant)]
+	return ok && rk != refKey(ref)
+}
+
+// canaryState returns whether a canary cohort passed in an earlier run, and
+// how many canaries an earlier run finished.
+func (j *journal) canaryState() (passed bool, done int) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.passed, len(j.canary)
+}
+
+// append writes e as one line and returns once it is on disk. Concurrent
+// appends share fsyncs.
+func (j *journal) append(e *entry) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("bulk: journal: %w", err)
+	}
+	b = append(b, '\n')
+	j.mu.Lock()
+	if j.failed != nil {
+		j.mu.Unlock()
+		return j.failed
+	}
+	if _, err := j.f.Write(b); err != nil {
+		j.failed = fmt.Errorf("bulk: write journal: %w", err)
+		j.mu.Unlock()
+		return j.failed
+	}
+	if e.Ref != "" && e.Event == "" {
+		rk := refKey(e.Ref)
+		j.index[rk] = span{off: j.size, n: int32(len(b))}
+		if e.Tenant != "" {
+			j.tenants[tenantKey(e.Tenant)] = rk
+		}
+		if e.Canary && e.finished() {
+			j.canary[rk] = struct{}{}
+		}
+	}
+	if e.Event == eventCanaryPassed {
+		j.passed = true
+	}
+	j.size += int64(len(b))
+	j.written++
+	seq := j.written
+	for j.synced < seq && j.failed == nil {
+		if j.syncing {
+			j.cond.Wait()
+			continue
+		}
+		j.syncing = true
+		target := j.written
+		j.mu.Unlock()
+		err := j.f.Sync()
+		j.mu.Lock()
+		j.syncing = false
+		if err != nil {
+			j.failed = fmt.Errorf("bulk: sync journal: %w", err)
+		} else if target > j.synced {
+			j.synced = target
+		}
+		j.cond.Broadcast()
+	}
+	err = j.failed
+	j.mu.Unlock()
+	return err
+}
+
+func (j *journal) close() error {
+	if j == nil || j.f == nil {
+		return nil
+	}
+	err := j.unlock()
+	return errors.Join(err, j.f.Close())
+}
+
+// JournalSummary describes a journal, for `codat-migrate status`.
+type JournalSummary struct {
+	// Path is the journal file.
+	Path string
+	// Lines is the number of complete lines.
+	Lines int
+	// Refs is the number of distinct refs the journal knows.
+	Refs int
+	// Counts is the latest outcome of each ref: migrated, already-migrated,
+	// token-rejected, failed, pending-quota, incomplete (started, not
+	// finished) or token-changed.
+	Counts map[Status]int
+	// Requests is the number of HTTP requests the journaled migrations sent
+	// (the cumulative count on each ref's latest line).
+	Requests int
+	// CanaryPassed reports whether a canary cohort passed.
+	CanaryPassed bool
+	// CanaryFailed reports whether the last canary cohort failed.
+	CanaryFailed bool
+	// First and Last are the times of the first and last lines.
+	First, Last time.Time
+	// QuotaReset is the reset time of the last stop for quota, if any.
+	QuotaReset time.Time
+	// TornTail reports a cut-short last line (a crash during a write); the
+	// next run drops it and resumes from the line before.
+	TornTail bool
+	// Runs is the number of runs that wrote to the journal.
+	Runs int
+}
+
+// Resumable is the number of refs a rerun would continue.
+func (s *JournalSummary) Resumable() int {
+	n := 0
+	for st, c := range s.Counts {
+		if st.Resumable() {
+			n += c
+		}
+	}
+	return n
+}
+
+func (s *JournalSummary) add(e *entry) {
+	if s.First.IsZero() || e.Time.Before(s.First) {
+		s.First = e.Time
+	}
+	if e.Time.After(s.Last) {
+		s.Last = e.Time
+	}
+	switch e.Event {
+	case eventRun:
+		s.Runs++
+	case eventCanaryPassed:
+		s.CanaryPassed, s.CanaryFailed = true, false
+	case eventCanaryFailed:
+		s.CanaryFailed = true
+	case eventQuota:
+		if e.Reset != nil {
+			s.QuotaReset = *e.Reset
+		}
+	}
+}
+
+type refOutcome struct {
+	status   Status
+	requests int
+}
+
+func finishSummary(s *JournalSummary, outcomes map[key]refOutcome) *JournalSummary {
+	s.Refs = len(outcomes)
+	for _, o := range outcomes {
+		s.Counts[o.status]++
+		s.Requests += o.requests
+	}
+	return s
+}
+
+// ReadJournal reads the journal at path without changing it, for
+// `codat-migrate status`. A torn last line is tolerated (TornTail).
+func ReadJournal(path string) (*JournalSummary, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("bulk: read journal: %w", err)
+	}
+	defer f.Close()
+	sum, _, err := scanJournal(f, nil)
+	if err != nil {
+		return nil, err
+	}
+	sum.Path = path
+	return sum, nil
+}

@@ -1,0 +1,147 @@
+package bulk
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/codat-migrate/codat"
+)
+
+var t0 = time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
+
+func TestJournalRoundTrip(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j.jsonl")
+	j, err := openJournal(path)
+	require.NoError(t, err)
+	st, err := os.Stat(path)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+
+	require.NoError(t, j.append(&entry{Time: t0, Ref: "a", Step: stepStart, Fingerprint: "fp1", Tenant: "t1"}))
+	require.NoError(t, j.append(&entry{Time: t0, Ref: "a", Step: "company", Steps: []codat.Step{"company"}, CompanyID: "co1", Fingerprint: "fp1", Tenant: "t1", Requests: 1}))
+	require.NoError(t, j.append(&entry{Time: t0, Ref: "b", Step: stepFailed, Result: StatusTokenRejected, LinkURL: "https://l", Fingerprint: "fp2", Requests: 3}))
+	require.NoError(t, j.append(&entry{Time: t0, Ref: "c", Step: "done", Steps: []codat.Step{"company", "done"}, Canary: true, Requests: 4}))
+	require.NoError(t, j.append(&entry{Time: t0, Event: eventCanaryPassed}))
+
+	e, err := j.get("a")
+	require.NoError(t, err)
+	require.NotNil(t, e)
+	assert.Equal(t, "co1", e.CompanyID, "get returns the latest line of the ref")
+	assert.Equal(t, []codat.Step{"company"}, e.result().Steps)
+	missing, err := j.get("zzz")
+	require.NoError(t, err)
+	assert.Nil(t, missing)
+	assert.True(t, j.tenantElsewhere("t1", "other"))
+	assert.False(t, j.tenantElsewhere("t1", "a"))
+	require.NoError(t, j.close())
+
+	// Reopen: the index is rebuilt from the file.
+	j, err = openJournal(path)
+	require.NoError(t, err)
+	defer j.close()
+	e, err = j.get("b")
+	require.NoError(t, err)
+	assert.True(t, e.rejected())
+	passed, done := j.canaryState()
+	assert.True(t, passed)
+	assert.Equal(t, 1, done)
+
+	sum, err := ReadJournal(path)
+	require.NoError(t, err)
+	assert.Equal(t, 3, sum.Refs)
+	assert.Equal(t, map[Status]int{StatusIncomplete: 1, StatusTokenRejected: 1, StatusMigrated: 1}, sum.Counts)
+	assert.Equal(t, 1+3+4, sum.Requests)
+	assert.True(t, sum.CanaryPassed)
+	assert.Equal(t, 1, sum.Resumable(), "only the incomplete ref resumes; a rejected token waits for a new one")
+}
+
+func TestJournalTornLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j.jsonl")
+	j, err := openJournal(path)
+	require.NoError(t, err)
+	require.NoError(t, j.append(&entry{Time: t0, Ref: "a", Step: "company", Steps: []codat.Step{"company"}, CompanyID: "co1"}))
+	require.NoError(t, j.close())
+	good := readFile(t, path)
+
+	// A crash in the middle of a write leaves half a line.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	require.NoError(t, err)
+	_, err = f.WriteString(`{"t":"2025-03-01T09:00:00Z","ref":"a","step":"conn`)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+
+	sum, err := ReadJournal(path)
+	require.NoError(t, err, "status reads a journal with a torn tail")
+	assert.True(t, sum.TornTail)
+	assert.Equal(t, 1, sum.Lines)
+	assert.Len(t, readFile(t, path), len(good)+len(`{"t":"2025-03-01T09:00:00Z","ref":"a","step":"conn`), "ReadJournal changes nothing")
+
+	j, err = openJournal(path)
+	require.NoError(t, err)
+	e, err := j.get("a")
+	require.NoError(t, err)
+	assert.Equal(t, "company", e.Step, "the torn line is dropped; the ref resumes from the line before")
+	require.NoError(t, j.append(&entry{Time: t0, Ref: "a", Step: "connection"}))
+	require.NoError(t, j.close())
+	lines := journalLines(t, path)
+	require.Len(t, lines, 2)
+	assert.Equal(t, "connection", lines[1].Step)
+}
+
+func TestJournalCorruptMiddleLineIsAnError(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j.jsonl")
+	require.NoError(t, os.WriteFile(path, []byte("{\"ref\":\"a\"}\nnot json\n{\"ref\":\"b\"}\n"), 0o600))
+	_, err := openJournal(path)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "line 2 is corrupt")
+	_, err = ReadJournal(path)
+	require.Error(t, err)
+}
+
+func TestJournalLockAndMode(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j.jsonl")
+	require.NoError(t, os.WriteFile(path, nil, 0o644))
+	j, err := openJournal(path)
+	require.NoError(t, err)
+	st, err := os.Stat(path)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), st.Mode().Perm(), "a wider mode is narrowed")
+
+	_, err = openJournal(path)
+	require.Error(t, err)
+	assert.True(t, errors.Is(err, ErrJournalLocked), "a second run cannot share the journal: %v", err)
+	require.NoError(t, j.close())
+	j2, err := openJournal(path)
+	require.NoError(t, err, "the lock is released on close")
+	require.NoError(t, j2.close())
+}
+
+func TestJournalConcurrentAppends(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j.jsonl")
+	j, err := openJournal(path)
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range 25 {
+				ref := string(rune('a'+i)) + "-" + string(rune('a'+k))
+				assert.NoError(t, j.append(&entry{Time: t0, Ref: ref, Step: stepStart}))
+			}
+		}()
+	}
+	wg.Wait()
+	require.NoError(t, j.close())
+	assert.Len(t, journalLines(t, path), 200)
+	sum, err := ReadJournal(path)
+	require.NoError(t, err)
+	assert.Equal(t, 200, sum.Refs)
+}

@@ -1,0 +1,249 @@
+package bulk
+
+import (
+	"bufio"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Status is the outcome of one input row.
+type Status string
+
+const (
+	// StatusMigrated: the company and connection exist in Codat and the
+	// connection is Linked (this run sent the token).
+	StatusMigrated Status = "migrated"
+	// StatusAlreadyMigrated: nothing was sent for this row: the journal says
+	// an earlier run finished it, or the connection was already Linked.
+	StatusAlreadyMigrated Status = "already-migrated"
+	// StatusValid: the row passed every offline check (Validate only).
+	StatusValid Status = "valid"
+	// StatusInvalid: the row cannot be used; Error says why. Nothing was sent.
+	StatusInvalid Status = "invalid"
+	// StatusDuplicate: the ref, or the tenant behind the token, appears in
+	// another row (or in the journal under another ref). Nothing was sent.
+	StatusDuplicate Status = "duplicate"
+	// StatusTokenChanged: the journal says this ref was migrated, or its
+	// token sent, with a token whose fingerprint differs from the row's. The
+	// new token was not sent (Runner.Relink sends it).
+	StatusTokenChanged Status = "token-changed"
+	// StatusTokenRejected: Codat did not accept the token; LinkURL is where
+	// the customer can re-link. A rerun with the same token sends nothing; a
+	// rerun with a new token sends it.
+	StatusTokenRejected Status = "token-rejected"
+	// StatusFailed: the migration failed; the journal holds how far it got,
+	// and a rerun resumes it.
+	StatusFailed Status = "failed"
+	// StatusIncomplete: the migration was started and interrupted (the run
+	// was cancelled); a rerun resumes it.
+	StatusIncomplete Status = "incomplete"
+	// StatusPendingQuota: the daily quota ran out before the row was
+	// finished; a rerun after the reset resumes it.
+	StatusPendingQuota Status = "pending-quota"
+	// StatusNotStarted: the run stopped (failed canary, cancellation, a
+	// fatal error) before this row was attempted.
+	StatusNotStarted Status = "not-started"
+)
+
+// Resumable reports whether a rerun with the same journal would send
+// requests for a row with this status.
+func (s Status) Resumable() bool {
+	switch s {
+	case StatusFailed, StatusIncomplete, StatusPendingQuota, StatusNotStarted:
+		return true
+	}
+	return false
+}
+
+// ReportRow is one line of the report: the outcome of one input row. It never
+// holds a token.
+type ReportRow struct {
+	Line         int    `json:"line"`
+	Ref          string `json:"ref"`
+	CompanyName  string `json:"companyName"`
+	Platform     string `json:"platform"`
+	Status       Status `json:"status"`
+	CompanyID    string `json:"companyId,omitempty"`
+	ConnectionID string `json:"connectionId,omitempty"`
+	// LinkURL is where the customer must re-link (token rejected).
+	LinkURL string `json:"linkUrl,omitempty"`
+	// ErrorClass is a short machine-readable class of Error: invalid,
+	// duplicate, token-rejected, token-changed, quota, unauthorized,
+	// validation, not-found, conflict, rate-limited, server, network,
+	// canceled, canary, error.
+	ErrorClass string `json:"errorClass,omitempty"`
+	Error      string `json:"error,omitempty"`
+	// Requests is the number of HTTP requests this run sent for the row.
+	Requests int `json:"requests"`
+}
+
+// ReportWriter receives one ReportRow per input row. Runner calls Write from
+// one goroutine at a time; the caller closes the writer after Run returns
+// (Close completes the file, e.g. the closing bracket of a JSON array).
+type ReportWriter interface {
+	Write(ReportRow) error
+	Close() error
+}
+
+var reportHeader = []string{"line", "ref", "company_name", "platform", "status", "company_id", "connection_id",
+	"link_url", "error_class", "error", "requests"}
+
+type csvReport struct {
+	mu     sync.Mutex
+	w      *csv.Writer
+	closer io.Closer
+	header bool
+}
+
+// NewCSVReport writes the report as CSV with a header line to w. Close
+// flushes it (and does not close w).
+func NewCSVReport(w io.Writer) ReportWriter { return &csvReport{w: csv.NewWriter(w)} }
+
+func (r *csvReport) Write(row ReportRow) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.header {
+		r.header = true
+		if err := r.w.Write(reportHeader); err != nil {
+			return err
+		}
+	}
+	err := r.w.Write([]string{strconv.Itoa(row.Line), csvSafe(row.Ref), csvSafe(row.CompanyName), csvSafe(row.Platform),
+		string(row.Status), row.CompanyID, row.ConnectionID, row.LinkURL, row.ErrorClass, csvSafe(row.Error),
+		strconv.Itoa(row.Requests)})
+	if err != nil {
+		return err
+	}
+	// Flush every row: the report is for humans watching a long run, and a
+	// crash must not lose the rows already decided.
+	r.w.Flush()
+	return r.w.Error()
+}
+
+func (r *csvReport) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.header {
+		r.header = true
+		_ = r.w.Write(reportHeader)
+	}
+	r.w.Flush()
+	err := r.w.Error()
+	if r.closer != nil {
+		err = errors.Join(err, r.closer.Close())
+		r.closer = nil
+	}
+	return err
+}
+
+// csvSafe defuses spreadsheet formulas: a cell starting with = + - @ is
+// prefixed with a quote, as spreadsheet programs would otherwise evaluate it.
+func csvSafe(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
+type jsonReport struct {
+	mu     sync.Mutex
+	w      *bufio.Writer
+	closer io.Closer
+	n      int
+	lines  bool // JSON Lines instead of one array
+	closed bool
+}
+
+// NewJSONReport writes the report as one JSON array, element by element, so
+// it is never held in memory; Close writes the closing bracket (and does not
+// close w).
+func NewJSONReport(w io.Writer) ReportWriter { return &jsonReport{w: bufio.NewWriter(w)} }
+
+// NewJSONLReport writes the report as JSON Lines: one object per line.
+func NewJSONLReport(w io.Writer) ReportWriter { return &jsonReport{w: bufio.NewWriter(w), lines: true} }
+
+func (r *jsonReport) Write(row ReportRow) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return errors.New("bulk: report is closed")
+	}
+	b, err := json.Marshal(row)
+	if err != nil {
+		return err
+	}
+	switch {
+	case r.lines:
+	case r.n == 0:
+		_, _ = r.w.WriteString("[\n")
+	default:
+		_, _ = r.w.WriteString(",\n")
+	}
+	r.n++
+	_, _ = r.w.Write(b)
+	if r.lines {
+		_ = r.w.WriteByte('\n')
+	}
+	return r.w.Flush()
+}
+
+func (r *jsonReport) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	if !r.lines {
+		if r.n == 0 {
+			_, _ = r.w.WriteString("[]\n")
+		} else {
+			_, _ = r.w.WriteString("\n]\n")
+		}
+	}
+	err := r.w.Flush()
+	if r.closer != nil {
+		err = errors.Join(err, r.closer.Close())
+	}
+	return err
+}
+
+// CreateReport creates (or truncates) the file at path, mode 0600, and
+// returns a writer in the format its extension names: .csv, .json (one JSON
+// array) or .jsonl/.ndjson. Close also closes the file.
+func CreateReport(path string) (ReportWriter, error) {
+	ext := strings.ToLower(filepath.Ext(path))
+	switch ext {
+	case ".csv", ".json", ".jsonl", ".ndjson":
+	default:
+		return nil, fmt.Errorf("bulk: report %q: want a .csv, .json or .jsonl file", filepath.Base(path))
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("bulk: create report: %w", err)
+	}
+	switch ext {
+	case ".csv":
+		return &csvReport{w: csv.NewWriter(f), closer: f}, nil
+	case ".json":
+		return &jsonReport{w: bufio.NewWriter(f), closer: f}, nil
+	}
+	return &jsonReport{w: bufio.NewWriter(f), closer: f, lines: true}, nil
+}
+
+// DiscardReport is a ReportWriter that drops every row (Plan-like runs whose
+// caller wants only the Summary).
+var DiscardReport ReportWriter = discard{}
+
+type discard struct{}
+
+func (discard) Write(ReportRow) error { return nil }
+func (discard) Close() error          { return nil }

@@ -1,0 +1,1146 @@
+package bulk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/codat-migrate/codat"
+	"github.com/codat-migrate/codat/integrations"
+)
+
+// Defaults of Runner's fields.
+const (
+	DefaultConcurrency            = 4
+	DefaultCanary                 = 1
+	DefaultMaxConsecutiveFailures = 25
+)
+
+// Runner migrates many companies: every row of an input becomes one
+// codat.Client.Migrate call, journaled, paced to Codat's quota, behind a
+// canary cohort, and reported exactly once. The zero value plus a Client
+// and a JournalPath is ready to use; a Runner is not modified by its
+// methods and may be reused.
+type Runner struct {
+	// Client sends the requests. Give it codat.WithRequestRate to pace
+	// requests as well as starts.
+	Client *codat.Client
+	// Registry turns rows into authorizations (nil: integrations.Default()).
+	Registry *integrations.Registry
+	// JournalPath is the journal file (created mode 0600). Run requires one;
+	// a rerun with the same path resumes. Plan reads it when set.
+	JournalPath string
+	// Concurrency is the number of migrations in flight (0: 4).
+	Concurrency int
+	// Canary is the number of migrations run first with codat.SyncWait; the
+	// rest start only if every one ends Linked with its first sync complete
+	// (0: 1; negative: no canary). Canaries an earlier run finished with the
+	// same journal count.
+	Canary int
+	// Sync is the sync mode of the migrations after the canaries.
+	Sync codat.SyncMode
+	// WaitPoll is the dataStatus poll interval of codat.SyncWait migrations
+	// (canaries): codat.Migration.WaitPoll (0: its default).
+	WaitPoll time.Duration
+	// WaitForQuota makes Run sleep until the quota resets instead of
+	// stopping with a *QuotaError.
+	WaitForQuota bool
+	// Relink sends a row's token even though the journal says the ref was
+	// migrated (or its token sent) with a different one; without it such a
+	// row is reported token-changed.
+	Relink bool
+	// RequestsPerMinute paces migration starts so that their requests stay
+	// within it (0: 1,000, Codat's per-IP limit; negative: no pacing).
+	RequestsPerMinute int
+	// MaxConsecutiveFailures stops the run after that many failed migrations
+	// in a row (0: 25; negative: never).
+	MaxConsecutiveFailures int
+	// OnProgress, when set, is called after every row and phase change.
+	OnProgress func(Progress)
+	// Logger receives one line per row (ref, status, class; never a token).
+	Logger *slog.Logger
+	// Now and Sleep are the clock (nil: the real one); tests inject fakes.
+	Now   func() time.Time
+	Sleep func(ctx context.Context, d time.Duration) error
+
+	// migrate, quota and probe replace Client's methods in tests.
+	migrate func(ctx context.Context, m codat.Migration) (*codat.MigrationResult, error)
+	quota   func() codat.Quota
+	probe   func(ctx context.Context) (codat.Quota, error)
+}
+
+// Summary is the outcome of Run or Validate.
+type Summary struct {
+	// Input is the input's name.
+	Input string
+	// Rows is the number of input rows reported.
+	Rows int
+	// Counts is the number of rows per status.
+	Counts map[Status]int
+	// Requests is the HTTP requests the migrations sent.
+	Requests int
+	// Started and Finished bound the run.
+	Started, Finished time.Time
+}
+
+// Count returns the number of rows with status s.
+func (s *Summary) Count(st Status) int { return s.Counts[st] }
+
+// settings is a Runner with its defaults applied.
+type settings struct {
+	Runner
+	reg *integrations.Registry
+	log *slog.Logger
+}
+
+func (r *Runner) settings() settings {
+	s := settings{Runner: *r, reg: r.Registry, log: r.Logger}
+	if s.reg == nil {
+		s.reg = integrations.Default()
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.Concurrency <= 0 {
+		s.Concurrency = DefaultConcurrency
+	}
+	if s.Canary == 0 {
+		s.Canary = DefaultCanary
+	}
+	if s.Canary < 0 {
+		s.Canary = 0
+	}
+	if s.MaxConsecutiveFailures == 0 {
+		s.MaxConsecutiveFailures = DefaultMaxConsecutiveFailures
+	}
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	if s.Sleep == nil {
+		s.Sleep = sleepCtx
+	}
+	if s.migrate == nil && r.Client != nil {
+		s.migrate = r.Client.Migrate
+	}
+	if s.quota == nil {
+		if r.Client != nil {
+			s.quota = r.Client.Quota
+		} else {
+			s.quota = func() codat.Quota { return codat.Quota{} }
+		}
+	}
+	if s.probe == nil && r.Client != nil {
+		c := r.Client
+		s.probe = func(ctx context.Context) (codat.Quota, error) {
+			// The cheapest request there is: one company, to read the
+			// X-Rate-Limit-* headers of its response.
+			if _, err := c.Companies.List(ctx, &codat.ListOptions{PageSize: 1}); err != nil {
+				return codat.Quota{}, err
+			}
+			return c.Quota(), nil
+		}
+	}
+	return s
+}
+
+// job is a row that needs requests.
+type job struct {
+	row     Row
+	c       checked
+	prev    *entry // the ref's latest journal entry, nil for a new ref
+	resume  *codat.MigrationResult
+	relink  bool
+	canary  bool
+	tenantH string
+	// requests: recorded in the journal before this run (cumulative), and
+	// sent by this run.
+	journaled, sent int
+}
+
+// verdict is what classify decides for a row.
+type verdict struct {
+	out *ReportRow // decided without a request
+	job *job       // needs requests
+}
+
+// classifier decides rows from the pre-pass index and the journal.
+type classifier struct {
+	reg    *integrations.Registry
+	idx    *index
+	j      *journal // nil: no journal
+	relink bool
+}
+
+func baseReport(row Row) ReportRow {
+	return ReportRow{Line: row.Line, Ref: row.Ref, CompanyName: row.CompanyName, Platform: row.Platform}
+}
+
+func (cl *classifier) classify(row Row, rowErr *RowError) (verdict, error) {
+	rep := baseReport(row)
+	if rowErr != nil {
+		rep.Status, rep.ErrorClass, rep.Error = StatusInvalid, "invalid", rowErr.Reason
+		return verdict{out: &rep}, nil
+	}
+	c, err := checkRow(cl.reg, row)
+	if err != nil {
+		rep.Status, rep.ErrorClass, rep.Error = StatusInvalid, "invalid", err.Error()
+		return verdict{out: &rep}, nil
+	}
+	if why, dup := cl.idx.duplicate(row, c); dup {
+		rep.Status, rep.ErrorClass, rep.Error = StatusDuplicate, "duplicate", why
+		return verdict{out: &rep}, nil
+	}
+	jb := &job{row: row, c: c, tenantH: tenantHash(c.tenant)}
+	if cl.j == nil {
+		return verdict{job: jb}, nil
+	}
+	if cl.j.tenantElsewhere(jb.tenantH, row.Ref) {
+		rep.Status, rep.ErrorClass = StatusDuplicate, "duplicate"
+		rep.Error = fmt.Sprintf("the journal holds this %s tenant under another ref; not migrated twice", c.platformKey)
+		return verdict{out: &rep}, nil
+	}
+	e, err := cl.j.get(row.Ref)
+	if err != nil {
+		return verdict{}, err
+	}
+	if e == nil {
+		return verdict{job: jb}, nil
+	}
+	jb.prev, jb.journaled = e, e.Requests
+	rep.CompanyID, rep.ConnectionID = e.CompanyID, e.ConnectionID
+	same := e.Fingerprint == c.fingerprint
+	changed := func() (verdict, error) {
+		rep.Status, rep.ErrorClass = StatusTokenChanged, "token-changed"
+		rep.Error = fmt.Sprintf("the journal has this ref's token with fingerprint %s, the row has %s; not re-sent (relink to send it)", e.Fingerprint, c.fingerprint)
+		return verdict{out: &rep}, nil
+	}
+	// beforeToken is the recorded state cut back to before the token was
+	// sent, so that Migrate sends the row's token.
+	beforeToken := func() *codat.MigrationResult {
+		res := e.result()
+		res.Steps = res.Steps[:0]
+		for _, s := range e.Steps {
+			if s == codat.StepCompany || s == codat.StepConnection {
+				res.Steps = append(res.Steps, s)
+			}
+		}
+		res.Status, res.AlreadyMigrated = "", false
+		return res
+	}
+	switch {
+	case e.finished() && same:
+		rep.Status = StatusAlreadyMigrated
+		return verdict{out: &rep}, nil
+	case e.finished() || (e.tokenSent() && !same && !e.rejected()):
+		if !cl.relink {
+			return changed()
+		}
+		jb.resume, jb.relink = beforeToken(), true
+	case e.rejected() && same:
+		rep.Status, rep.ErrorClass, rep.LinkURL = StatusTokenRejected, "token-rejected", e.LinkURL
+		rep.Error = "Codat rejected this token in an earlier run; supply a new token or send the customer to the link URL"
+		return verdict{out: &rep}, nil
+	case e.rejected():
+		jb.resume = beforeToken()
+	default:
+		jb.resume = e.result()
+	}
+	return verdict{job: jb}, nil
+}
+
+// Validate checks every row offline and reports each as valid, invalid or
+// duplicate. Nothing is sent and the journal is not read.
+func (r *Runner) Validate(ctx context.Context, in Input, rep ReportWriter) (*Summary, error) {
+	s := r.settings()
+	sum := &Summary{Input: in.Name, Counts: map[Status]int{}, Started: s.Now()}
+	idx, err := scanInput(ctx, in, s.reg, nil)
+	if err != nil {
+		return sum, err
+	}
+	cl := &classifier{reg: s.reg, idx: idx}
+	err = eachRow(ctx, in, func(row Row, rowErr *RowError) error {
+		v, err := cl.classify(row, rowErr)
+		if err != nil {
+			return err
+		}
+		out := v.out
+		if out == nil {
+			rr := baseReport(row)
+			rr.Status = StatusValid
+			out = &rr
+		}
+		sum.Rows++
+		sum.Counts[out.Status]++
+		return rep.Write(*out)
+	})
+	sum.Finished = s.Now()
+	return sum, err
+}
+
+// Plan is what a run would do, computed without migrating.
+type Plan struct {
+	// Input is the input's name.
+	Input string `json:"input"`
+	// Rows is the number of input rows; Valid + Invalid = Rows.
+	Rows    int `json:"rows"`
+	Valid   int `json:"valid"`
+	Invalid int `json:"invalid"`
+	// Duplicate rows are valid rows that will not be migrated.
+	Duplicate int `json:"duplicate"`
+	// AlreadyMigrated rows are finished per the journal.
+	AlreadyMigrated int `json:"alreadyMigrated"`
+	// TokenChanged rows were migrated with another token (see Runner.Relink).
+	TokenChanged int `json:"tokenChanged"`
+	// TokenRejected rows had this very token rejected in an earlier run.
+	TokenRejected int `json:"tokenRejected"`
+	// Resume rows were started by an earlier run and will be continued.
+	Resume int `json:"resume"`
+	// New rows will be migrated from scratch.
+	New int `json:"new"`
+	// Canary is the number of migrations that will run first, with
+	// codat.SyncWait.
+	Canary int `json:"canary"`
+	// RequestsPerCompany is what a new migration needs on the happy path.
+	RequestsPerCompany int `json:"requestsPerCompany"`
+	// RequestsNeeded is the requests the run is expected to send.
+	RequestsNeeded int `json:"requestsNeeded"`
+	// Quota is the quota snapshot from one request (GET /companies?pageSize=1);
+	// Observed is zero when there is no Client or the request failed.
+	Quota codat.Quota `json:"quota"`
+	// QuotaError says why Quota is unknown, if it is.
+	QuotaError string `json:"quotaError,omitempty"`
+	// Estimate is the expected calendar under Codat's quota rules.
+	Estimate Estimate `json:"estimate"`
+}
+
+// ToMigrate is the number of migrations the run would start.
+func (p *Plan) ToMigrate() int { return p.New + p.Resume }
+
+// Plan counts what a run over in would do, the requests it needs and how
+// long it should take under Codat's quota rules, without migrating. It sends
+// one request (GET /companies?pageSize=1, read-only) to read the quota, when
+// Runner.Client is set. The journal, when JournalPath is set and exists, is
+// read and not changed.
+func (r *Runner) Plan(ctx context.Context, in Input) (*Plan, error) {
+	s := r.settings()
+	p := &Plan{Input: in.Name, RequestsPerCompany: RequestsPerCompany(s.Sync)}
+	idx, err := scanInput(ctx, in, s.reg, nil)
+	if err != nil {
+		return nil, err
+	}
+	var j *journal
+	if s.JournalPath != "" {
+		j, err = openJournalReadOnly(s.JournalPath)
+		if err != nil {
+			return nil, err
+		}
+		defer j.close()
+	}
+	canaryLeft := s.Canary
+	if j != nil {
+		passed, done := j.canaryState()
+		if passed {
+			canaryLeft = 0
+		} else {
+			canaryLeft = max(0, canaryLeft-done)
+		}
+	}
+	cl := &classifier{reg: s.reg, idx: idx, j: j, relink: s.Relink}
+	// Canaries and resumed rows need other than the per-company figure:
+	// their requests are counted apart (overhead, special rows).
+	overhead, special := 0, 0
+	err = eachRow(ctx, in, func(row Row, rowErr *RowError) error {
+		p.Rows++
+		v, err := cl.classify(row, rowErr)
+		if err != nil {
+			return err
+		}
+		if v.out != nil {
+			switch v.out.Status {
+			case StatusInvalid:
+				p.Invalid++
+				return nil
+			case StatusDuplicate:
+				p.Duplicate++
+			case StatusAlreadyMigrated:
+				p.AlreadyMigrated++
+			case StatusTokenChanged:
+				p.TokenChanged++
+			case StatusTokenRejected:
+				p.TokenRejected++
+			}
+			p.Valid++
+			return nil
+		}
+		p.Valid++
+		mode := s.Sync
+		if canaryLeft > 0 {
+			canaryLeft--
+			p.Canary++
+			mode = codat.SyncWait
+		}
+		need := RequestsPerCompany(mode)
+		if v.job.resume != nil {
+			p.Resume++
+			need = remainingRequests(v.job.resume, mode)
+		} else {
+			p.New++
+		}
+		if v.job.resume != nil || mode != s.Sync {
+			overhead += need
+			special++
+		}
+		p.RequestsNeeded += need
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if s.probe != nil {
+		q, err := s.probe(ctx)
+		if err != nil {
+			p.QuotaError = err.Error()
+		} else {
+			p.Quota = q
+		}
+	} else {
+		p.QuotaError = "no client: quota not read"
+	}
+	// Every migration is scheduled at the per-company rate; what the special
+	// rows need beyond (or short of) it is the overhead.
+	p.Estimate = EstimateSchedule(Schedule{Companies: p.New + p.Resume, RequestsPerCompany: p.RequestsPerCompany,
+		Overhead: max(0, overhead-special*p.RequestsPerCompany), Quota: p.Quota, Now: s.Now()})
+	return p, nil
+}
+
+// remainingRequests is what a resumed migration still needs: one lookup to
+// reconcile the recorded state, plus the requests of the steps not done.
+func remainingRequests(res *codat.MigrationResult, mode codat.SyncMode) int {
+	n := 1
+	if !res.Done(codat.StepCompany) {
+		n++
+	}
+	if !res.Done(codat.StepConnection) {
+		n++
+	}
+	if !res.Done(codat.StepAuthorize) {
+		n++
+	}
+	if mode != codat.SyncNone && !res.Done(codat.StepSync) {
+		n++
+	}
+	if mode == codat.SyncWait && !res.Done(codat.StepWait) {
+		n += EstimatedWaitPolls
+	}
+	return n
+}
+
+// stop is why a run stopped early.
+type stop struct {
+	status Status // of the work rows not attempted
+	err    error
+	reset  time.Time
+}
+
+// run is one Run call.
+type run struct {
+	s       settings
+	ctx     context.Context
+	in      Input
+	j       *journal
+	cl      *classifier
+	rep     ReportWriter
+	gate    quotaGate
+	limiter *rate.Limiter
+	sem     chan struct{}
+	wg      sync.WaitGroup
+	per     int
+	total   int
+
+	mu          sync.Mutex
+	sum         *Summary
+	stopped     *stop
+	inFlight    int
+	done        int
+	failed      int
+	skipped     int
+	consecutive int
+	phase       Phase
+	canaryOpen  bool // the canary gate is still to be judged
+	canaryLeft  int  // canaries still to start
+	canaryRun   int  // canaries started this run
+	canaryFails []string
+	fatal       error
+}
+
+// Run migrates every row of in and writes one ReportRow per row to rep.
+//
+// Before any request it reads the whole input once (duplicates, offline
+// checks) and opens and locks the journal. Then it streams the input
+// again: rows that need no request are reported at once; the others are
+// migrated through codat.Client.Migrate, Concurrency at a time, each step
+// transition journaled. The first Canary migrations use codat.SyncWait and
+// gate the rest.
+//
+// Run returns a nil error when every row was decided, even if some failed
+// (see Summary.Counts). It returns a *QuotaError when the daily quota ran out
+// (rows left are pending-quota; rerun after the reset), an error wrapping
+// ErrCanaryFailed, ErrTooManyFailures, codat.ErrUnauthorized (the API key
+// was refused) or the context's error when it stopped early; the rows not
+// attempted are then reported not-started, and the report is still
+// complete. An error reading the input or the journal before the run began
+// means nothing was sent, and the Summary is nil. An error reading the input
+// during the run (an I/O error; the file changed) stops it, and rows after
+// that point are not reported. Rows are reported in the order they are
+// decided, which is not input order when migrations run concurrently. The
+// caller closes rep.
+func (r *Runner) Run(ctx context.Context, in Input, rep ReportWriter) (*Summary, error) {
+	s := r.settings()
+	if s.migrate == nil {
+		return nil, errors.New("bulk: Runner.Client is nil")
+	}
+	if s.JournalPath == "" {
+		return nil, errors.New("bulk: Runner.JournalPath is empty: a run without a journal could not resume without duplicates")
+	}
+	if rep == nil {
+		rep = DiscardReport
+	}
+	started := s.Now()
+	x := &run{s: s, ctx: ctx, in: in, rep: rep, per: RequestsPerCompany(s.Sync), sem: make(chan struct{}, s.Concurrency),
+		sum: &Summary{Input: in.Name, Counts: map[Status]int{}, Started: started}, phase: PhaseScan}
+	x.progress()
+	j, err := openJournal(s.JournalPath)
+	if err != nil {
+		return nil, err
+	}
+	defer j.close()
+	x.j = j
+	skip := 0 // rows the journal says need nothing, for Progress.Total
+	idx, err := scanInput(ctx, in, s.reg, func(row Row, c checked) {
+		if e, _ := j.get(row.Ref); e != nil && ((e.finished() && !s.Relink) || (e.rejected() && e.Fingerprint == c.fingerprint)) {
+			skip++
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	x.cl = &classifier{reg: s.reg, idx: idx, j: j, relink: s.Relink}
+	x.total = max(0, idx.valid-idx.repeats-idx.conflts-skip)
+	passed, done := j.canaryState()
+	if !passed {
+		x.canaryLeft = max(0, s.Canary-done)
+		x.canaryOpen = x.canaryLeft > 0
+	}
+	if s.RequestsPerMinute >= 0 {
+		rpm := s.RequestsPerMinute
+		if rpm == 0 {
+			rpm = DefaultRequestsPerMinute
+		}
+		perSec := float64(rpm) / 60 / float64(x.per)
+		x.limiter = rate.NewLimiter(rate.Limit(perSec), s.Concurrency)
+	}
+	if err := j.append(&entry{Time: started, Event: eventRun, Input: in.Name}); err != nil {
+		return nil, err
+	}
+	x.setPhase(PhaseMigrate)
+	if x.canaryLeft > 0 {
+		x.setPhase(PhaseCanary)
+	}
+	// The second pass reads to the end even after a stop, so that every
+	// row is reported; it sends nothing once stopped.
+	readErr := eachRow(context.WithoutCancel(ctx), in, x.handle)
+	x.wg.Wait()
+	if readErr == nil {
+		x.finishCanary()
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.sum.Finished = s.Now()
+	if x.phase != PhaseStopped {
+		x.phase = PhaseDone
+	}
+	x.progressLocked()
+	switch {
+	case readErr != nil:
+		return x.sum, errors.Join(readErr, x.fatal)
+	case x.fatal != nil:
+		return x.sum, x.fatal
+	case x.stopped != nil:
+		if x.stopped.status == StatusPendingQuota {
+			_ = j.append(&entry{Time: s.Now(), Event: eventQuota, Reset: &x.stopped.reset})
+			return x.sum, &QuotaError{Reset: x.stopped.reset, Pending: x.sum.Counts[StatusPendingQuota]}
+		}
+		return x.sum, x.stopped.err
+	}
+	return x.sum, nil
+}
+
+// handle decides one row of the second pass.
+func (x *run) handle(row Row, rowErr *RowError) error {
+	v, err := x.cl.classify(row, rowErr)
+	if err != nil {
+		x.stopWith(&stop{status: StatusNotStarted, err: err}, true)
+		rr := baseReport(row)
+		rr.Status, rr.ErrorClass, rr.Error = StatusNotStarted, "journal", "the journal could not be read"
+		return x.emit(rr, outcomeSkipped)
+	}
+	if v.out != nil {
+		return x.emit(*v.out, outcomeSkipped)
+	}
+	jb := v.job
+	// A canary is only needed while the gate is open; finish it before
+	// starting non-canary rows.
+	x.mu.Lock()
+	if x.canaryLeft > 0 {
+		jb.canary = true
+		x.canaryLeft--
+		x.canaryRun++
+	}
+	lastCanary := jb.canary && x.canaryLeft == 0
+	x.mu.Unlock()
+	if !jb.canary {
+		x.finishCanary()
+	}
+	if st := x.stoppedStatus(); st != "" {
+		return x.emitNotRun(jb, st)
+	}
+	if err := x.waitTurn(jb); err != nil {
+		return x.emitNotRun(jb, x.stoppedStatus())
+	}
+	x.mu.Lock()
+	x.inFlight++
+	x.mu.Unlock()
+	x.wg.Add(1)
+	go x.work(jb)
+	if lastCanary {
+		x.finishCanary()
+	}
+	return nil
+}
+
+// waitTurn blocks until the job may start: a free slot, quota left, the
+// start rate. A non-nil error means the run stopped.
+func (x *run) waitTurn(jb *job) error {
+	if err := x.ctx.Err(); err != nil {
+		x.stopWith(&stop{status: StatusNotStarted, err: err}, false)
+		return err
+	}
+	select {
+	case x.sem <- struct{}{}:
+	case <-x.ctx.Done():
+		x.stopWith(&stop{status: StatusNotStarted, err: x.ctx.Err()}, false)
+		return x.ctx.Err()
+	}
+	release := func(err error) error { <-x.sem; return err }
+	if err := x.quotaTurn(jb); err != nil {
+		return release(err)
+	}
+	if x.limiter != nil {
+		if err := x.limiter.Wait(x.ctx); err != nil {
+			x.stopWith(&stop{status: StatusNotStarted, err: x.ctx.Err()}, false)
+			return release(err)
+		}
+	}
+	if st := x.stoppedStatus(); st != "" {
+		return release(errors.New(string(st)))
+	}
+	return nil
+}
+
+// quotaTurn checks the quota before a start: the gate closed by an exhausted
+// quota, and the snapshot's Remaining against what the migrations in flight
+// and this one may need.
+func (x *run) quotaTurn(jb *job) error {
+	for {
+		if st := x.stoppedStatus(); st != "" {
+			return errors.New(string(st))
+		}
+		now := x.s.Now()
+		reset := x.gate.closedUntil()
+		if !reset.After(now) {
+			reset = time.Time{}
+			q := x.s.quota()
+			x.mu.Lock()
+			need := x.per * (x.inFlight + 1)
+			x.mu.Unlock()
+			if q.Limit > 0 && need > q.Limit {
+				need = q.Limit // a tiny quota: try anyway rather than wait for ever
+			}
+			if !q.Observed.IsZero() && q.Reset.After(now) && q.Remaining < need {
+				reset = q.Reset
+			}
+		}
+		if reset.IsZero() {
+			return nil
+		}
+		if !x.s.WaitForQuota {
+			x.stopWith(&stop{status: StatusPendingQuota, reset: reset}, false)
+			return errors.New("quota")
+		}
+		if err := x.waitQuota(reset); err != nil {
+			return err
+		}
+	}
+}
+
+// waitQuota sleeps until reset (one sleeper for all goroutines).
+func (x *run) waitQuota(reset time.Time) error {
+	x.gate.close(reset)
+	x.mu.Lock()
+	prev := x.phase
+	x.phase = PhaseQuotaWait
+	x.progressLocked()
+	x.mu.Unlock()
+	x.s.log.Info("bulk: daily quota spent; waiting for the reset", "reset", reset.UTC().Format(time.RFC3339))
+	err := x.gate.wait(x.ctx, x.s.Now, x.s.Sleep)
+	x.mu.Lock()
+	if x.phase == PhaseQuotaWait {
+		x.phase = prev
+	}
+	x.mu.Unlock()
+	if err != nil {
+		x.stopWith(&stop{status: StatusNotStarted, err: err}, false)
+	}
+	return err
+}
+
+// work runs one migration to its end and reports it.
+func (x *run) work(jb *job) {
+	defer x.wg.Done()
+	defer func() { <-x.sem }()
+	for {
+		rr, res, err := x.migrateOne(jb)
+		if reset, ok := codat.IsQuotaExhausted(err); ok && x.ctx.Err() == nil {
+			// The snapshot's reset comes from Codat's own clock
+			// (X-Rate-Limit-Reset); the error's from Retry-After.
+			if q := x.s.quota(); q.Reset.After(reset) {
+				reset = q.Reset
+			}
+			if reset.IsZero() || !reset.After(x.s.Now()) {
+				reset = nextMidnightUTC(x.s.Now())
+			}
+			x.gate.close(reset)
+			if x.s.WaitForQuota && x.waitQuota(reset) == nil {
+				jb.resume, jb.relink = res, jb.relink && !res.Done(codat.StepAuthorize)
+				continue
+			}
+			if !x.s.WaitForQuota {
+				x.stopWith(&stop{status: StatusPendingQuota, reset: reset}, false)
+			}
+		}
+		x.finishJob(jb, rr, err)
+		return
+	}
+}
+
+// migrateOne calls Migrate once for the job and journals what it did.
+func (x *run) migrateOne(jb *job) (ReportRow, *codat.MigrationResult, error) {
+	row := jb.row
+	start := &entry{Time: x.s.Now(), Ref: row.Ref, Line: row.Line, Step: stepStart, Fingerprint: jb.c.fingerprint,
+		Tenant: jb.tenantH, Canary: jb.canary}
+	var prevSteps []codat.Step
+	if jb.resume != nil {
+		prevSteps = jb.resume.Steps
+		start.Steps = append([]codat.Step(nil), prevSteps...)
+		start.CompanyID, start.ConnectionID, start.Status, start.LinkURL = jb.resume.CompanyID, jb.resume.ConnectionID,
+			string(jb.resume.Status), jb.resume.LinkURL
+	}
+	start.Requests = jb.journaled + jb.sent
+	rr := baseReport(row)
+	if err := x.j.append(start); err != nil {
+		x.setFatal(err)
+		rr.Status, rr.ErrorClass, rr.Error = StatusNotStarted, "journal", "the journal could not be written"
+		return rr, jb.resume, err
+	}
+	mode := x.s.Sync
+	if jb.canary {
+		mode = codat.SyncWait
+	}
+	line := func(name string, r *codat.MigrationResult, steps []codat.Step, requests int) *entry {
+		return &entry{Time: x.s.Now(), Ref: row.Ref, Line: row.Line, Step: name, Steps: steps, CompanyID: r.CompanyID,
+			ConnectionID: r.ConnectionID, Status: string(r.Status), LinkURL: r.LinkURL, Fingerprint: jb.c.fingerprint,
+			Tenant: jb.tenantH, Canary: jb.canary, AlreadyMigrated: r.AlreadyMigrated, Requests: requests}
+	}
+	// Every step is journaled when Migrate records it (OnStep), so a crash
+	// loses at most the step in flight; steps OnStep did not report are
+	// journaled when Migrate returns.
+	var jmu sync.Mutex
+	journaled := append([]codat.Step(nil), prevSteps...)
+	var jerr error
+	record := func(r *codat.MigrationResult, requests int) {
+		jmu.Lock()
+		defer jmu.Unlock()
+		if !isPrefix(journaled, r.Steps) {
+			journaled = nil
+		}
+		for i := len(journaled); i < len(r.Steps) && jerr == nil; i++ {
+			steps := append([]codat.Step(nil), r.Steps[:i+1]...)
+			jerr = x.j.append(line(string(r.Steps[i]), r, steps, requests))
+			journaled = steps
+		}
+	}
+	m := codat.Migration{
+		Ref:      row.Ref,
+		Company:  codat.CreateCompanyRequest{Name: row.CompanyName, Description: row.Description, Tags: row.Tags},
+		Auth:     jb.c.auth,
+		Sync:     mode,
+		Resume:   jb.resume,
+		Relink:   jb.relink,
+		WaitPoll: x.s.WaitPoll,
+		OnStep: func(snap codat.MigrationResult) {
+			record(&snap, jb.journaled+jb.sent+snap.Requests)
+		},
+	}
+	res, err := x.s.migrate(x.ctx, m)
+	if res == nil { // Migrate promises a result; be safe if a stand-in does not
+		res = &codat.MigrationResult{Ref: row.Ref}
+		if jb.resume != nil {
+			c := *jb.resume
+			c.Requests = 0
+			res = &c
+		}
+	}
+	jb.sent += res.Requests
+	total := jb.journaled + jb.sent
+	record(res, total)
+	status, class, msg := outcome(x.ctx, res, err)
+	msg = scrub(msg, row)
+	jmu.Lock()
+	if err == nil && !res.Done(codat.StepDone) && jerr == nil {
+		jerr = x.j.append(line(string(codat.StepDone), res, append(append([]codat.Step(nil), res.Steps...), codat.StepDone), total))
+	}
+	if err != nil && jerr == nil {
+		e := line(stepFailed, res, append([]codat.Step(nil), res.Steps...), total)
+		e.Result, e.ErrorClass, e.Error = status, class, msg
+		jerr = x.j.append(e)
+	}
+	if jerr != nil {
+		x.setFatal(jerr)
+	}
+	jmu.Unlock()
+	rr.CompanyID, rr.ConnectionID, rr.Requests = res.CompanyID, res.ConnectionID, jb.sent
+	rr.Status, rr.ErrorClass, rr.Error = status, class, msg
+	if status == StatusTokenRejected {
+		rr.LinkURL = res.LinkURL
+		var me *codat.MigrationError
+		if errors.As(err, &me) && me.LinkURL != "" {
+			rr.LinkURL = me.LinkURL
+		}
+	}
+	if jb.canary && err == nil && !canaryPassed(res) {
+		rr.Status, rr.ErrorClass = StatusFailed, "canary"
+		rr.Error = fmt.Sprintf("canary ended with connection status %q, first sync waited for: %t, data types in error: %v",
+			res.Status, res.Done(codat.StepWait), res.SyncErrors)
+	}
+	return rr, res, err
+}
+
+func isPrefix(prefix, steps []codat.Step) bool {
+	if len(prefix) > len(steps) {
+		return false
+	}
+	for i := range prefix {
+		if prefix[i] != steps[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// canaryPassed: the connection is Linked and the first sync of every data
+// type completed without error.
+func canaryPassed(res *codat.MigrationResult) bool {
+	return res.Status.Is(codat.StatusLinked) && (res.Done(codat.StepWait) || res.AlreadyMigrated) && len(res.SyncErrors) == 0
+}
+
+// outcome classifies a migration's result for the report.
+func outcome(ctx context.Context, res *codat.MigrationResult, err error) (Status, string, string) {
+	if err == nil {
+		if res.AlreadyMigrated {
+			return StatusAlreadyMigrated, "", ""
+		}
+		return StatusMigrated, "", ""
+	}
+	msg := err.Error()
+	if _, ok := codat.IsQuotaExhausted(err); ok {
+		return StatusPendingQuota, "quota", msg
+	}
+	if errors.Is(err, codat.ErrTokenRejected) {
+		return StatusTokenRejected, "token-rejected", msg
+	}
+	if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		return StatusIncomplete, "canceled", msg
+	}
+	return StatusFailed, errorClass(err), msg
+}
+
+// errorClass names the kind of a migration error.
+func errorClass(err error) string {
+	var ae *codat.APIError
+	switch {
+	case errors.Is(err, codat.ErrUnauthorized):
+		return "unauthorized"
+	case errors.Is(err, codat.ErrValidation):
+		return "validation"
+	case errors.Is(err, codat.ErrNotFound):
+		return "not-found"
+	case errors.Is(err, codat.ErrConflict):
+		return "conflict"
+	case errors.Is(err, codat.ErrRateLimited):
+		return "rate-limited"
+	case errors.As(err, &ae) && ae.StatusCode == 402:
+		return "account-limit"
+	case errors.As(err, &ae) && ae.StatusCode >= 500:
+		return "server"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case codat.IsAmbiguous(err):
+		return "network"
+	}
+	return "error"
+}
+
+type outcomeKind int
+
+const (
+	outcomeSkipped outcomeKind = iota
+	outcomeDone
+	outcomeFailed
+	outcomeNotRun
+)
+
+// finishJob reports a job's row and updates the run's state.
+func (x *run) finishJob(jb *job, rr ReportRow, err error) {
+	kind := outcomeDone
+	switch rr.Status {
+	case StatusMigrated, StatusAlreadyMigrated:
+	case StatusPendingQuota, StatusIncomplete, StatusNotStarted:
+		kind = outcomeNotRun
+	default:
+		kind = outcomeFailed
+	}
+	x.mu.Lock()
+	x.inFlight--
+	x.sum.Requests += rr.Requests
+	if jb.canary && rr.Status != StatusMigrated && rr.Status != StatusAlreadyMigrated && rr.Status != StatusPendingQuota {
+		x.canaryFails = append(x.canaryFails, fmt.Sprintf("ref %q (line %d): %s: %s", rr.Ref, rr.Line, rr.Status, firstNonEmpty(rr.Error, rr.ErrorClass)))
+	}
+	switch kind {
+	case outcomeDone:
+		x.consecutive = 0
+	case outcomeFailed:
+		if rr.Status == StatusFailed {
+			x.consecutive++
+		}
+	}
+	consecutive := x.consecutive
+	x.mu.Unlock()
+	switch {
+	case rr.Status == StatusIncomplete:
+		// Cancelled in flight: the run did not finish, even if every row
+		// was already dispatched.
+		cerr := x.ctx.Err()
+		if cerr == nil {
+			cerr = err
+		}
+		x.stopWith(&stop{status: StatusNotStarted, err: cerr}, false)
+	case rr.ErrorClass == "unauthorized":
+		x.stopWith(&stop{status: StatusNotStarted, err: fmt.Errorf("bulk: Codat refused the API key; stopped: %w", err)}, true)
+	case rr.ErrorClass == "account-limit":
+		x.stopWith(&stop{status: StatusNotStarted, err: fmt.Errorf("bulk: Codat's account limit was reached; stopped: %w", err)}, true)
+	case x.s.MaxConsecutiveFailures > 0 && consecutive >= x.s.MaxConsecutiveFailures:
+		x.stopWith(&stop{status: StatusNotStarted, err: fmt.Errorf("%w: %d in a row; the last: %s", ErrTooManyFailures, consecutive, rr.Error)}, true)
+	}
+	x.s.log.Info("bulk: row", "line", rr.Line, "ref", rr.Ref, "status", string(rr.Status), "class", rr.ErrorClass, "requests", rr.Requests)
+	if werr := x.emit(rr, kind); werr != nil {
+		x.setFatal(werr)
+	}
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// finishCanary waits for the canaries in flight, once all have started,
+// and closes or opens the gate.
+func (x *run) finishCanary() {
+	x.mu.Lock()
+	pending := x.canaryOpen
+	x.mu.Unlock()
+	if !pending {
+		return
+	}
+	x.wg.Wait() // only canaries are in flight while the gate is closed
+	x.mu.Lock()
+	x.canaryOpen = false
+	fails := x.canaryFails
+	started := x.canaryRun
+	left := x.canaryLeft
+	if x.phase == PhaseCanary {
+		x.phase = PhaseMigrate
+	}
+	x.mu.Unlock()
+	if x.stoppedStatus() != "" {
+		return // stopped for another reason (quota, cancellation): the canary is not judged
+	}
+	now := x.s.Now()
+	if len(fails) > 0 {
+		_ = x.j.append(&entry{Time: now, Event: eventCanaryFailed})
+		x.stopWith(&stop{status: StatusNotStarted, err: fmt.Errorf("%w: %s", ErrCanaryFailed, fails[0])}, true)
+		return
+	}
+	if left == 0 && started > 0 {
+		if err := x.j.append(&entry{Time: now, Event: eventCanaryPassed}); err != nil {
+			x.setFatal(err)
+		}
+	}
+	x.progress()
+}
+
+func (x *run) stoppedStatus() Status {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.fatal != nil {
+		return StatusNotStarted
+	}
+	if x.stopped != nil {
+		return x.stopped.status
+	}
+	return ""
+}
+
+// stopWith records the first reason to stop; final reasons (canary, key)
+// replace a quota stop, since a rerun must not just wait for the reset.
+func (x *run) stopWith(s *stop, final bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.stopped == nil || (final && x.stopped.status == StatusPendingQuota) {
+		x.stopped = s
+		x.phase = PhaseStopped
+		x.progressLocked()
+	}
+}
+
+func (x *run) setFatal(err error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.fatal == nil {
+		x.fatal = err
+		x.phase = PhaseStopped
+	}
+}
+
+// emitNotRun reports a job that was not attempted because the run stopped.
+func (x *run) emitNotRun(jb *job, st Status) error {
+	if st == "" {
+		st = StatusNotStarted
+	}
+	rr := baseReport(jb.row)
+	rr.Status = st
+	if jb.prev != nil {
+		rr.CompanyID, rr.ConnectionID = jb.prev.CompanyID, jb.prev.ConnectionID
+	}
+	x.mu.Lock()
+	if x.stopped != nil && x.stopped.status == st {
+		switch st {
+		case StatusPendingQuota:
+			rr.ErrorClass = "quota"
+			rr.Error = "the daily quota was spent before this row; it resets at " + x.stopped.reset.UTC().Format(time.RFC3339)
+		default:
+			if x.stopped.err != nil {
+				rr.ErrorClass = "stopped"
+				rr.Error = "the run stopped before this row: " + x.stopped.err.Error()
+			}
+		}
+	}
+	x.mu.Unlock()
+	return x.emit(rr, outcomeNotRun)
+}
+
+// emit writes a report row and publishes progress.
+func (x *run) emit(rr ReportRow, kind outcomeKind) error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.sum.Rows++
+	x.sum.Counts[rr.Status]++
+	switch kind {
+	case outcomeSkipped:
+		x.skipped++
+	case outcomeDone:
+		x.done++
+	case outcomeFailed:
+		x.failed++
+	}
+	err := x.rep.Write(rr)
+	x.progressLocked()
+	if err != nil {
+		err = fmt.Errorf("bulk: write report: %w", err)
+		if x.fatal == nil {
+			x.fatal = err
+		}
+	}
+	return nil
+}
+
+func (x *run) setPhase(p Phase) {
+	x.mu.Lock()
+	x.phase = p
+	x.progressLocked()
+	x.mu.Unlock()
+}
+
+func (x *run) progress() {
+	x.mu.Lock()
+	x.progressLocked()
+	x.mu.Unlock()
+}
+
+func (x *run) progressLocked() {
+	if x.s.OnProgress == nil {
+		return
+	}
+	now := x.s.Now()
+	elapsed := now.Sub(x.sum.Started)
+	p := Progress{Phase: x.phase, Rows: x.sum.Rows, Total: x.total, Done: x.done, Failed: x.failed, Skipped: x.skipped,
+		InFlight: x.inFlight, Requests: x.sum.Requests, Elapsed: elapsed, Quota: x.s.quota()}
+	if elapsed > 0 && x.done+x.failed > 0 {
+		p.Rate = float64(x.done+x.failed) / elapsed.Minutes()
+	}
+	p.ETA = eta(x.total-x.done-x.failed, p.Rate, p.Quota, x.per, now)
+	if x.phase == PhaseQuotaWait {
+		p.QuotaReset = x.gate.closedUntil()
+	}
+	x.s.OnProgress(p)
+}
+
+// openJournalReadOnly opens an existing journal to read, without locking or
+// changing it; a missing file is an empty journal (nil).
+func openJournalReadOnly(path string) (*journal, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("bulk: open journal: %w", err)
+	}
+	j := &journal{path: path, f: f, unlock: func() error { return nil }}
+	j.cond = sync.NewCond(&j.mu)
+	if _, _, err := scanJournal(f, j); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return j, nil
+}

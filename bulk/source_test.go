@@ -1,0 +1,267 @@
+package bulk
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/codat-migrate/codat"
+)
+
+// readAll reads every record of data, splitting rows and row errors; a fatal
+// error fails the test.
+func readAll(t *testing.T, f Format, data string) ([]Row, []*RowError) {
+	t.Helper()
+	rd, err := NewReader(strings.NewReader(data), f)
+	require.NoError(t, err)
+	var rows []Row
+	var bad []*RowError
+	for {
+		row, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			return rows, bad
+		}
+		var re *RowError
+		if errors.As(err, &re) {
+			bad = append(bad, re)
+			continue
+		}
+		require.NoError(t, err)
+		rows = append(rows, row)
+	}
+}
+
+func TestCSVQuirks(t *testing.T) {
+	// BOM, CRLF, a quoted field with a comma and a newline, an empty line,
+	// mixed platforms with blank cells, description and tag columns, and
+	// header names in another case with spaces.
+	data := "\ufeffRef , Company_Name,platform,description,tag:region,realmId,tenantId,accessToken,refreshToken\r\n" +
+		"crm-1,\"Acme, Ltd\",qhyg,\"two\r\nlines\",eu,123145,,at-one-1111,rt-one-1111\r\n" +
+		"\r\n" +
+		"crm-2,Beta,Xero,,,,8f1b3c9e-5a4e-4d7a-9a51-0c2f6f6d1a11,at-two-2222,rt-two-2222\r\n"
+	rows, bad := readAll(t, FormatCSV, data)
+	require.Empty(t, bad)
+	require.Len(t, rows, 2)
+
+	assert.Equal(t, 2, rows[0].Line)
+	assert.Equal(t, "crm-1", rows[0].Ref)
+	assert.Equal(t, "Acme, Ltd", rows[0].CompanyName)
+	assert.Equal(t, "qhyg", rows[0].Platform)
+	assert.Equal(t, "two\nlines", rows[0].Description) // encoding/csv turns a quoted CRLF into \n
+	assert.Equal(t, map[string]string{"region": "eu"}, rows[0].Tags)
+	assert.Equal(t, map[string]codat.Secret{"realmId": "123145", "accessToken": "at-one-1111", "refreshToken": "rt-one-1111"}, rows[0].Fields)
+
+	assert.Equal(t, 5, rows[1].Line, "line numbers count physical lines, the quoted newline and the blank line included")
+	assert.Equal(t, "Xero", rows[1].Platform)
+	assert.Nil(t, rows[1].Tags, "blank tag cells add no tag")
+	assert.NotContains(t, rows[1].Fields, "realmId", "blank field cells are absent")
+	assert.Len(t, rows[1].Fields, 3)
+}
+
+func TestCSVBadRecordsDoNotStopTheRead(t *testing.T) {
+	data := "ref,company_name,platform,accessToken\n" +
+		"a,A,qhyg,tok-aaaaaaaa\n" +
+		"b,B,qhyg\n" + // missing a column
+		"c,C\"x,qhyg,tok-cccccccc\n" + // bare quote
+		"d,D,qhyg,tok-dddddddd,extra\n" + // one too many
+		"e,E,qhyg,tok-eeeeeeee\n"
+	rows, bad := readAll(t, FormatCSV, data)
+	require.Len(t, rows, 2)
+	assert.Equal(t, "a", rows[0].Ref)
+	assert.Equal(t, "e", rows[1].Ref)
+	assert.Equal(t, 6, rows[1].Line)
+	require.Len(t, bad, 3)
+	assert.Equal(t, 3, bad[0].Line)
+	assert.Contains(t, bad[0].Reason, "has 3 fields, the header has 4")
+	assert.Equal(t, 4, bad[1].Line)
+	assert.Contains(t, bad[1].Reason, "malformed CSV")
+	assert.Equal(t, 5, bad[2].Line)
+	for _, b := range bad {
+		assert.Empty(t, b.Ref, "a malformed record's cells may be shifted: nothing of it is reported")
+		assert.NotContains(t, b.Error(), "tok-")
+	}
+}
+
+func TestCSVHeaderErrors(t *testing.T) {
+	tests := []struct {
+		name, data, want string
+	}{
+		{"empty", "", "empty"},
+		{"only BOM", "\ufeff", "empty"},
+		{"missing columns", "ref,accessToken\nx,y\n", "company_name, platform"},
+		{"duplicate column", "ref,company_name,platform,accessToken,accessToken\n", "appears twice"},
+		{"duplicate fixed column in another case", "ref,REF,company_name,platform\n", "appears twice"},
+		{"unnamed column", "ref,company_name,platform,,accessToken\n", "column 4 has no name"},
+		{"tag without key", "ref,company_name,platform,tag:\n", "no tag key"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := NewReader(strings.NewReader(tt.data), FormatCSV)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+}
+
+func TestJSONLQuirks(t *testing.T) {
+	const tok = "secret-token-value-123"
+	data := "\ufeff" +
+		`{"ref":"j-1","company":{"name":"Acme","description":"d","tags":{"region":"eu"}},"platform":"qhyg","authorization":{"realmId":"1","accessToken":"` + tok + `","refreshToken":"r1-xxxxxxx"}}` + "\r\n" +
+		"\n   \n" +
+		`{"ref":"j-2","company":{"name":"B"},"platform":"qhyg","authorization":{"accessToken":"` + tok + `"` + "\n" + // truncated JSON
+		`{"ref":"j-3","company":{"name":"C"},"platform":"qhyg","authorization":{"realmId":12345,"accessToken":"` + tok + `"}}` + "\n" +
+		`["not","an","object"]` + "\n" +
+		`{"ref":7,"company":"Acme","platform":"qhyg"}` + "\n" +
+		`{"ref":"j-6","company":{"name":"F","description":null},"platform":"qhyg","authorization":{"accessToken":"` + tok + `","note":null}}` // no final newline
+	rows, bad := readAll(t, FormatJSONL, data)
+	require.Len(t, rows, 2)
+	assert.Equal(t, Row{Line: 1, Ref: "j-1", CompanyName: "Acme", Description: "d", Platform: "qhyg",
+		Tags:   map[string]string{"region": "eu"},
+		Fields: map[string]codat.Secret{"realmId": "1", "accessToken": tok, "refreshToken": "r1-xxxxxxx"}}, rows[0])
+	assert.Equal(t, 8, rows[1].Line)
+	assert.Equal(t, map[string]codat.Secret{"accessToken": tok}, rows[1].Fields, "null counts as absent")
+	assert.Equal(t, "j-6", rows[1].Ref)
+
+	require.Len(t, bad, 4)
+	assert.Equal(t, 4, bad[0].Line)
+	assert.Contains(t, bad[0].Reason, "invalid JSON")
+	assert.Equal(t, 5, bad[1].Line)
+	assert.Equal(t, "j-3", bad[1].Ref)
+	assert.Contains(t, bad[1].Reason, `authorization."realmId" must be a string, not a number`)
+	assert.Equal(t, 6, bad[2].Line)
+	assert.Contains(t, bad[2].Reason, "an array, not a JSON object")
+	assert.Equal(t, 7, bad[3].Line)
+	assert.Contains(t, bad[3].Reason, "ref must be a string, not a number")
+	assert.Contains(t, bad[3].Reason, "company must be an object, not a string")
+	assert.Contains(t, bad[3].Reason, "authorization is missing")
+	for _, b := range bad {
+		assert.NotContains(t, b.Error(), tok)
+		assert.NotContains(t, b.Error(), "secret-")
+	}
+}
+
+func TestJSONLLongLineIsSkipped(t *testing.T) {
+	long := `{"ref":"x","authorization":{"accessToken":"` + strings.Repeat("a", MaxRecordBytes+10) + `"}}`
+	data := long + "\n" + `{"ref":"ok","company":{"name":"N"},"platform":"qhyg","authorization":{"a":"b"}}` + "\n"
+	rows, bad := readAll(t, FormatJSONL, data)
+	require.Len(t, bad, 1)
+	assert.Equal(t, 1, bad[0].Line)
+	assert.Contains(t, bad[0].Reason, "longer than")
+	require.Len(t, rows, 1)
+	assert.Equal(t, 2, rows[0].Line)
+}
+
+func TestNewReaderFormat(t *testing.T) {
+	_, err := NewReader(strings.NewReader(""), "")
+	assert.ErrorContains(t, err, "format not set")
+	_, err = NewReader(strings.NewReader(""), "xml")
+	assert.ErrorContains(t, err, "unknown input format")
+
+	for path, want := range map[string]Format{"a.csv": FormatCSV, "b.JSONL": FormatJSONL, "c.ndjson": FormatJSONL} {
+		got, err := FormatFromPath(path)
+		require.NoError(t, err)
+		assert.Equal(t, want, got, path)
+	}
+	_, err = FormatFromPath("x.txt")
+	assert.Error(t, err)
+}
+
+func TestSpoolMakesAOneShotReaderReopenable(t *testing.T) {
+	dir := t.TempDir()
+	in, cleanup, err := Spool(strings.NewReader("ref,company_name,platform\n"), dir, "stdin", FormatCSV)
+	require.NoError(t, err)
+	assert.Equal(t, "stdin", in.Name)
+	for range 2 {
+		rc, err := in.Open()
+		require.NoError(t, err)
+		b, err := io.ReadAll(rc)
+		require.NoError(t, err)
+		require.NoError(t, rc.Close())
+		assert.Equal(t, "ref,company_name,platform\n", string(b))
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "*"))
+	require.NoError(t, err)
+	require.Len(t, files, 1)
+	st, err := os.Stat(files[0])
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+	require.NoError(t, cleanup())
+	_, err = os.Stat(files[0])
+	assert.True(t, os.IsNotExist(err))
+	assert.NoError(t, cleanup(), "a second cleanup is harmless")
+}
+
+func TestCheckRow(t *testing.T) {
+	good := Row{Line: 2, Ref: "crm-1", CompanyName: "Acme", Platform: "qhyg",
+		Fields: map[string]codat.Secret{"realmId": "123", "accessToken": "access-token-value", "refreshToken": "refresh-token-value"}}
+	c, err := checkRow(testRegistry(), good)
+	require.NoError(t, err)
+	assert.Equal(t, "qhyg", c.platformKey)
+	assert.Len(t, c.fingerprint, 12)
+	assert.Equal(t, "qhyg\x00123", c.tenant)
+
+	alias := good
+	alias.Fields = map[string]codat.Secret{"realm_id": "123", "access_token": "access-token-value", "refresh_token": "refresh-token-value"}
+	ca, err := checkRow(testRegistry(), alias)
+	require.NoError(t, err)
+	assert.Equal(t, c.fingerprint, ca.fingerprint, "the fingerprint is of the wire body, whatever the column names")
+
+	tests := []struct {
+		name string
+		edit func(*Row)
+		want string
+	}{
+		{"empty ref", func(r *Row) { r.Ref = "" }, "ref is empty"},
+		{"ref with a space", func(r *Row) { r.Ref = "a b" }, "tag query language"},
+		{"long ref", func(r *Row) { r.Ref = strings.Repeat("r", 101) }, "at most 100"},
+		{"no name", func(r *Row) { r.CompanyName = "" }, "company name is empty"},
+		{"reserved tag", func(r *Row) { r.Tags = map[string]string{codat.RefTagKey: "x"} }, "reserved"},
+		{"long tag key", func(r *Row) { r.Tags = map[string]string{strings.Repeat("k", 28): "x"} }, "longer than 27"},
+		{"too many tags", func(r *Row) {
+			r.Tags = map[string]string{}
+			for _, k := range "abcdefghij" {
+				r.Tags[string(k)] = "v"
+			}
+		}, "10 tags"},
+		{"no platform", func(r *Row) { r.Platform = "" }, "platform is empty"},
+		{"unknown platform", func(r *Row) { r.Platform = "nope-platform" }, "nope-platform"},
+		{"missing token", func(r *Row) { delete(r.Fields, "refreshToken") }, "refreshToken"},
+		{"bad realm", func(r *Row) { r.Fields["realmId"] = "not-digits-secret" }, "realmId"},
+		{"no fields", func(r *Row) { r.Fields = nil }, "no authorization fields"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			row := good
+			row.Fields = map[string]codat.Secret{}
+			for k, v := range good.Fields {
+				row.Fields[k] = v
+			}
+			tt.edit(&row)
+			_, err := checkRow(testRegistry(), row)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+			for _, v := range row.Fields {
+				if len(v.Reveal()) >= minScrubLen {
+					assert.NotContains(t, err.Error(), v.Reveal())
+				}
+			}
+		})
+	}
+}
+
+func TestScrub(t *testing.T) {
+	row := Row{Fields: map[string]codat.Secret{"accessToken": "abcdef-secret", "x": "ab"}}
+	assert.Equal(t, "got [REDACTED] and ab", scrub("got abcdef-secret and ab", row))
+}
+
+func TestSafeName(t *testing.T) {
+	assert.Equal(t, `"accessToken"`, safeName("accessToken"))
+	assert.Equal(t, "(name not shown)", safeName("eyJhbGciOi/JIUzI1+NiJ9"))
+	assert.Equal(t, "(name not shown)", safeName(strings.Repeat("a", 65)))
+}

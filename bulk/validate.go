@@ -1,0 +1,154 @@
+package bulk
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/codat-migrate/codat"
+	"github.com/codat-migrate/codat/integrations"
+)
+
+// Codat's limits on company tags: at most 10 per company (one is taken by
+// codat.RefTagKey), keys up to 27 characters, values up to 100.
+const (
+	maxUserTags    = 9
+	maxTagKeyLen   = 27
+	maxTagValueLen = 100
+)
+
+// checked is a row that passed every offline check.
+type checked struct {
+	auth        codat.Authorization
+	platformKey string
+	fingerprint string // of the platform key and every field, never a value
+	tenant      string // platform key + tenant identity, "" when unknown
+}
+
+// checkRow validates a row offline: the fields Codat needs, the tag limits,
+// and the authorization body through the registry. Its error is a reason
+// that names fields, never their values.
+func checkRow(reg *integrations.Registry, row Row) (checked, error) {
+	var problems []string
+	if err := codat.ValidateRef(row.Ref); err != nil {
+		problems = append(problems, strings.TrimPrefix(err.Error(), codat.ErrInvalidMigration.Error()+": "))
+	}
+	if row.CompanyName == "" {
+		problems = append(problems, "company name is empty")
+	}
+	if len(row.Tags) > maxUserTags {
+		problems = append(problems, fmt.Sprintf("%d tags: Codat allows %d besides the ref tag", len(row.Tags), maxUserTags))
+	}
+	for _, k := range sortedKeys(row.Tags) {
+		switch {
+		case k == codat.RefTagKey:
+			problems = append(problems, fmt.Sprintf("tag %s is reserved for the ref", codat.RefTagKey))
+		case utf8.RuneCountInString(k) > maxTagKeyLen:
+			problems = append(problems, fmt.Sprintf("tag key %s is longer than %d characters", safeName(k), maxTagKeyLen))
+		case utf8.RuneCountInString(row.Tags[k]) > maxTagValueLen:
+			problems = append(problems, fmt.Sprintf("tag %s value is longer than %d characters", safeName(k), maxTagValueLen))
+		}
+	}
+	if row.Platform == "" {
+		problems = append(problems, "platform is empty")
+	}
+	if len(row.Fields) == 0 {
+		problems = append(problems, "no authorization fields")
+	}
+	if len(problems) > 0 {
+		return checked{}, reasonError(scrub(strings.Join(problems, "; "), row))
+	}
+	plain := make(map[string]string, len(row.Fields))
+	for k, v := range row.Fields {
+		plain[k] = v.Reveal()
+	}
+	auth, err := reg.FromRecord(row.Platform, plain)
+	if err != nil {
+		return checked{}, reasonError(scrub(err.Error(), row))
+	}
+	body, err := auth.Body()
+	if err != nil {
+		return checked{}, reasonError(scrub(err.Error(), row))
+	}
+	c := checked{auth: auth, platformKey: auth.PlatformKey(), fingerprint: fingerprint(auth.PlatformKey(), body)}
+	if t, ok := integrations.TenantID(auth); ok && t != "" {
+		c.tenant = c.platformKey + "\x00" + t
+	}
+	return c, nil
+}
+
+type reasonError string
+
+func (e reasonError) Error() string { return string(e) }
+
+// fingerprint identifies a row's authorization without holding it: the
+// codat.Secret fingerprint of the platform key and every field of the wire
+// body (so the same token under an alias column has the same fingerprint).
+func fingerprint(platformKey string, body map[string]string) string {
+	var b strings.Builder
+	b.WriteString(platformKey)
+	for _, k := range sortedKeys(body) {
+		b.WriteByte(0)
+		b.WriteString(k)
+		b.WriteByte(0)
+		b.WriteString(body[k])
+	}
+	return codat.Secret(b.String()).Fingerprint()
+}
+
+// key is a compact identity of a ref or a tenant: what the pre-pass and the
+// journal index hold in memory instead of the strings.
+type key [16]byte
+
+func keyOf(kind byte, s string) key {
+	h := sha256.New()
+	h.Write([]byte{kind})
+	h.Write([]byte(s))
+	var k key
+	copy(k[:], h.Sum(nil))
+	return k
+}
+
+func refKey(ref string) key       { return keyOf('r', ref) }
+func tenantKey(tenant string) key { return keyOf('t', tenant) }
+
+// tenantHash is the form of a tenant identity written to the journal.
+func tenantHash(tenant string) string {
+	if tenant == "" {
+		return ""
+	}
+	return codat.Secret("tenant\x00" + tenant).Fingerprint()
+}
+
+// minScrubLen is the shortest field value scrub removes from messages;
+// shorter values (a "1", a "US") would blank out ordinary words.
+const minScrubLen = 6
+
+// scrub removes every authorization field value of the row from msg. Error
+// messages from the registry, Codat or the network should never hold one;
+// this is the last line of defence before a message reaches a report or the
+// journal.
+func scrub(msg string, row Row) string {
+	for _, v := range row.Fields {
+		if s := v.Reveal(); len(s) >= minScrubLen && strings.Contains(msg, s) {
+			msg = strings.ReplaceAll(msg, s, codat.Redacted)
+		}
+	}
+	return msg
+}
+
+// safeName quotes a field or column name for a message when it looks like a
+// name; anything else (which might be a misplaced value) is not shown.
+func safeName(s string) string {
+	if s == "" || len(s) > 64 {
+		return "(name not shown)"
+	}
+	for _, r := range s {
+		if !(r == '_' || r == '-' || r == '.' || r == ':' || r == ' ' || unicode.IsLetter(r) || unicode.IsDigit(r)) {
+			return "(name not shown)"
+		}
+	}
+	return fmt.Sprintf("%q", s)
+}
