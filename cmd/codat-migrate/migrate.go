@@ -1,0 +1,394 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/codat-migrate/codat"
+	"github.com/codat-migrate/codat/bulk"
+)
+
+// migrateOptions are the migrate command's own flags.
+type migrateOptions struct {
+	journal       string
+	report        string
+	concurrency   int
+	canary        int
+	wait          bool
+	sync          string
+	relink        bool
+	maxFailures   int
+	perMinute     int
+	canaryPoll    time.Duration
+	progressEvery time.Duration
+	quiet         bool
+}
+
+func migrateCommand() *command {
+	c := &command{
+		name:     "migrate",
+		summary:  "migrate every row of an export into Codat (resumable)",
+		synopsis: "[flags] [--input] FILE",
+		help: `Migrates every row of a CSV or JSONL export: for each customer it creates the
+Codat company (tagged migrationRef=<ref>), creates the connection, sends the
+tokens (PUT …/authorization), checks the connection is Linked, and queues the
+first sync (POST data/all) — 4 requests per company on the happy path.
+
+Before any request, every row is checked offline and duplicates (the same ref,
+or the same provider tenant under two refs) are set aside. A canary cohort
+(--canary, default 1) runs first and waits for its first sync; the rest start
+only if it passes. Every step is journaled (--journal, default <input>.journal;
+IDs and token fingerprints only), so rerunning the same command after a
+failure, Ctrl-C or a spent quota resumes without creating anything twice.
+The report (--report, default <input>.report.csv; .csv, .json or .jsonl) has
+one line per input row.
+
+Before migrating production customers, stop the old system's syncing for them:
+refresh tokens rotate, and two systems refreshing one grant invalidate each
+other. Run 'codat-migrate plan' first.
+
+Ctrl-C stops starting migrations; the requests in flight finish and are
+journaled. A second Ctrl-C quits at once (still resumable).`,
+	}
+	c.run = func(a *app, args []string) int {
+		fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+		var cf connFlags
+		var lf logFlags
+		var inf inputFlags
+		var o migrateOptions
+		cf.register(fs)
+		lf.register(fs)
+		inf.register(fs)
+		registerRunFlags(fs, &o)
+		if ok, code := a.parse(c, fs, args); !ok {
+			return code
+		}
+		return a.migrate(c, fs, args, &cf, &lf, &inf, &o)
+	}
+	return c
+}
+
+func registerRunFlags(fs *flag.FlagSet, o *migrateOptions) {
+	fs.StringVar(&o.journal, "journal", "", "journal `file`; a rerun with the same journal resumes (default <input>.journal; required with --input -)")
+	fs.StringVar(&o.report, "report", "", "report `file`, one line per input row: .csv, .json or .jsonl (default <input>.report.csv)")
+	fs.IntVar(&o.concurrency, "concurrency", bulk.DefaultConcurrency, "migrations in flight at once")
+	fs.IntVar(&o.canary, "canary", bulk.DefaultCanary, "migrate this many companies first and wait for their first sync; the rest start only if they pass (0: no canary)")
+	fs.BoolVar(&o.wait, "wait", false, "when the daily quota is spent, wait for the reset (00:00 UTC) instead of stopping with exit code 75")
+	fs.StringVar(&o.sync, "sync", "queue", "after linking: queue the first sync (queue), wait for it to finish (wait), or send nothing (none)")
+	fs.BoolVar(&o.relink, "relink", false, "send a row's token even when the journal shows the ref migrated with a different one")
+	fs.IntVar(&o.maxFailures, "max-failures", bulk.DefaultMaxConsecutiveFailures, "stop after this many failed migrations in a row (-1: never)")
+	fs.IntVar(&o.perMinute, "requests-per-minute", bulk.DefaultRequestsPerMinute, "pace migrations so their requests stay under this rate (-1: no pacing)")
+	fs.DurationVar(&o.canaryPoll, "canary-poll", codat.DefaultWaitPoll, "how often a canary (or --sync wait) polls its sync status")
+	fs.DurationVar(&o.progressEvery, "progress-interval", 5*time.Second, "interval of the progress lines when stderr is not a terminal")
+	fs.BoolVar(&o.quiet, "quiet", false, "no progress display")
+}
+
+func (o *migrateOptions) check() error {
+	if o.concurrency < 1 {
+		return usageError{fmt.Errorf("--concurrency %d: want at least 1", o.concurrency)}
+	}
+	if o.canary < 0 {
+		return usageError{fmt.Errorf("--canary %d: want 0 or more", o.canary)}
+	}
+	if _, err := parseSyncMode(o.sync); err != nil {
+		return err
+	}
+	if o.canaryPoll <= 0 {
+		return usageError{fmt.Errorf("--canary-poll %s: want a positive duration", o.canaryPoll)}
+	}
+	return nil
+}
+
+func parseSyncMode(s string) (codat.SyncMode, error) {
+	switch strings.ToLower(s) {
+	case "queue", "":
+		return codat.SyncQueue, nil
+	case "wait":
+		return codat.SyncWait, nil
+	case "none":
+		return codat.SyncNone, nil
+	}
+	return 0, usageError{fmt.Errorf("--sync %q: want queue, wait or none", s)}
+}
+
+// runner builds the bulk.Runner for the options.
+func (o *migrateOptions) runner(client *codat.Client, logger *slog.Logger) *bulk.Runner {
+	mode, _ := parseSyncMode(o.sync)
+	canary := o.canary
+	if canary == 0 {
+		canary = -1 // bulk: negative means no canary
+	}
+	return &bulk.Runner{
+		Client:                 client,
+		Concurrency:            o.concurrency,
+		Canary:                 canary,
+		Sync:                   mode,
+		WaitPoll:               o.canaryPoll,
+		WaitForQuota:           o.wait,
+		Relink:                 o.relink,
+		RequestsPerMinute:      o.perMinute,
+		MaxConsecutiveFailures: o.maxFailures,
+		Logger:                 logger,
+	}
+}
+
+func (a *app) migrate(c *command, fs *flag.FlagSet, args []string, cf *connFlags, lf *logFlags, inf *inputFlags, o *migrateOptions) int {
+	if err := inf.resolveInput(fs); err != nil {
+		return a.exitForSetupError(c, err)
+	}
+	if err := o.check(); err != nil {
+		return a.exitForSetupError(c, err)
+	}
+	logger, err := lf.logger(a.stderr)
+	if err != nil {
+		return a.exitForSetupError(c, err)
+	}
+	if inf.input == "-" && o.journal == "" {
+		return a.exitForSetupError(c, usageError{errors.New("--journal is required with --input -: a rerun needs the same journal to resume")})
+	}
+	in, err := openInput(inf.input, inf.format, a.stdin, a.stderr)
+	if err != nil {
+		return a.exitForSetupError(c, err)
+	}
+	defer in.Close()
+	a.onHardExit(in.Close)
+	journal := o.journal
+	if journal == "" {
+		journal = in.Path + ".journal"
+	}
+	reportPath := o.report
+	if reportPath == "" {
+		reportPath = defaultSidecar(in, journal, ".report.csv")
+	}
+	reg, err := loadRegistry(inf.spec, a.stderr)
+	if err != nil {
+		return a.exitForSetupError(c, err)
+	}
+	client, err := a.newClient(cf, logger)
+	if err != nil {
+		return a.exitForSetupError(c, err)
+	}
+	if o.canary == 0 {
+		a.warnf("--canary 0: no canary; every migration starts without a first company proving the field names and the sync")
+	}
+	fmt.Fprintf(a.stderr, "Migrating %s (%s) into Codat at %s\n", in.Name, in.Format, client.BaseURL())
+	if isProduction(client.BaseURL()) {
+		fmt.Fprintln(a.stderr, "Production: the old system must no longer refresh these customers' tokens (they rotate).")
+	}
+
+	r := o.runner(client, logger)
+	r.Registry = reg
+	r.JournalPath = journal
+	res := a.execRun(runSpec{
+		cmd:        c,
+		resumeArgs: args,
+		stdin:      in.Stdin,
+		runner:     r,
+		input:      in.bulkInput(),
+		reportPath: reportPath,
+		client:     client,
+		quiet:      o.quiet,
+		interval:   o.progressEvery,
+		out:        a.stdout,
+	})
+	return res.code
+}
+
+// runSpec is one bulk run and how to present it.
+type runSpec struct {
+	cmd        *command
+	resumeArgs []string // the arguments that rerun it, for resume messages
+	resumeCmd  string   // overrides the command line built from resumeArgs
+	noResume   bool     // nothing can resume this run (the demo's fake lives in memory)
+	stdin      bool
+	runner     *bulk.Runner
+	input      bulk.Input
+	reportPath string
+	client     *codat.Client
+	quiet      bool
+	interval   time.Duration
+	indent     string
+	out        io.Writer
+	now        func() time.Time // the clock for quota messages (nil: real time)
+}
+
+// runResult is what execRun did.
+type runResult struct {
+	code    int
+	summary *bulk.Summary
+	tee     *reportTee
+	err     error
+}
+
+// execRun runs a migration with a progress display and Ctrl-C handling,
+// prints its summary on spec.out and returns the exit code.
+func (a *app) execRun(spec runSpec) runResult {
+	c := spec.cmd
+	rep, err := bulk.CreateReport(spec.reportPath)
+	if err != nil {
+		a.errorf(c, "report: %v", err)
+		return runResult{code: exitFatal, err: err}
+	}
+	tee := newReportTee(rep)
+	view := a.newProgressView(spec.quiet, spec.interval)
+	spec.runner.OnProgress = func(p bulk.Progress) { view.Update(snapshotOf(p)) }
+
+	resume := spec.resumeCmd
+	if resume == "" {
+		resume = commandLine(c.name, spec.resumeArgs)
+		if spec.stdin {
+			resume = "(pipe the same export in again) " + resume
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	watch := a.watchInterrupts(cancel,
+		"Stopping: no new migration will start; the requests in flight finish and are journaled.\nPress Ctrl-C again to quit at once (the run stays resumable).",
+		"Quitting now. The journal is safe; resume with:\n  "+resume)
+	sum, runErr := spec.runner.Run(ctx, spec.input, tee)
+	interrupted := watch.Interrupted()
+	watch.Stop()
+	view.Finish()
+	if err := tee.Close(); err != nil {
+		a.errorf(c, "report %s: %v", spec.reportPath, err)
+		if runErr == nil {
+			runErr = err
+		}
+	}
+
+	w := spec.out
+	ind := spec.indent
+	now := time.Now()
+	if spec.now != nil {
+		now = spec.now()
+	}
+	if sum != nil {
+		elapsed := sum.Finished.Sub(sum.Started)
+		if elapsed < 0 || sum.Finished.IsZero() {
+			elapsed = 0
+		}
+		fmt.Fprintf(w, "%s%d rows in %s:\n", ind, sum.Rows, elapsed.Round(10*time.Millisecond))
+		printCounts(w, sum.Counts, ind+"  ")
+		reqs := fmt.Sprintf("%sRequests: %d sent by the migrations", ind, sum.Requests)
+		if per := tee.requestsPerCompany(); per != "" {
+			reqs += "; per migrated company: " + per
+		}
+		fmt.Fprintln(w, reqs)
+		if q := quotaLine(spec.client.Quota(), now); q != "" {
+			fmt.Fprintf(w, "%sQuota: %s\n", ind, q)
+		}
+		tee.printAttention(w, ind)
+	}
+	fmt.Fprintf(w, "%sReport:  %s\n", ind, absPath(spec.reportPath))
+	fmt.Fprintf(w, "%sJournal: %s\n", ind, absPath(spec.runner.JournalPath))
+
+	res := runResult{summary: sum, tee: tee, err: runErr}
+	var qe *bulk.QuotaError
+	switch {
+	case runErr == nil:
+		res.code = exitForCounts(sum)
+		if interrupted {
+			fmt.Fprintln(a.stderr, "Interrupted after every row was decided; nothing is left to resume.")
+		}
+	case errors.As(runErr, &qe):
+		res.code = exitQuota
+		reset := qe.Reset
+		fmt.Fprintf(a.stderr, "\nCodat's daily request quota is spent; %d row(s) are pending.\n", qe.Pending)
+		switch {
+		case spec.noResume && !reset.IsZero():
+			fmt.Fprintf(a.stderr, "It resets at %s (in %s).\n", reset.UTC().Format("2006-01-02 15:04:05 MST"), humanDuration(reset.Sub(now)))
+		case spec.noResume:
+		case !reset.IsZero():
+			fmt.Fprintf(a.stderr, "It resets at %s (in %s). Resume then with:\n", reset.UTC().Format("2006-01-02 15:04:05 MST"), humanDuration(reset.Sub(now)))
+		default:
+			fmt.Fprintln(a.stderr, "Resume after the reset (00:00 UTC) with:")
+		}
+		if !spec.noResume {
+			fmt.Fprintf(a.stderr, "  %s\n", resume)
+			fmt.Fprintln(a.stderr, "(or add --wait to wait for the reset instead of stopping)")
+		}
+	case interrupted || errors.Is(runErr, context.Canceled):
+		res.code = exitInterrupted
+		pending := 0
+		if sum != nil {
+			for st, n := range sum.Counts {
+				if st.Resumable() {
+					pending += n
+				}
+			}
+		}
+		if spec.noResume {
+			fmt.Fprintf(a.stderr, "\nInterrupted: %d row(s) left to do.\n", pending)
+		} else {
+			fmt.Fprintf(a.stderr, "\nInterrupted: %d row(s) left to do. Resume with:\n  %s\n", pending, resume)
+		}
+	case errors.Is(runErr, bulk.ErrCanaryFailed):
+		res.code = exitFatal
+		a.errorf(c, "%v", runErr)
+		fmt.Fprintln(a.stderr, "The canary did not pass, so no other migration was started. See the report for why;")
+		fmt.Fprintln(a.stderr, "if Codat rejected the body, correct the field names (--spec; 'codat-migrate integrations'),")
+		fmt.Fprintf(a.stderr, "then rerun:\n  %s\n", resume)
+	case errors.Is(runErr, bulk.ErrTooManyFailures):
+		res.code = exitFatal
+		a.errorf(c, "%v", runErr)
+		fmt.Fprintf(a.stderr, "Stopped to save the quota: something systematic is wrong (see the report). Fix it, then rerun:\n  %s\n", resume)
+	case errors.Is(runErr, bulk.ErrJournalLocked):
+		res.code = exitFatal
+		a.errorf(c, "%v: another codat-migrate is running with %s", runErr, spec.runner.JournalPath)
+	case errors.Is(runErr, codat.ErrUnauthorized):
+		res.code = exitFatal
+		a.errorf(c, "%v", runErr)
+		fmt.Fprintln(a.stderr, "Check the API key (CODAT_API_KEY or --api-key-file) and --base-url.")
+	default:
+		res.code = exitFatal
+		a.errorf(c, "%v", runErr)
+		if sum != nil && sum.Requests > 0 {
+			fmt.Fprintf(a.stderr, "The journal holds what was done; rerun to resume:\n  %s\n", resume)
+		}
+	}
+	return res
+}
+
+// exitForCounts is 0 when every row was migrated (now or before) and 1 when
+// any row was not.
+func exitForCounts(sum *bulk.Summary) int {
+	if sum == nil {
+		return exitFatal
+	}
+	for st, n := range sum.Counts {
+		if n == 0 {
+			continue
+		}
+		switch st {
+		case bulk.StatusMigrated, bulk.StatusAlreadyMigrated, bulk.StatusValid:
+		default:
+			return exitRowsFailed
+		}
+	}
+	return exitOK
+}
+
+// snapshotOf converts bulk's progress for the display.
+func snapshotOf(p bulk.Progress) progressSnapshot {
+	phase := string(p.Phase)
+	if p.Phase == bulk.PhaseQuotaWait && !p.QuotaReset.IsZero() {
+		phase = "waiting for the quota reset at " + p.QuotaReset.UTC().Format("15:04 MST")
+	}
+	return progressSnapshot{
+		Total:      p.Total,
+		Done:       p.Done + p.Failed,
+		OK:         p.Done,
+		Failed:     p.Failed,
+		Skipped:    p.Skipped,
+		RatePerMin: p.Rate,
+		ETA:        p.ETA,
+		Quota:      quotaShort(p.Quota),
+		Phase:      phase,
+	}
+}

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/codat-migrate/codat"
+	"github.com/codat-migrate/codat/bulk"
+)
+
+func planCommand() *command {
+	c := &command{
+		name:     "plan",
+		summary:  "show what a migration would do, the requests it needs and how many days the quota makes it take",
+		synopsis: "[flags] [--input] FILE",
+		help: `Reads the export and the journal (if a run already started) and says what
+'migrate' would do: rows valid, invalid and duplicate, rows already migrated or
+to resume, the canary, the requests needed, and a day-by-day schedule under
+Codat's quota (1,000 + 1,000 per active connected company a day, reset 00:00
+UTC). Nothing is migrated.
+
+With an API key it sends one read-only request (GET /companies?pageSize=1) to
+read the account's quota; without one, or with --offline, it assumes a fresh
+account (1,000 requests today).`,
+	}
+	c.run = func(a *app, args []string) int {
+		fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+		var cf connFlags
+		var lf logFlags
+		var inf inputFlags
+		var journal, syncMode string
+		var canary, perMinute int
+		var offline, asJSON bool
+		cf.register(fs)
+		lf.register(fs)
+		inf.register(fs)
+		fs.StringVar(&journal, "journal", "", "journal `file` of a run to continue (default <input>.journal, read if it exists)")
+		fs.IntVar(&canary, "canary", bulk.DefaultCanary, "canary cohort size, as for migrate (0: none)")
+		fs.StringVar(&syncMode, "sync", "queue", "sync mode, as for migrate: queue, wait or none")
+		fs.IntVar(&perMinute, "requests-per-minute", bulk.DefaultRequestsPerMinute, "request pace, as for migrate")
+		fs.BoolVar(&offline, "offline", false, "send nothing, even with an API key; assume a fresh quota")
+		fs.BoolVar(&asJSON, "json", false, "print the plan as JSON")
+		if ok, code := a.parse(c, fs, args); !ok {
+			return code
+		}
+		if err := inf.resolveInput(fs); err != nil {
+			return a.exitForSetupError(c, err)
+		}
+		mode, err := parseSyncMode(syncMode)
+		if err != nil {
+			return a.exitForSetupError(c, err)
+		}
+		if canary < 0 {
+			return a.exitForSetupError(c, usageError{fmt.Errorf("--canary %d: want 0 or more", canary)})
+		}
+		logger, err := lf.logger(a.stderr)
+		if err != nil {
+			return a.exitForSetupError(c, err)
+		}
+		in, err := openInput(inf.input, inf.format, a.stdin, a.stderr)
+		if err != nil {
+			return a.exitForSetupError(c, err)
+		}
+		defer in.Close()
+		if journal == "" && !in.Stdin {
+			journal = in.Path + ".journal"
+		}
+		reg, err := loadRegistry(inf.spec, a.stderr)
+		if err != nil {
+			return a.exitForSetupError(c, err)
+		}
+		var client *codat.Client
+		note := ""
+		if offline {
+			note = "offline: assuming a fresh quota (1,000 requests today, no active connected company)"
+		} else {
+			client, err = a.newClient(&cf, logger)
+			switch {
+			case errors.Is(err, errNoAPIKey) && cf.apiKeyFile == "":
+				note = "no API key: assuming a fresh quota (1,000 requests today, no active connected company)"
+				client = nil
+			case err != nil:
+				return a.exitForSetupError(c, err)
+			}
+		}
+		if canary == 0 {
+			canary = -1
+		}
+		r := &bulk.Runner{Client: client, Registry: reg, JournalPath: journal, Canary: canary, Sync: mode,
+			RequestsPerMinute: perMinute, Logger: logger}
+		p, err := r.Plan(context.Background(), in.bulkInput())
+		if err != nil {
+			a.errorf(c, "%v", err)
+			return exitFatal
+		}
+		if asJSON {
+			enc := json.NewEncoder(a.stdout)
+			enc.SetIndent("", "  ")
+			if err := enc.Encode(p); err != nil {
+				a.errorf(c, "%v", err)
+				return exitFatal
+			}
+			return exitOK
+		}
+		printPlan(a.stdout, p, note, "", time.Now())
+		fmt.Fprintf(a.stdout, "\nNext: stop the old system's syncing for these customers, then\n  %s\n", commandLine("migrate", args))
+		return exitOK
+	}
+	return c
+}
+
+// printPlan writes a plan for people.
+func printPlan(w io.Writer, p *bulk.Plan, note, ind string, now time.Time) {
+	fmt.Fprintf(w, "%sPlan for %s: %d rows\n", ind, p.Input, p.Rows)
+	line := func(label string, n int, why string) {
+		if n == 0 && label != "valid" && label != "new" {
+			return
+		}
+		fmt.Fprintf(w, "%s  %-18s %6d  %s\n", ind, label, n, why)
+	}
+	line("valid", p.Valid, "")
+	line("invalid", p.Invalid, "cannot be used as they are (run 'validate' to list them)")
+	line("duplicate", p.Duplicate, "same ref or tenant as another row; not migrated")
+	line("already migrated", p.AlreadyMigrated, "finished per the journal; nothing sent")
+	line("token changed", p.TokenChanged, "migrated earlier with another token (--relink)")
+	line("token rejected", p.TokenRejected, "this token was rejected before; not sent again")
+	line("resume", p.Resume, "started by an earlier run; continued")
+	line("new", p.New, "migrated from scratch")
+	if p.Canary > 0 {
+		line("canary", p.Canary, "run first; they wait for their first sync and gate the rest")
+	}
+	fmt.Fprintf(w, "%sRequests: %d migrations × ~%d = about %d needed\n", ind, p.ToMigrate(), p.RequestsPerCompany, p.RequestsNeeded)
+	switch {
+	case p.Quota.Known():
+		fmt.Fprintf(w, "%sQuota: %s\n", ind, quotaLine(p.Quota, now))
+	case note != "":
+		fmt.Fprintf(w, "%sQuota: %s\n", ind, note)
+	case p.QuotaError != "":
+		fmt.Fprintf(w, "%sQuota: unknown (%s); assuming a fresh quota\n", ind, p.QuotaError)
+	}
+	if len(p.Estimate.Days) > 0 {
+		fmt.Fprintf(w, "%sSchedule under Codat's quota rules:\n", ind)
+		for i, d := range p.Estimate.Days {
+			fmt.Fprintf(w, "%s  day %-3d %s  ACC %-5d quota %-6d %5d companies  %6d requests\n",
+				ind, i+1, d.Start.UTC().Format("2006-01-02 15:04"), d.ACC, d.Quota, d.Companies, d.Requests)
+		}
+	}
+	if !p.Estimate.Finish.IsZero() && p.ToMigrate() > 0 {
+		fmt.Fprintf(w, "%sExpected to finish %s (in %s)", ind, p.Estimate.Finish.UTC().Format("2006-01-02 15:04 MST"), humanDuration(p.Estimate.Duration))
+		if n := len(p.Estimate.Days); n > 1 {
+			fmt.Fprintf(w, ": %d quota days; 'migrate' stops with exit code 75 at each reset unless --wait", n)
+		}
+		fmt.Fprintln(w)
+	}
+}

@@ -1,0 +1,402 @@
+package main
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/codat-migrate/codat/integrations"
+)
+
+// sampleOptions shape a generated export.
+type sampleOptions struct {
+	// Customers is the number of rows (at least 20, for the special rows).
+	Customers int
+	// Format is "csv" or "jsonl".
+	Format string
+	// Seed makes the export repeatable.
+	Seed uint64
+	// Now dates the optional access-token expiries (a few hours later).
+	Now time.Time
+	// RejectedToken is the access token of the one row the platform rejects.
+	RejectedToken string
+	// Clean leaves out the rows that are wrong on purpose.
+	Clean bool
+}
+
+// sampleRow is one generated customer.
+type sampleRow struct {
+	Ref, Name, Description, Platform, Segment string
+	Fields                                    map[string]string
+}
+
+// sampleExport describes a generated export, for the demo's narration.
+type sampleExport struct {
+	Path      string
+	Rows      int
+	Platforms map[string]int // platform name → rows
+	// Special lists the rows made wrong on purpose: line → what is wrong.
+	Special map[int]string
+	// Tokens are every credential value written, so tests can check that
+	// none leaks.
+	Tokens []string
+}
+
+// samplePlatforms is the mix of the sample export: key → weight.
+var samplePlatforms = []struct {
+	key    string
+	weight int
+}{{"qhyg", 35}, {"gbol", 25}, {"fbrh", 15}, {"fztf", 15}, {"pbtz", 10}}
+
+var (
+	nameFirst = []string{"Acme", "Northwind", "Bluebell", "Harbour", "Copper", "Maple", "Summit", "Riverside",
+		"Oak & Ivy", "Lighthouse", "Granite", "Meadow", "Foxglove", "Kestrel", "Juniper", "Saffron", "Cobalt",
+		"Willow", "Tidewater", "Ember", "Orchard", "Pioneer", "Sparrow", "Thistle"}
+	nameTrade = []string{"Bakery", "Plumbing", "Design", "Coffee", "Joinery", "Dental", "Logistics", "Florists",
+		"Brewing", "Consulting", "Cycles", "Print", "Architects", "Catering", "Books", "Outdoor", "Electrical", "Pet Care"}
+	nameSuffix = []string{"Ltd", "LLC", "Inc", "& Co", "Group", "Partners", "Studio", ""}
+)
+
+// generateSample writes an export of o.Customers customers across several
+// platforms to path (mode 0600): mostly valid rows, plus five invalid ones,
+// one duplicate tenant and one token the platform rejects. Field names come
+// from reg, so the export matches the registry in use.
+func generateSample(path string, reg *integrations.Registry, o sampleOptions) (*sampleExport, error) {
+	if o.Customers < 1 || !o.Clean && o.Customers < 20 {
+		return nil, fmt.Errorf("the sample needs at least 20 customers (1 without the wrong rows), not %d", o.Customers)
+	}
+	if o.Now.IsZero() {
+		o.Now = time.Now()
+	}
+	rng := rand.New(rand.NewPCG(o.Seed, 0x64656d6f))
+	type plat struct {
+		integrations.Platform
+		weight int
+	}
+	var plats []plat
+	total := 0
+	for _, sp := range samplePlatforms {
+		p, ok := reg.Lookup(sp.key)
+		if !ok {
+			continue
+		}
+		plats = append(plats, plat{p, sp.weight})
+		total += sp.weight
+	}
+	if len(plats) == 0 {
+		return nil, fmt.Errorf("the registry knows none of the sample's platforms")
+	}
+	pick := func(i int) integrations.Platform {
+		if i == 0 {
+			return plats[0].Platform // the canary: the most common platform
+		}
+		n := rng.IntN(total)
+		for _, p := range plats {
+			if n < p.weight {
+				return p.Platform
+			}
+			n -= p.weight
+		}
+		return plats[0].Platform
+	}
+	ex := &sampleExport{Path: path, Rows: o.Customers, Platforms: map[string]int{}, Special: map[int]string{}}
+	rows := make([]sampleRow, 0, o.Customers)
+	usedNames := map[string]bool{}
+	for i := 0; i < o.Customers; i++ {
+		p := pick(i)
+		name := ""
+		for tries := 0; tries < 20; tries++ {
+			name = strings.TrimSpace(fmt.Sprintf("%s %s %s", nameFirst[rng.IntN(len(nameFirst))],
+				nameTrade[rng.IntN(len(nameTrade))], nameSuffix[rng.IntN(len(nameSuffix))]))
+			if !usedNames[name] {
+				break
+			}
+		}
+		usedNames[name] = true
+		r := sampleRow{Ref: fmt.Sprintf("cust-%04d", i+1), Name: name, Platform: p.Name, Fields: map[string]string{}}
+		if rng.IntN(3) == 0 {
+			r.Description = "Migrated from the in-house " + strings.ToLower(p.SourceType) + " integration"
+		}
+		r.Segment = []string{"smb", "smb", "mid-market"}[rng.IntN(3)]
+		for _, f := range p.Fields {
+			if !f.Required && (f.Format != integrations.FormatExpiry || rng.IntN(2) == 0) {
+				continue
+			}
+			r.Fields[f.Name] = sampleValue(rng, f, name, o.Now)
+		}
+		rows = append(rows, r)
+		ex.Platforms[p.Name]++
+	}
+
+	if o.Clean {
+		return ex, writeSampleFile(path, rows, o.Format, reg, ex)
+	}
+
+	// Rows wrong on purpose, spread through the file, never the first (the
+	// canary). Line numbers count the CSV header or not, per format.
+	header := 0
+	if o.Format != "jsonl" {
+		header = 1
+	}
+	at := func(k int) int { return (k + 1) * o.Customers / 8 } // eight slices; rows 1..7 × n/8
+	special := func(i int, what string) { ex.Special[i+1+header] = what }
+
+	// 1. A required credential missing.
+	{
+		i := at(0)
+		p, _ := reg.Lookup(keyOf(reg, rows[i].Platform))
+		for _, f := range p.Fields {
+			if f.Required && f.Secret {
+				delete(rows[i].Fields, f.Name)
+				special(i, "invalid: "+f.Name+" is missing")
+				break
+			}
+		}
+	}
+	// 2. A platform this tool does not know.
+	{
+		i := at(1)
+		rows[i].Platform = "Ledgerly Classic"
+		special(i, "invalid: unknown platform")
+	}
+	// 3. A tenant id in the wrong format.
+	{
+		i := at(2)
+		p, _ := reg.Lookup(keyOf(reg, rows[i].Platform))
+		done := false
+		for _, f := range p.Fields {
+			if f.Tenant && f.Required && (f.Format == integrations.FormatNumeric || f.Format == integrations.FormatUUID) {
+				rows[i].Fields[f.Name] = "TENANT-" + strings.ToUpper(hex.EncodeToString(randBytes(rng, 3)))
+				special(i, "invalid: "+f.Name+" has the wrong format")
+				done = true
+				break
+			}
+		}
+		if !done {
+			rows[i].Name = ""
+			special(i, "invalid: no company name")
+		}
+	}
+	// 4. An access token that expired yesterday.
+	{
+		i := at(3)
+		p, _ := reg.Lookup(keyOf(reg, rows[i].Platform))
+		for _, f := range p.Fields {
+			if f.Format == integrations.FormatExpiry {
+				rows[i].Fields[f.Name] = o.Now.Add(-26 * time.Hour).UTC().Format(time.RFC3339)
+				special(i, "invalid: "+f.Name+" is in the past")
+				break
+			}
+		}
+	}
+	// 5. No company name.
+	{
+		i := at(4)
+		rows[i].Name = ""
+		special(i, "invalid: no company name")
+	}
+	// 6. The same provider tenant as an earlier row, under another ref.
+	{
+		i := at(5)
+		src := -1
+		for j := 1; j < i; j++ {
+			if rows[j].Platform == rows[i].Platform && ex.Special[j+1+header] == "" && hasTenant(reg, rows[j]) {
+				src = j
+				break
+			}
+		}
+		if src >= 0 {
+			p, _ := reg.Lookup(keyOf(reg, rows[i].Platform))
+			for _, f := range p.Fields {
+				if f.Tenant {
+					if v, ok := rows[src].Fields[f.Name]; ok {
+						rows[i].Fields[f.Name] = v
+					}
+				}
+			}
+			special(i, fmt.Sprintf("duplicate: same %s tenant as %s (line %d); neither is migrated", rows[i].Platform, rows[src].Ref, src+1+header))
+			special(src, fmt.Sprintf("duplicate: same %s tenant as %s (line %d)", rows[i].Platform, rows[i].Ref, i+1+header))
+		}
+	}
+	// 7. A token the platform rejects: Codat answers, the connection is not
+	// linked, and the customer has to re-link.
+	if i := at(6); o.RejectedToken != "" {
+		p, _ := reg.Lookup(keyOf(reg, rows[i].Platform))
+		for _, f := range p.Fields {
+			if f.Secret && f.Required {
+				rows[i].Fields[f.Name] = o.RejectedToken
+				special(i, "token-rejected: the platform no longer accepts its "+f.Name)
+				break
+			}
+		}
+	}
+
+	return ex, writeSampleFile(path, rows, o.Format, reg, ex)
+}
+
+// writeSampleFile writes rows to path (mode 0600) and records their
+// credentials in ex.Tokens.
+func writeSampleFile(path string, rows []sampleRow, format string, reg *integrations.Registry, ex *sampleExport) error {
+	for _, r := range rows {
+		p, ok := reg.Lookup(r.Platform)
+		if !ok {
+			continue
+		}
+		for name, v := range r.Fields {
+			if f, ok := p.Field(name); ok && f.Secret {
+				ex.Tokens = append(ex.Tokens, v)
+			}
+		}
+	}
+	var buf bytes.Buffer
+	var err error
+	if format == "jsonl" {
+		err = writeSampleJSONL(&buf, rows)
+	} else {
+		err = writeSampleCSV(&buf, rows)
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		return err
+	}
+	return os.Chmod(path, 0o600)
+}
+
+// keyOf returns the platform key of a name or key, or the input when unknown.
+func keyOf(reg *integrations.Registry, nameOrKey string) string {
+	if p, ok := reg.Lookup(nameOrKey); ok {
+		return p.Key
+	}
+	return nameOrKey
+}
+
+func hasTenant(reg *integrations.Registry, r sampleRow) bool {
+	p, ok := reg.Lookup(r.Platform)
+	if !ok {
+		return false
+	}
+	for _, f := range p.Fields {
+		if f.Tenant && r.Fields[f.Name] != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// sampleValue makes a plausible value for a field.
+func sampleValue(rng *rand.Rand, f integrations.Field, company string, now time.Time) string {
+	slug := strings.ToLower(strings.Join(strings.FieldsFunc(company, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+	}), "-"))
+	switch f.Format {
+	case integrations.FormatNumeric:
+		return fmt.Sprintf("9130%012d", rng.Int64N(1e12))
+	case integrations.FormatUUID:
+		b := randBytes(rng, 16)
+		b[6] = b[6]&0x0f | 0x40
+		b[8] = b[8]&0x3f | 0x80
+		h := hex.EncodeToString(b)
+		return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+	case integrations.FormatShopDomain:
+		return fmt.Sprintf("%s-%d.myshopify.com", slug, rng.IntN(1000))
+	case integrations.FormatURL:
+		return fmt.Sprintf("https://%s.example.com", slug)
+	case integrations.FormatExpiry:
+		return now.Add(6 * time.Hour).UTC().Truncate(time.Second).Format(time.RFC3339)
+	case integrations.FormatToken:
+		prefix := "tok"
+		switch {
+		case strings.Contains(strings.ToLower(f.Name), "refresh"):
+			prefix = "rt"
+		case strings.Contains(strings.ToLower(f.Name), "access"):
+			prefix = "at"
+		}
+		return "demo_" + prefix + "_" + hex.EncodeToString(randBytes(rng, 20))
+	case integrations.FormatID:
+		return "biz_" + hex.EncodeToString(randBytes(rng, 8))
+	}
+	if f.Secret {
+		return "demo_secret_" + hex.EncodeToString(randBytes(rng, 12))
+	}
+	return "demo_" + hex.EncodeToString(randBytes(rng, 6))
+}
+
+func randBytes(rng *rand.Rand, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(rng.UintN(256))
+	}
+	return b
+}
+
+func writeSampleCSV(buf *bytes.Buffer, rows []sampleRow) error {
+	fieldSet := map[string]bool{}
+	var fields []string
+	for _, r := range rows {
+		for name := range r.Fields {
+			if !fieldSet[name] {
+				fieldSet[name] = true
+				fields = append(fields, name)
+			}
+		}
+	}
+	sort.Slice(fields, func(i, j int) bool {
+		return fieldRank(fields[i]) < fieldRank(fields[j]) || fieldRank(fields[i]) == fieldRank(fields[j]) && fields[i] < fields[j]
+	})
+	w := csv.NewWriter(buf)
+	header := append([]string{"ref", "company_name", "platform", "description", "tag:segment"}, fields...)
+	if err := w.Write(header); err != nil {
+		return err
+	}
+	for _, r := range rows {
+		rec := []string{r.Ref, r.Name, r.Platform, r.Description, r.Segment}
+		for _, f := range fields {
+			rec = append(rec, r.Fields[f])
+		}
+		if err := w.Write(rec); err != nil {
+			return err
+		}
+	}
+	w.Flush()
+	return w.Error()
+}
+
+// fieldRank orders CSV columns: identifiers, then tokens, then expiries.
+func fieldRank(name string) int {
+	n := strings.ToLower(name)
+	switch {
+	case strings.Contains(n, "access"):
+		return 1
+	case strings.Contains(n, "refresh"):
+		return 2
+	case strings.Contains(n, "expir"):
+		return 3
+	}
+	return 0
+}
+
+func writeSampleJSONL(buf *bytes.Buffer, rows []sampleRow) error {
+	enc := json.NewEncoder(buf)
+	for _, r := range rows {
+		company := map[string]any{"name": r.Name}
+		if r.Description != "" {
+			company["description"] = r.Description
+		}
+		company["tags"] = map[string]string{"segment": r.Segment}
+		if err := enc.Encode(map[string]any{
+			"ref": r.Ref, "company": company, "platform": r.Platform, "authorization": r.Fields,
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/codat-migrate/codat/bulk"
+)
+
+func statusCommand() *command {
+	c := &command{
+		name:       "status",
+		simpleExit: true,
+		summary:    "summarise a migration's journal (and what is left of the export)",
+		synopsis:   "[--journal] FILE  |  --input EXPORT [--journal FILE]",
+		help: `Reads a journal without changing it (safe while a run is going on) and prints
+the latest outcome of every ref it knows: migrated, already migrated, token
+rejected, failed, pending the quota reset, or started and not finished; the
+requests spent; whether the canary passed; and the last quota stop.
+
+The journal knows only the rows a run started. With --input, the export is
+read too (offline) and the rows not yet started are counted.`,
+	}
+	c.run = func(a *app, args []string) int {
+		fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+		var journal, input, format string
+		var asJSON bool
+		fs.StringVar(&journal, "journal", "", "the journal `file` (default <input>.journal)")
+		fs.StringVar(&input, "input", "", "the export `file`: count what is left of it")
+		fs.StringVar(&format, "format", "", "input `format`: csv or jsonl (default: from the file extension)")
+		fs.BoolVar(&asJSON, "json", false, "print the summary as JSON")
+		if ok, code := a.parse(c, fs, args); !ok {
+			return code
+		}
+		switch {
+		case fs.NArg() > 1:
+			return a.exitForSetupError(c, usageError{fmt.Errorf("unexpected arguments after %s", fs.Arg(0))})
+		case fs.NArg() == 1 && journal == "":
+			journal = fs.Arg(0)
+		case fs.NArg() == 1:
+			return a.exitForSetupError(c, usageError{fmt.Errorf("journal given twice")})
+		}
+		if input == "-" {
+			return a.exitForSetupError(c, usageError{fmt.Errorf("--input must be a file here")})
+		}
+		if journal == "" && input != "" {
+			journal = input + ".journal"
+		}
+		if journal == "" {
+			return a.exitForSetupError(c, usageError{fmt.Errorf("no journal: pass --journal FILE (or --input EXPORT for <EXPORT>.journal)")})
+		}
+		if _, err := os.Stat(journal); err != nil {
+			a.errorf(c, "%v", err)
+			return exitFatal
+		}
+		s, err := bulk.ReadJournal(journal)
+		if err != nil {
+			a.errorf(c, "%v", err)
+			return exitFatal
+		}
+		var plan *bulk.Plan
+		if input != "" {
+			in, err := openInput(input, format, nil, a.stderr)
+			if err != nil {
+				return a.exitForSetupError(c, err)
+			}
+			defer in.Close()
+			r := &bulk.Runner{JournalPath: journal}
+			if plan, err = r.Plan(context.Background(), in.bulkInput()); err != nil {
+				a.errorf(c, "%v", err)
+				return exitFatal
+			}
+		}
+		if asJSON {
+			out := map[string]any{"journal": s}
+			if plan != nil {
+				out["input"] = plan
+			}
+			return a.printJSON(c, out)
+		}
+		printJournalSummary(a, s, plan, time.Now())
+		return exitOK
+	}
+	return c
+}
+
+func printJournalSummary(a *app, s *bulk.JournalSummary, plan *bulk.Plan, now time.Time) {
+	w := a.stdout
+	fmt.Fprintf(w, "Journal %s: %d refs, %d lines, %d run(s)\n", absPath(s.Path), s.Refs, s.Lines, s.Runs)
+	if !s.First.IsZero() {
+		fmt.Fprintf(w, "  from %s to %s\n", s.First.UTC().Format(time.RFC3339), s.Last.UTC().Format(time.RFC3339))
+	}
+	printCounts(w, s.Counts, "  ")
+	fmt.Fprintf(w, "Requests: %d\n", s.Requests)
+	switch {
+	case s.CanaryFailed:
+		fmt.Fprintln(w, "Canary: failed (the rest was not started)")
+	case s.CanaryPassed:
+		fmt.Fprintln(w, "Canary: passed")
+	}
+	if !s.QuotaReset.IsZero() {
+		when := "has passed"
+		if s.QuotaReset.After(now) {
+			when = "in " + humanDuration(s.QuotaReset.Sub(now))
+		}
+		fmt.Fprintf(w, "Last stop for quota: resets %s (%s)\n", s.QuotaReset.UTC().Format("2006-01-02 15:04 MST"), when)
+	}
+	if s.TornTail {
+		fmt.Fprintln(w, "The last line was cut short (a crash mid-write); the next run drops it and resumes from the line before.")
+	}
+	if plan != nil {
+		done := plan.AlreadyMigrated
+		fmt.Fprintf(w, "Export %s: %d rows: %d done, %d to resume, %d not started", plan.Input, plan.Rows, done, plan.Resume, plan.New)
+		if skipped := plan.Invalid + plan.Duplicate + plan.TokenRejected + plan.TokenChanged; skipped > 0 {
+			fmt.Fprintf(w, ", %d that will not be sent (invalid, duplicate, token rejected or changed)", skipped)
+		}
+		fmt.Fprintln(w)
+		if plan.Resume+plan.New > 0 {
+			fmt.Fprintln(w, "Rerun the same 'codat-migrate migrate' command to continue; it sends nothing for the rows done.")
+		} else {
+			fmt.Fprintln(w, "Nothing left to migrate.")
+		}
+		return
+	}
+	if n := s.Resumable(); n > 0 {
+		fmt.Fprintf(w, "Resumable: %d ref(s); rerun the same 'codat-migrate migrate' command to continue.\n", n)
+	} else {
+		fmt.Fprintln(w, "No started migration is left unfinished. Rows never started are not in the journal: pass --input EXPORT to count them.")
+	}
+}

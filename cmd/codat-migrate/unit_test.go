@@ -1,0 +1,254 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/codat-migrate/codat/bulk"
+)
+
+func TestLoadAPIKey(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, []byte(content), mode))
+		require.NoError(t, os.Chmod(p, mode))
+		return p
+	}
+	good := write("good", "  key-from-file-123\n", 0o600)
+	open := write("open", "key-open-456\n", 0o644)
+	empty := write("empty", "\n\n", 0o600)
+	twoWords := write("two", "key-a key-b\n", 0o600)
+	big := write("big", strings.Repeat("k", maxKeyFileSize+1), 0o600)
+	env := func(v string) func(string) string {
+		return func(k string) string {
+			if k == envAPIKey {
+				return v
+			}
+			return ""
+		}
+	}
+
+	tests := []struct {
+		name     string
+		path     string
+		env      string
+		want     string
+		wantErr  string
+		wantWarn string
+	}{
+		{name: "env", env: " key-from-env-789 ", want: "key-from-env-789"},
+		{name: "file wins over env", path: good, env: "key-from-env-789", want: "key-from-file-123"},
+		{name: "file readable by others warns", path: open, want: "key-open-456", wantWarn: "chmod 600"},
+		{name: "neither", wantErr: "set CODAT_API_KEY"},
+		{name: "empty file", path: empty, wantErr: "is empty"},
+		{name: "two words", path: twoWords, wantErr: "more than one word"},
+		{name: "too big", path: big, wantErr: "larger than"},
+		{name: "missing file", path: filepath.Join(dir, "nope"), wantErr: "no such file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var warn bytes.Buffer
+			got, err := loadAPIKey(tt.path, env(tt.env), &warn)
+			if tt.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.wantErr)
+				for _, secret := range []string{"key-a", "key-b", "key-from-env"} {
+					assert.NotContains(t, err.Error(), secret)
+				}
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got.Reveal())
+			assert.Equal(t, "[REDACTED]", fmt.Sprint(got))
+			if tt.wantWarn != "" {
+				assert.Contains(t, warn.String(), tt.wantWarn)
+			} else {
+				assert.Empty(t, warn.String())
+			}
+			assert.NotContains(t, warn.String(), tt.want)
+		})
+	}
+}
+
+func TestForbiddenKeyFlag(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--input", "x.csv"}, ""},
+		{[]string{"--api-key", "sekrit"}, "--api-key"},
+		{[]string{"-api-key=sekrit"}, "--api-key"},
+		{[]string{"--token=abc"}, "--token"},
+		{[]string{"--", "--api-key"}, ""},
+		{[]string{"api-key"}, ""},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, forbiddenKeyFlag(tt.args), "%q", tt.args)
+	}
+}
+
+func TestOpenInput(t *testing.T) {
+	dir := t.TempDir()
+	csvPath := filepath.Join(dir, "export.csv")
+	require.NoError(t, os.WriteFile(csvPath, []byte("ref,name\n"), 0o600))
+	open := filepath.Join(dir, "open.jsonl")
+	require.NoError(t, os.WriteFile(open, []byte("{}\n"), 0o644))
+	require.NoError(t, os.Chmod(open, 0o644))
+	noExt := filepath.Join(dir, "export")
+	require.NoError(t, os.WriteFile(noExt, []byte("\n  {\"ref\":\"a\"}\n"), 0o600))
+
+	tests := []struct {
+		name, arg, format string
+		stdin             string
+		wantFormat        string
+		wantWarn          bool
+		wantErr           string
+	}{
+		{name: "csv by extension", arg: csvPath, wantFormat: "csv"},
+		{name: "explicit format wins", arg: csvPath, format: "jsonl", wantFormat: "jsonl"},
+		{name: "jsonl readable by others", arg: open, wantFormat: "jsonl", wantWarn: true},
+		{name: "sniffed", arg: noExt, wantFormat: "jsonl"},
+		{name: "stdin csv", arg: "-", stdin: "ref,name\nr1,Acme\n", wantFormat: "csv"},
+		{name: "stdin jsonl", arg: "-", stdin: "{\"ref\":\"r1\"}\n", wantFormat: "jsonl"},
+		{name: "bad format", arg: csvPath, format: "xml", wantErr: "want csv or jsonl"},
+		{name: "missing", arg: filepath.Join(dir, "missing.csv"), wantErr: "no such file"},
+		{name: "none", wantErr: "no input"},
+		{name: "directory", arg: dir, wantErr: "directory"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var warn bytes.Buffer
+			in, err := openInput(tt.arg, tt.format, strings.NewReader(tt.stdin), &warn)
+			if tt.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.wantFormat, in.Format)
+			assert.Equal(t, tt.wantWarn, strings.Contains(warn.String(), "chmod 600"), warn.String())
+			if tt.arg == "-" {
+				assert.True(t, in.Stdin)
+				st, err := os.Stat(in.Path)
+				require.NoError(t, err)
+				assert.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+				b, err := os.ReadFile(in.Path)
+				require.NoError(t, err)
+				assert.Equal(t, tt.stdin, string(b))
+				in.Close()
+				_, err = os.Stat(in.Path)
+				assert.True(t, os.IsNotExist(err), "the spooled copy of stdin is removed")
+			} else {
+				assert.Equal(t, tt.arg, in.Path)
+				in.Close()
+				_, err = os.Stat(in.Path)
+				assert.NoError(t, err, "Close never removes the user's file")
+			}
+		})
+	}
+}
+
+func TestLineProgress(t *testing.T) {
+	var out bytes.Buffer
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	p := newLineProgress(&out, time.Hour, clock)
+	p.Update(progressSnapshot{Total: 10, Phase: "migrate"})
+	now = now.Add(4 * time.Second)
+	p.Update(progressSnapshot{Total: 10, Done: 4, OK: 3, Failed: 1, Phase: "migrate", Quota: "84/100 left"})
+	p.Finish()
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	require.Len(t, lines, 2, out.String())
+	assert.Contains(t, lines[0], "0/10 migrations (0%)")
+	assert.Contains(t, lines[1], "4/10 migrations (40%), 3 ok, 1 failed, 0 skipped, 60/min, ETA 6s, quota 84/100 left")
+	p.Update(progressSnapshot{Total: 10, Done: 9})
+	assert.Len(t, strings.Split(strings.TrimSpace(out.String()), "\n"), 2, "nothing after Finish")
+}
+
+func TestExitCodeHelpMatchesConstants(t *testing.T) {
+	for _, code := range []int{exitOK, exitRowsFailed, exitUsage, exitFatal, exitQuota, exitInterrupted} {
+		assert.Contains(t, exitCodesHelp, fmt.Sprintf("\n  %-4d ", code)[1:])
+	}
+}
+
+func TestInterruptWatcher(t *testing.T) {
+	var stderr bytes.Buffer
+	exited := make(chan int, 1)
+	a := &app{stderr: &syncWriter{w: &stderr}, signals: make(chan os.Signal, 2), exit: func(code int) { exited <- code }}
+	stopped := make(chan struct{})
+	w := a.watchInterrupts(func() { close(stopped) }, "first", "second")
+	assert.False(t, w.Interrupted())
+
+	a.signals <- os.Interrupt
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first interrupt did not stop the work")
+	}
+	assert.True(t, w.Interrupted())
+	select {
+	case code := <-exited:
+		t.Fatalf("the first interrupt exited with %d", code)
+	default:
+	}
+
+	a.signals <- os.Interrupt
+	select {
+	case code := <-exited:
+		assert.Equal(t, exitInterrupted, code)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the second interrupt did not exit")
+	}
+	w.Stop()
+	out := stderr.String()
+	assert.Contains(t, out, "first")
+	assert.Contains(t, out, "second")
+}
+
+func TestExitForCounts(t *testing.T) {
+	tests := []struct {
+		counts map[bulk.Status]int
+		want   int
+	}{
+		{map[bulk.Status]int{bulk.StatusMigrated: 3, bulk.StatusAlreadyMigrated: 2}, exitOK},
+		{map[bulk.Status]int{bulk.StatusMigrated: 3, bulk.StatusInvalid: 1}, exitRowsFailed},
+		{map[bulk.Status]int{bulk.StatusMigrated: 3, bulk.StatusTokenRejected: 1}, exitRowsFailed},
+		{map[bulk.Status]int{bulk.StatusDuplicate: 2}, exitRowsFailed},
+		{map[bulk.Status]int{bulk.StatusMigrated: 0, bulk.StatusFailed: 0}, exitOK},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, exitForCounts(&bulk.Summary{Counts: tt.counts}), "%v", tt.counts)
+	}
+	assert.Equal(t, exitFatal, exitForCounts(nil))
+}
+
+func TestShellQuote(t *testing.T) {
+	assert.Equal(t, "export.csv", shellQuote("export.csv"))
+	assert.Equal(t, "''", shellQuote(""))
+	assert.Equal(t, "'my export.csv'", shellQuote("my export.csv"))
+	assert.Equal(t, `'it'\''s.csv'`, shellQuote("it's.csv"))
+	assert.Equal(t, "codat-migrate migrate --input 'a b.csv' --wait", commandLine("migrate", []string{"--input", "a b.csv", "--wait"}))
+}
+
+// syncWriter serialises writes for a test reading the buffer afterwards.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/codat-migrate/codat/bulk"
+)
+
+func validateCommand() *command {
+	c := &command{
+		name:     "validate",
+		summary:  "check every row of an export offline; nothing is sent",
+		synopsis: "[flags] [--input] FILE",
+		help: `Checks every row of a CSV or JSONL export without any network access and
+without an API key: the columns, the platform (key or name), the fields each
+platform's body needs and their formats (IDs, shop domains, expiry dates not
+in the past, expired JWT access tokens…), and duplicates (the same ref twice,
+or one provider tenant under two refs).
+
+Every bad row is listed by line and ref, with the reason (never a value).
+Exit code 0 when every row is valid, 1 otherwise.`,
+	}
+	c.run = func(a *app, args []string) int {
+		fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+		var lf logFlags
+		var inf inputFlags
+		var report string
+		lf.register(fs)
+		inf.register(fs)
+		fs.StringVar(&report, "report", "", "also write every row's outcome to this `file` (.csv, .json or .jsonl)")
+		if ok, code := a.parse(c, fs, args); !ok {
+			return code
+		}
+		if err := inf.resolveInput(fs); err != nil {
+			return a.exitForSetupError(c, err)
+		}
+		logger, err := lf.logger(a.stderr)
+		if err != nil {
+			return a.exitForSetupError(c, err)
+		}
+		in, err := openInput(inf.input, inf.format, a.stdin, a.stderr)
+		if err != nil {
+			return a.exitForSetupError(c, err)
+		}
+		defer in.Close()
+		reg, err := loadRegistry(inf.spec, a.stderr)
+		if err != nil {
+			return a.exitForSetupError(c, err)
+		}
+		var rep bulk.ReportWriter = bulk.DiscardReport
+		if report != "" {
+			if rep, err = bulk.CreateReport(report); err != nil {
+				return a.exitForSetupError(c, err)
+			}
+		}
+		lister := &badRowLister{next: rep, w: a.stdout}
+		r := &bulk.Runner{Registry: reg, Logger: logger}
+		sum, err := r.Validate(context.Background(), in.bulkInput(), lister)
+		if cerr := rep.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+		if err != nil {
+			a.errorf(c, "%v", err)
+			return exitFatal
+		}
+		bad := sum.Rows - sum.Count(bulk.StatusValid)
+		fmt.Fprintf(a.stdout, "%s: %d rows, %d valid", in.Name, sum.Rows, sum.Count(bulk.StatusValid))
+		if n := sum.Count(bulk.StatusInvalid); n > 0 {
+			fmt.Fprintf(a.stdout, ", %d invalid", n)
+		}
+		if n := sum.Count(bulk.StatusDuplicate); n > 0 {
+			fmt.Fprintf(a.stdout, ", %d duplicate", n)
+		}
+		fmt.Fprintln(a.stdout, "; nothing was sent")
+		if report != "" {
+			fmt.Fprintf(a.stdout, "Report: %s\n", absPath(report))
+		}
+		if bad > 0 {
+			return exitRowsFailed
+		}
+		return exitOK
+	}
+	return c
+}
+
+// badRowLister prints each row that is not valid as it is reported.
+type badRowLister struct {
+	next bulk.ReportWriter
+	mu   sync.Mutex
+	w    io.Writer
+}
+
+func (l *badRowLister) Write(r bulk.ReportRow) error {
+	if r.Status != bulk.StatusValid {
+		l.mu.Lock()
+		fmt.Fprintln(l.w, rowLine(r))
+		l.mu.Unlock()
+	}
+	return l.next.Write(r)
+}
+
+func (l *badRowLister) Close() error { return nil }
