@@ -305,6 +305,7 @@ func (c *Client) Migrate(ctx context.Context, m Migration) (*MigrationResult, er
 		res.Steps = slices.Insert(res.Steps, 0, StepCompany)
 	}
 	run := &migrationRun{c: c, m: m, res: res, resumed: m.Resume != nil}
+	run.ownCompany = run.resumed && res.Done(StepCompany)
 	if err := run.validate(); err != nil {
 		return res, run.fail(run.nextStep(), err) // nothing was sent
 	}
@@ -357,6 +358,10 @@ type migrationRun struct {
 	readFirst bool
 	// alreadyLinked: the connection was found Linked by a look-up.
 	alreadyLinked bool
+	// ownCompany: the resumed result already records the company, so any
+	// connection on it was created by an earlier attempt of this migration,
+	// and one found Linked was linked by that attempt's token PUT.
+	ownCompany bool
 }
 
 func (r *migrationRun) run(ctx context.Context) error {
@@ -709,9 +714,17 @@ func (r *migrationRun) lookupConnection(ctx context.Context) (bool, error) {
 }
 
 // alreadyMigrated handles a connection found Linked by a look-up: without
-// Relink the migration stops there and no token is sent.
+// Relink the migration stops there and no token is sent. When the company is
+// this migration's own (a resume that recorded it), the Linked connection is
+// the earlier attempt's work, cut off before it was recorded: the token is not
+// sent again, but the migration goes on to queue the sync that attempt never
+// reached.
 func (r *migrationRun) alreadyMigrated() bool {
 	if !r.alreadyLinked || r.m.Relink {
+		return false
+	}
+	if r.ownCompany {
+		r.record(StepAuthorize, StepVerify)
 		return false
 	}
 	r.res.AlreadyMigrated = true

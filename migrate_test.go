@@ -425,6 +425,34 @@ func TestMigrateCrashBeforeJournal(t *testing.T) {
 	}
 }
 
+// A journal that lost every step after the company (say, its last writes
+// never reached the disk) while the token had already linked the connection:
+// the resume must not mistake its own connection for an earlier migration's
+// and skip the sync, nor send the token again.
+func TestMigrateResumeOwnLinkedConnection(t *testing.T) {
+	f := newMigFake(t)
+	m := newMigration("crm-lost")
+	var journal []codat.MigrationResult
+	m.OnStep = func(r codat.MigrationResult) { journal = append(journal, r) }
+	first, err := f.c.Migrate(context.Background(), m)
+	require.NoError(t, err)
+	require.NotEmpty(t, journal)
+	companyOnly := journal[0]
+	require.Equal(t, []codat.Step{codat.StepCompany}, companyOnly.Steps)
+
+	f.srv.ResetRequests()
+	m.OnStep = nil
+	m.Resume = &companyOnly
+	res, err := f.c.Migrate(context.Background(), m)
+	require.NoError(t, err)
+	assert.Equal(t, []string{migListConns, migDataAll}, f.routes())
+	assert.False(t, res.AlreadyMigrated, "the connection is this migration's own")
+	assert.True(t, res.Done(codat.StepSync))
+	assert.Equal(t, first.ConnectionID, res.ConnectionID)
+	cn := f.assertOneOfEach(t, "crm-lost", res)
+	assert.Equal(t, 1, cn.AuthAttempts, "the token is not sent twice")
+}
+
 func TestMigrateDuplicateRef(t *testing.T) {
 	f := newMigFake(t)
 	for range 2 {
