@@ -18,6 +18,12 @@
 //   - paces starts to Codat's 1,000 requests a minute, watches the daily quota
 //     (Client.Quota) and stops cleanly when it is spent, with a *QuotaError
 //     that says when it resets, or sleeps until then (WaitForQuota);
+//   - stops cleanly on Runner.Stop (a first Ctrl-C, say): no new migration
+//     starts, the migrations in flight finish (within Runner.StopGrace, 30 s
+//     by default, after which they are cancelled and reported incomplete),
+//     the rows not started are reported not-started, and Run returns an
+//     error wrapping ErrStopped; cancelling Run's context is the hard stop,
+//     which cancels the migrations in flight at once. Both are resumable;
 //   - migrates a canary cohort first with codat.SyncWait and starts the rest
 //     only if each canary ended Linked with its first sync complete
 //     (ErrCanaryFailed otherwise), as Codat's own runbook advises;

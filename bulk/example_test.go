@@ -2,8 +2,10 @@ package bulk_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"time"
@@ -75,4 +77,35 @@ func ExampleRunner_Plan() {
 	fmt.Println("to migrate:", p.ToMigrate(), "requests:", p.RequestsNeeded, "days:", len(p.Estimate.Days))
 	// Output:
 	// to migrate: 2 requests: 8 days: 1
+}
+
+// Ctrl-C once stops cleanly (no new migration starts; those in flight
+// finish and are journaled); twice cancels the migrations in flight. Both
+// leave a journal that a rerun resumes.
+func ExampleRunner_Stop() {
+	client, err := codat.NewClient(os.Getenv("CODAT_API_KEY"))
+	if err != nil {
+		panic(err)
+	}
+	r := &bulk.Runner{Client: client, JournalPath: "export.csv.journal"}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt)
+	defer signal.Stop(sigs)
+	go func() {
+		<-sigs
+		r.Stop() // the soft stop
+		<-sigs
+		cancel() // the hard stop
+	}()
+	report, err := bulk.CreateReport("export.report.csv")
+	if err != nil {
+		panic(err)
+	}
+	defer report.Close()
+	_, err = r.Run(ctx, bulk.FileInput("export.csv", bulk.FormatCSV), report)
+	if errors.Is(err, bulk.ErrStopped) || errors.Is(err, context.Canceled) {
+		fmt.Println("stopped; run again with the same journal to resume")
+	}
 }

@@ -19,8 +19,9 @@ const (
 	// PhaseQuotaWait: the daily quota is spent; the run sleeps until
 	// Progress.QuotaReset (Runner.WaitForQuota).
 	PhaseQuotaWait Phase = "quota-wait"
-	// PhaseStopped: the run stopped early (quota, failed canary,
-	// cancellation); the remaining rows are being reported.
+	// PhaseStopped: the run stopped early (quota, failed canary, Stop,
+	// cancellation); the migrations in flight finish and the remaining rows
+	// are being reported.
 	PhaseStopped Phase = "stopped"
 	// PhaseDone: every row is reported.
 	PhaseDone Phase = "done"

@@ -43,12 +43,13 @@ const (
 	// and a rerun resumes it.
 	StatusFailed Status = "failed"
 	// StatusIncomplete: the migration was started and interrupted (the run
-	// was cancelled); a rerun resumes it.
+	// was cancelled, or Runner.StopGrace ran out after Runner.Stop); a rerun
+	// resumes it.
 	StatusIncomplete Status = "incomplete"
 	// StatusPendingQuota: the daily quota ran out before the row was
 	// finished; a rerun after the reset resumes it.
 	StatusPendingQuota Status = "pending-quota"
-	// StatusNotStarted: the run stopped (failed canary, cancellation, a
+	// StatusNotStarted: the run stopped (failed canary, Stop, cancellation, a
 	// fatal error) before this row was attempted.
 	StatusNotStarted Status = "not-started"
 )

@@ -25,8 +25,9 @@ const (
 // Runner migrates many companies: every row of an input becomes one
 // codat.Client.Migrate call, journaled, paced to Codat's quota, behind a
 // canary cohort, and reported exactly once. The zero value plus a Client
-// and a JournalPath is ready to use; a Runner is not modified by its
-// methods and may be reused.
+// and a JournalPath is ready to use. A Runner is not modified by its
+// methods and may be reused, until Stop is called (from any goroutine) to
+// end its run cleanly.
 type Runner struct {
 	// Client sends the requests. Give it codat.WithRequestRate to pace
 	// requests as well as starts.
@@ -49,8 +50,13 @@ type Runner struct {
 	// (canaries): codat.Migration.WaitPoll (0: its default).
 	WaitPoll time.Duration
 	// WaitForQuota makes Run sleep until the quota resets instead of
-	// stopping with a *QuotaError.
+	// stopping with a *QuotaError. Stop ends the sleep.
 	WaitForQuota bool
+	// StopGrace bounds how long the migrations in flight when Stop is
+	// called may go on before their context is cancelled and they are
+	// reported incomplete (0: DefaultStopGrace; negative: no bound but
+	// Run's context).
+	StopGrace time.Duration
 	// Relink sends a row's token even though the journal says the ref was
 	// migrated (or its token sent) with a different one; without it such a
 	// row is reported token-changed.
@@ -73,6 +79,9 @@ type Runner struct {
 	migrate func(ctx context.Context, m codat.Migration) (*codat.MigrationResult, error)
 	quota   func() codat.Quota
 	probe   func(ctx context.Context) (codat.Quota, error)
+
+	// ctl is the signal of Stop (see control).
+	ctl *stopControl
 }
 
 // Summary is the outcome of Run or Validate.
@@ -97,10 +106,12 @@ type settings struct {
 	Runner
 	reg *integrations.Registry
 	log *slog.Logger
+	ctl *stopControl
 }
 
 func (r *Runner) settings() settings {
-	s := settings{Runner: *r, reg: r.Registry, log: r.Logger}
+	ctl := r.control() // first: after it, Stop no longer writes r.ctl
+	s := settings{Runner: *r, reg: r.Registry, log: r.Logger, ctl: ctl}
 	if s.reg == nil {
 		s.reg = integrations.Default()
 	}
@@ -451,7 +462,7 @@ type stop struct {
 // run is one Run call.
 type run struct {
 	s       settings
-	ctx     context.Context
+	stop    *stopping // the contexts of starts and of migrations
 	in      Input
 	j       *journal
 	cl      *classifier
@@ -492,14 +503,23 @@ type run struct {
 // (see Summary.Counts). It returns a *QuotaError when the daily quota ran out
 // (rows left are pending-quota; rerun after the reset), an error wrapping
 // ErrCanaryFailed, ErrTooManyFailures, codat.ErrUnauthorized (the API key
-// was refused) or the context's error when it stopped early; the rows not
-// attempted are then reported not-started, and the report is still
-// complete. An error reading the input or the journal before the run began
-// means nothing was sent, and the Summary is nil. An error reading the input
+// was refused), ErrStopped (Stop was called) or the context's error when it
+// stopped early; the rows not attempted are then reported not-started, and
+// the report is still complete.
+//
+// An error reading the input or the journal before the run began means
+// nothing was sent, and the Summary is nil. An error reading the input
 // during the run (an I/O error; the file changed) stops it, and rows after
 // that point are not reported. Rows are reported in the order they are
 // decided, which is not input order when migrations run concurrently. The
 // caller closes rep.
+//
+// There are two ways to stop early. Stop is the clean one: no new migration
+// starts, those in flight finish (within StopGrace) and are reported with
+// their outcome. Cancelling ctx is the hard one: the migrations in flight
+// are cancelled at once and reported incomplete. Either way every step done
+// is journaled, and a rerun with the same journal resumes without
+// duplicates.
 func (r *Runner) Run(ctx context.Context, in Input, rep ReportWriter) (*Summary, error) {
 	s := r.settings()
 	if s.migrate == nil {
@@ -512,7 +532,9 @@ func (r *Runner) Run(ctx context.Context, in Input, rep ReportWriter) (*Summary,
 		rep = DiscardReport
 	}
 	started := s.Now()
-	x := &run{s: s, ctx: ctx, in: in, rep: rep, per: RequestsPerCompany(s.Sync), sem: make(chan struct{}, s.Concurrency),
+	stops := newStopping(ctx, s.ctl.done, s.StopGrace)
+	defer stops.close()
+	x := &run{s: s, stop: stops, in: in, rep: rep, per: RequestsPerCompany(s.Sync), sem: make(chan struct{}, s.Concurrency),
 		sum: &Summary{Input: in.Name, Counts: map[Status]int{}, Started: started}, phase: PhaseScan}
 	x.progress()
 	j, err := openJournal(s.JournalPath)
@@ -627,30 +649,43 @@ func (x *run) handle(row Row, rowErr *RowError) error {
 // waitTurn blocks until the job may start: a free slot, quota left, the
 // start rate. A non-nil error means the run stopped.
 func (x *run) waitTurn(jb *job) error {
-	if err := x.ctx.Err(); err != nil {
-		x.stopWith(&stop{status: StatusNotStarted, err: err}, false)
+	if err := x.stopStarting(nil); err != nil {
 		return err
 	}
 	select {
 	case x.sem <- struct{}{}:
-	case <-x.ctx.Done():
-		x.stopWith(&stop{status: StatusNotStarted, err: x.ctx.Err()}, false)
-		return x.ctx.Err()
+	case <-x.stop.start.Done():
+		return x.stopStarting(nil)
 	}
 	release := func(err error) error { <-x.sem; return err }
 	if err := x.quotaTurn(jb); err != nil {
 		return release(err)
 	}
 	if x.limiter != nil {
-		if err := x.limiter.Wait(x.ctx); err != nil {
-			x.stopWith(&stop{status: StatusNotStarted, err: x.ctx.Err()}, false)
-			return release(err)
+		if err := x.limiter.Wait(x.stop.start); err != nil {
+			return release(x.stopStarting(err))
 		}
+	}
+	if err := x.stopStarting(nil); err != nil {
+		return release(err)
 	}
 	if st := x.stoppedStatus(); st != "" {
 		return release(errors.New(string(st)))
 	}
 	return nil
+}
+
+// stopStarting records a stop when new work may no longer start (Stop, or
+// Run's context), or when err (a wait that failed) is not nil, and returns
+// why; nil means a start may go ahead.
+func (x *run) stopStarting(err error) error {
+	if cause := x.stop.startErr(); cause != nil {
+		err = cause
+	}
+	if err != nil {
+		x.stopWith(&stop{status: StatusNotStarted, err: err}, false)
+	}
+	return err
 }
 
 // quotaTurn checks the quota before a start: the gate closed by an exhausted
@@ -698,14 +733,14 @@ func (x *run) waitQuota(reset time.Time) error {
 	x.progressLocked()
 	x.mu.Unlock()
 	x.s.log.Info("bulk: daily quota spent; waiting for the reset", "reset", reset.UTC().Format(time.RFC3339))
-	err := x.gate.wait(x.ctx, x.s.Now, x.s.Sleep)
+	err := x.gate.wait(x.stop.start, x.s.Now, x.s.Sleep)
 	x.mu.Lock()
 	if x.phase == PhaseQuotaWait {
 		x.phase = prev
 	}
 	x.mu.Unlock()
 	if err != nil {
-		x.stopWith(&stop{status: StatusNotStarted, err: err}, false)
+		err = x.stopStarting(err)
 	}
 	return err
 }
@@ -716,7 +751,7 @@ func (x *run) work(jb *job) {
 	defer func() { <-x.sem }()
 	for {
 		rr, res, err := x.migrateOne(jb)
-		if reset, ok := codat.IsQuotaExhausted(err); ok && x.ctx.Err() == nil {
+		if reset, ok := codat.IsQuotaExhausted(err); ok && x.stop.work.Err() == nil {
 			// The snapshot's reset comes from Codat's own clock
 			// (X-Rate-Limit-Reset); the error's from Retry-After.
 			if q := x.s.quota(); q.Reset.After(reset) {
@@ -797,7 +832,8 @@ func (x *run) migrateOne(jb *job) (ReportRow, *codat.MigrationResult, error) {
 			record(&snap, jb.journaled+jb.sent+snap.Requests)
 		},
 	}
-	res, err := x.s.migrate(x.ctx, m)
+	// Not the start context: Stop lets the migrations in flight finish.
+	res, err := x.s.migrate(x.stop.work, m)
 	if res == nil { // Migrate promises a result; be safe if a stand-in does not
 		res = &codat.MigrationResult{Ref: row.Ref}
 		if jb.resume != nil {
@@ -809,7 +845,7 @@ func (x *run) migrateOne(jb *job) (ReportRow, *codat.MigrationResult, error) {
 	jb.sent += res.Requests
 	total := jb.journaled + jb.sent
 	record(res, total)
-	status, class, msg := outcome(x.ctx, res, err)
+	status, class, msg := outcome(x.stop.work, res, err)
 	msg = scrub(msg, row)
 	jmu.Lock()
 	if err == nil && !res.Done(codat.StepDone) && jerr == nil {
@@ -947,7 +983,10 @@ func (x *run) finishJob(jb *job, rr ReportRow, err error) {
 	case rr.Status == StatusIncomplete:
 		// Cancelled in flight: the run did not finish, even if every row
 		// was already dispatched.
-		cerr := x.ctx.Err()
+		var cerr error
+		if x.stop.work.Err() != nil {
+			cerr = context.Cause(x.stop.work)
+		}
 		if cerr == nil {
 			cerr = err
 		}

@@ -623,26 +623,40 @@ func TestInterruptAndResume(t *testing.T) {
 				t.Fatalf("migrate did not stop on Ctrl-C: %s", stderr.String())
 			}
 			require.Equal(t, exitInterrupted, cmd.ProcessState.ExitCode(), "stdout: %s\nstderr: %s", stdout.String(), stderr.String())
+			stopped := f.admin(t, http.MethodGet, "status")
+			require.Less(t, stopped.Companies, 40, "the run stopped before the end")
+			firstMigrated := -1
 			if tc.signals == 1 {
-				assert.Contains(t, stderr.String(), "no new migration will start")
+				assert.Contains(t, stderr.String(), "no new migration will start; the migrations in flight finish (for up to 30s)")
 				assert.Contains(t, stderr.String(), "Interrupted:")
+				assert.NotContains(t, stderr.String(), "Quitting now")
 				rows := readReport(t, ex.Path+".report.csv")
 				assert.Len(t, rows, 40, "the report of an interrupted run is complete")
 				counts := statusCounts(rows)
 				assert.Positive(t, counts["migrated"], "%v", counts)
 				assert.Positive(t, counts["not-started"], "%v", counts)
 				assert.Zero(t, counts["failed"], "an interruption is not a failure: %v", counts)
+				// The migrations in flight at the Ctrl-C finished: none is
+				// left incomplete, and every company Codat has belongs to a
+				// row reported migrated, with its connection Linked.
+				assert.Zero(t, counts["incomplete"], "in-flight migrations finish on one Ctrl-C: %v", counts)
+				assert.Equal(t, 40, counts["migrated"]+counts["not-started"], "%v", counts)
+				assert.Equal(t, counts["migrated"], stopped.Companies, "a company per migrated row, no half-done one")
+				assert.Equal(t, counts["migrated"], stopped.Connections)
+				assert.Contains(t, stderr.String(), fmt.Sprintf("Interrupted: %d row(s) left to do", counts["not-started"]))
+				firstMigrated = counts["migrated"]
 			} else {
 				assert.Contains(t, stderr.String(), "Quitting now")
 			}
 			assert.Contains(t, stderr.String(), "codat-migrate migrate --input "+ex.Path)
-			stopped := f.admin(t, http.MethodGet, "status")
-			require.Less(t, stopped.Companies, 40, "the run stopped before the end")
 
 			res := run(t, runOpts{env: keyEnv()}, args...)
 			require.Equal(t, exitOK, res.code, res)
 			counts := statusCounts(readReport(t, ex.Path+".report.csv"))
 			assert.Equal(t, 40, counts["migrated"]+counts["already-migrated"], "%v", counts)
+			if firstMigrated >= 0 {
+				assert.Equal(t, firstMigrated, counts["already-migrated"], "what the first run finished is not redone: %v", counts)
+			}
 
 			byRef := f.companiesByRef(t)
 			assert.Len(t, byRef, 40)

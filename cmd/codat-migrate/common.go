@@ -2,14 +2,12 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -159,54 +157,14 @@ func (a *app) newClient(cf *connFlags, logger *slog.Logger) (*codat.Client, erro
 	if err != nil {
 		return nil, err
 	}
-	hc := &http.Client{Transport: finishInFlight{base: http.DefaultTransport}}
+	// The client's default HTTP client: a migration's context is cancelled
+	// only when the first Ctrl-C's grace period runs out, and that ends its
+	// request at once; the resume reconciles what the request may have done.
 	return codat.NewClient(key.Reveal(),
 		codat.WithBaseURL(cf.baseURL),
-		codat.WithHTTPClient(hc),
 		codat.WithUserAgent(userAgent()),
 		codat.WithLogger(logger),
 	)
-}
-
-// finishInFlight lets a request that has started finish even when its context
-// is cancelled, and refuses to start one whose context is already cancelled.
-// The first Ctrl-C cancels the run's context: no new request leaves, and the
-// ones in flight complete, so Migrate records exactly what Codat did (a token
-// PUT cut off half-way would leave its outcome unknown until reconciled).
-// A second Ctrl-C ends the process.
-type finishInFlight struct{ base http.RoundTripper }
-
-// requestTimeout bounds a request that keeps running after its context was
-// cancelled.
-const requestTimeout = 2 * time.Minute
-
-func (t finishInFlight) RoundTrip(req *http.Request) (*http.Response, error) {
-	ctx := req.Context()
-	if err := ctx.Err(); err != nil {
-		if req.Body != nil {
-			req.Body.Close()
-		}
-		return nil, err
-	}
-	detached, cancel := context.WithTimeout(context.WithoutCancel(ctx), requestTimeout)
-	resp, err := t.base.RoundTrip(req.WithContext(detached))
-	if err != nil {
-		cancel()
-		return nil, err
-	}
-	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
-	return resp, nil
-}
-
-type cancelOnClose struct {
-	io.ReadCloser
-	cancel context.CancelFunc
-}
-
-func (c *cancelOnClose) Close() error {
-	err := c.ReadCloser.Close()
-	c.cancel()
-	return err
 }
 
 // isProduction reports whether the base URL is Codat's production API.

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -175,7 +174,6 @@ func (a *app) demo(c *command, o demoOptions) int {
 
 	// 3. Plan.
 	client, err := codat.NewClient(srv.APIKey(), codat.WithBaseURL(srv.URL()),
-		codat.WithHTTPClient(&http.Client{Transport: finishInFlight{base: http.DefaultTransport}}),
 		codat.WithUserAgent(userAgent()))
 	if err != nil {
 		a.errorf(c, "%v", err)

@@ -53,8 +53,10 @@ Before migrating production customers, stop the old system's syncing for them:
 refresh tokens rotate, and two systems refreshing one grant invalidate each
 other. Run 'codat-migrate plan' first.
 
-Ctrl-C stops starting migrations; the requests in flight finish and are
-journaled. A second Ctrl-C quits at once (still resumable).`,
+Ctrl-C stops cleanly: no new migration starts, the migrations in flight go on
+to their end (for up to 30s; one still running then is cut short and resumed
+by the rerun), every step is journaled, and the command prints how to resume
+and exits 130. A second Ctrl-C quits at once (still resumable).`,
 	}
 	c.run = func(a *app, args []string) int {
 		fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
@@ -246,12 +248,21 @@ func (a *app) execRun(spec runSpec) runResult {
 			resume = "(pipe the same export in again) " + resume
 		}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	watch := a.watchInterrupts(cancel,
-		"Stopping: no new migration will start; the requests in flight finish and are journaled.\nPress Ctrl-C again to quit at once (the run stays resumable).",
+	// The first Ctrl-C is the runner's clean stop (no new migration starts;
+	// those in flight finish, within StopGrace); the second ends the
+	// process, which the journal survives.
+	grace := spec.runner.StopGrace
+	if grace == 0 {
+		grace = bulk.DefaultStopGrace
+	}
+	firstMsg := "Stopping: no new migration will start; the migrations in flight finish and are journaled."
+	if grace > 0 {
+		firstMsg = fmt.Sprintf("Stopping: no new migration will start; the migrations in flight finish (for up to %s) and are journaled.", humanDuration(grace))
+	}
+	watch := a.watchInterrupts(spec.runner.Stop,
+		firstMsg+"\nPress Ctrl-C again to quit at once (the run stays resumable).",
 		"Quitting now. The journal is safe; resume with:\n  "+resume)
-	sum, runErr := spec.runner.Run(ctx, spec.input, tee)
+	sum, runErr := spec.runner.Run(context.Background(), spec.input, tee)
 	interrupted := watch.Interrupted()
 	watch.Stop()
 	view.Finish()
@@ -313,7 +324,7 @@ func (a *app) execRun(spec runSpec) runResult {
 			fmt.Fprintf(a.stderr, "  %s\n", resume)
 			fmt.Fprintln(a.stderr, "(or add --wait to wait for the reset instead of stopping)")
 		}
-	case interrupted || errors.Is(runErr, context.Canceled):
+	case interrupted || errors.Is(runErr, bulk.ErrStopped) || errors.Is(runErr, context.Canceled):
 		res.code = exitInterrupted
 		pending := 0
 		if sum != nil {
