@@ -14,10 +14,21 @@
 //     fingerprint of the token, never the token; a rerun with the same journal
 //     resumes unfinished migrations through codat.Migration.Resume, skips
 //     finished ones, and reports a row whose token changed since instead of
-//     sending it silently;
+//     sending it silently (Runner.Relink sends it, with codat.Migration.Relink,
+//     and the intent is journaled so a crash does not lose it). The journal
+//     decides a row it knows before the offline checks do: a finished ref is
+//     already-migrated, and one whose token Codat already accepted resumes,
+//     even once its access token has expired;
+//   - checks the account before it creates a company for a ref the journal
+//     does not know: one listing of every company (5,000 a request) finds
+//     the refs already tagged on a company in Codat — migrated with another
+//     journal, or a lost one — and those rows continue from that company
+//     instead of getting a second one (Runner.SkipAccountCheck turns it off);
 //   - paces starts to Codat's 1,000 requests a minute, watches the daily quota
 //     (Client.Quota) and stops cleanly when it is spent, with a *QuotaError
-//     that says when it resets, or sleeps until then (WaitForQuota);
+//     that says when it resets, or sleeps until then (WaitForQuota); a 429
+//     that is not the daily quota (requests remain) only pauses new starts
+//     for its Retry-After (up to MaxRateLimitPause) and retries;
 //   - stops cleanly on Runner.Stop (a first Ctrl-C, say): no new migration
 //     starts, the migrations in flight finish (within Runner.StopGrace, 30 s
 //     by default, after which they are cancelled and reported incomplete),
@@ -26,12 +37,17 @@
 //     which cancels the migrations in flight at once. Both are resumable;
 //   - migrates a canary cohort first with codat.SyncWait and starts the rest
 //     only if each canary ended Linked with its first sync complete
-//     (ErrCanaryFailed otherwise), as Codat's own runbook advises;
+//     (ErrCanaryFailed otherwise), as Codat's own runbook advises. The
+//     journal keeps each canary's verdict: a failed canary is not retried by
+//     a rerun (it is reported failed again), and the rerun migrates a new
+//     cohort first;
 //   - reports every input row exactly once, to CSV, JSON or JSON Lines:
 //     migrated, already-migrated, invalid, duplicate, token-changed,
 //     token-rejected (with the linkUrl to send the customer to), failed,
 //     incomplete, pending-quota or not-started, with Codat IDs, an error class
-//     and the requests used.
+//     and the requests used. CreateReport's file is replaced only once the
+//     run holds the journal (ReportOpener), so a second run refused with
+//     ErrJournalLocked leaves the first run's report alone.
 //
 // Plan estimates a run without migrating: the rows of each kind, the requests
 // needed, the quota from one read-only request, and the calendar under Codat's

@@ -27,6 +27,8 @@ type e2e struct {
 	sent     atomic.Int64
 	cancelAt atomic.Int64
 	cancel   atomic.Pointer[context.CancelFunc]
+	// onResponse, when set, may change a response before the client sees it.
+	onResponse atomic.Pointer[func(*http.Request, *http.Response)]
 }
 
 type roundTripper func(*http.Request) (*http.Response, error)
@@ -50,7 +52,11 @@ func newE2E(t *testing.T, opts ...codattest.Option) *e2e {
 				(*c)()
 			}
 		}
-		return http.DefaultTransport.RoundTrip(req)
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if f := e.onResponse.Load(); f != nil && err == nil {
+			(*f)(req, resp)
+		}
+		return resp, err
 	})}
 	c, err := codat.NewClient(srv.APIKey(), codat.WithBaseURL(srv.URL()), codat.WithHTTPClient(hc),
 		codat.WithRetryPolicy(codat.RetryPolicy{MaxAttempts: 3, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, MaxWait: time.Second}))

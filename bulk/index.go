@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/codat-migrate/codat"
 	"github.com/codat-migrate/codat/integrations"
 )
 
@@ -50,15 +51,19 @@ func short(k key) uint64 {
 type index struct {
 	refs    map[key]refInfo
 	tenants map[key]tenantInfo
-	rows    int // records, valid or not
-	invalid int
-	repeats int // rows that repeat an earlier one exactly
-	conflts int // rows in a conflict
-	valid   int
+	// invalid holds, for each ref that only invalid rows have, the first
+	// such row's line: that row alone may be continued from the journal
+	// (see classifier.invalid).
+	invalidRefs map[key]int32
+	rows        int // records, valid or not
+	invalid     int
+	repeats     int // rows that repeat an earlier one exactly
+	conflts     int // rows in a conflict
+	valid       int
 }
 
 func newIndex() *index {
-	return &index{refs: map[key]refInfo{}, tenants: map[key]tenantInfo{}}
+	return &index{refs: map[key]refInfo{}, tenants: map[key]tenantInfo{}, invalidRefs: map[key]int32{}}
 }
 
 // add records one valid row.
@@ -139,20 +144,42 @@ func (x *index) duplicate(row Row, c checked) (string, bool) {
 	return "", false
 }
 
+// firstInvalid reports whether the invalid row is the first invalid row of a
+// ref that no valid row has.
+func (x *index) firstInvalid(row Row) bool {
+	rk := refKey(row.Ref)
+	if _, valid := x.refs[rk]; valid {
+		return false
+	}
+	line, ok := x.invalidRefs[rk]
+	return ok && line == int32(row.Line)
+}
+
 // scanInput is the pre-pass: it reads the whole input, checks every row
-// offline and indexes the valid ones (calling onValid, if set, for each).
-// An error means the input as a whole cannot be read (nothing has been sent).
-func scanInput(ctx context.Context, in Input, reg *integrations.Registry, onValid func(Row, checked)) (*index, error) {
+// offline and indexes the valid ones (calling onValid, if set, for each)
+// and the refs of the invalid ones (calling onInvalid, if set, for each
+// record with a usable ref). An error means the input as a whole cannot be
+// read (nothing has been sent).
+func scanInput(ctx context.Context, in Input, reg *integrations.Registry, onValid func(Row, checked), onInvalid func(Row)) (*index, error) {
 	x := newIndex()
 	err := eachRow(ctx, in, func(row Row, rowErr *RowError) error {
 		x.rows++
-		if rowErr != nil {
-			x.invalid++
-			return nil
+		var err error
+		c := checked{}
+		if rowErr == nil {
+			c, err = checkRow(reg, row)
 		}
-		c, err := checkRow(reg, row)
-		if err != nil {
+		if rowErr != nil || err != nil {
 			x.invalid++
+			if codat.ValidateRef(row.Ref) == nil {
+				rk := refKey(row.Ref)
+				if _, seen := x.invalidRefs[rk]; !seen {
+					x.invalidRefs[rk] = int32(row.Line)
+				}
+				if onInvalid != nil {
+					onInvalid(row)
+				}
+			}
 			return nil
 		}
 		x.add(row, c)

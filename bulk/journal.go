@@ -25,6 +25,12 @@ const (
 	stepFailed = "failed" // the migration returned an error; Result says which
 )
 
+// Canary verdicts.
+const (
+	verdictPassed = "passed"
+	verdictFailed = "failed"
+)
+
 // Journal events.
 const (
 	eventRun          = "run"
@@ -34,26 +40,41 @@ const (
 )
 
 type entry struct {
-	Time            time.Time    `json:"t"`
-	Event           string       `json:"event,omitempty"`
-	Input           string       `json:"input,omitempty"`
-	Ref             string       `json:"ref,omitempty"`
-	Line            int          `json:"line,omitempty"`
-	Step            string       `json:"step,omitempty"`
-	Steps           []codat.Step `json:"steps,omitempty"`
-	CompanyID       string       `json:"companyId,omitempty"`
-	ConnectionID    string       `json:"connectionId,omitempty"`
-	Status          string       `json:"status,omitempty"`
-	LinkURL         string       `json:"linkUrl,omitempty"`
-	Fingerprint     string       `json:"fp,omitempty"`
-	Tenant          string       `json:"tenant,omitempty"`
-	Canary          bool         `json:"canary,omitempty"`
-	AlreadyMigrated bool         `json:"alreadyMigrated,omitempty"`
-	Result          Status       `json:"result,omitempty"`
-	ErrorClass      string       `json:"errorClass,omitempty"`
-	Error           string       `json:"error,omitempty"`
-	Requests        int          `json:"requests,omitempty"`
-	Reset           *time.Time   `json:"reset,omitempty"`
+	Time         time.Time    `json:"t"`
+	Event        string       `json:"event,omitempty"`
+	Input        string       `json:"input,omitempty"`
+	Ref          string       `json:"ref,omitempty"`
+	Line         int          `json:"line,omitempty"`
+	Step         string       `json:"step,omitempty"`
+	Steps        []codat.Step `json:"steps,omitempty"`
+	CompanyID    string       `json:"companyId,omitempty"`
+	ConnectionID string       `json:"connectionId,omitempty"`
+	Status       string       `json:"status,omitempty"`
+	LinkURL      string       `json:"linkUrl,omitempty"`
+	Fingerprint  string       `json:"fp,omitempty"`
+	Tenant       string       `json:"tenant,omitempty"`
+	Canary       bool         `json:"canary,omitempty"`
+	// Verdict is a canary's outcome, on the last line of its attempt:
+	// verdictPassed or verdictFailed (empty when it was not judged).
+	Verdict string `json:"verdict,omitempty"`
+	// Relink: this attempt sends the row's token even when the connection
+	// is already Linked (a token replacement); a resume keeps doing so
+	// until the token is sent.
+	Relink bool `json:"relink,omitempty"`
+	// NoWrite, on a failed line: the attempt can have created nothing in
+	// Codat (no step done, and a definite answer to the first write), so a
+	// rerun starts afresh instead of looking the ref up.
+	NoWrite         bool `json:"noWrite,omitempty"`
+	AlreadyMigrated bool `json:"alreadyMigrated,omitempty"`
+	// TokenSent: this attempt sent a token PUT that may be installed
+	// (codat.MigrationResult.TokenSent); a resume with Relink then reads the
+	// connection before sending it again.
+	TokenSent  bool       `json:"tokenSent,omitempty"`
+	Result     Status     `json:"result,omitempty"`
+	ErrorClass string     `json:"errorClass,omitempty"`
+	Error      string     `json:"error,omitempty"`
+	Requests   int        `json:"requests,omitempty"`
+	Reset      *time.Time `json:"reset,omitempty"`
 }
 
 // finished reports whether the entry ends its ref's migration successfully.
@@ -63,19 +84,41 @@ func (e *entry) finished() bool { return e.Step == string(codat.StepDone) }
 func (e *entry) rejected() bool { return e.Step == stepFailed && e.Result == StatusTokenRejected }
 
 // tokenSent reports whether a token was sent (or may have been) in the
-// state the entry records.
+// state the entry records. An attempt that replaces a token (Relink) had one
+// sent before.
 func (e *entry) tokenSent() bool {
+	return e.pastToken() || e.AlreadyMigrated || e.Relink
+}
+
+// pastToken reports whether the recorded steps include the token PUT.
+func (e *entry) pastToken() bool {
 	for _, s := range e.Steps {
 		if s == codat.StepAuthorize || s == codat.StepVerify || s == codat.StepDone {
 			return true
 		}
 	}
-	return e.AlreadyMigrated
+	return false
 }
+
+// done reports whether the recorded steps include s.
+func (e *entry) done(s codat.Step) bool {
+	for _, d := range e.Steps {
+		if d == s {
+			return true
+		}
+	}
+	return false
+}
+
+// canaryFailed reports whether the entry ends a canary that did not pass
+// although its migration finished (sync errors).
+func (e *entry) canaryFailed() bool { return e.finished() && e.Verdict == verdictFailed }
 
 // outcome is the status a ref's last entry stands for, in a journal summary.
 func (e *entry) outcome() Status {
 	switch {
+	case e.canaryFailed():
+		return StatusFailed
 	case e.finished() && e.AlreadyMigrated:
 		return StatusAlreadyMigrated
 	case e.finished():
@@ -90,7 +133,7 @@ func (e *entry) outcome() Status {
 func (e *entry) result() *codat.MigrationResult {
 	return &codat.MigrationResult{Ref: e.Ref, CompanyID: e.CompanyID, ConnectionID: e.ConnectionID,
 		Status: codat.ConnectionStatus(e.Status), LinkURL: e.LinkURL, Steps: append([]codat.Step(nil), e.Steps...),
-		AlreadyMigrated: e.AlreadyMigrated}
+		AlreadyMigrated: e.AlreadyMigrated, TokenSent: e.TokenSent}
 }
 
 // span locates a ref's latest line in the journal file.
@@ -111,8 +154,7 @@ type journal struct {
 	size    int64
 	index   map[key]span
 	tenants map[key]key // tenant → the ref it was migrated under
-	canary  map[key]struct{}
-	passed  bool // a canary cohort passed in an earlier run
+	canary  *canaryTrack
 	written uint64
 	synced  uint64
 	syncing bool
@@ -173,10 +215,15 @@ func openJournal(path string) (*journal, error) {
 // for a corrupt line that is not the last.
 func scanJournal(r io.Reader, j *journal) (*JournalSummary, int64, error) {
 	sum := &JournalSummary{Counts: map[Status]int{}}
+	ct := newCanaryTrack()
 	if j != nil {
-		j.index, j.tenants, j.canary = map[key]span{}, map[key]key{}, map[key]struct{}{}
+		j.index, j.tenants, j.canary = map[key]span{}, map[key]key{}, ct
 	}
 	outcomes := map[key]refOutcome{}
+	finish := func() *JournalSummary {
+		sum.CanaryPassed, sum.CanaryFailed = ct.passed, ct.failed
+		return finishSummary(sum, outcomes)
+	}
 	br := bufio.NewReaderSize(r, 64<<10)
 	var off int64
 	for n := 1; ; n++ {
@@ -184,10 +231,10 @@ func scanJournal(r io.Reader, j *journal) (*JournalSummary, int64, error) {
 		if len(b) > 0 && (err != nil || b[len(b)-1] != '\n') {
 			// No newline at the end of the file: a torn write.
 			sum.TornTail = true
-			return finishSummary(sum, outcomes), off, nil
+			return finish(), off, nil
 		}
 		if errors.Is(err, io.EOF) {
-			return finishSummary(sum, outcomes), off, nil
+			return finish(), off, nil
 		}
 		if err != nil {
 			return nil, 0, fmt.Errorf("bulk: read journal: %w", err)
@@ -197,12 +244,13 @@ func scanJournal(r io.Reader, j *journal) (*JournalSummary, int64, error) {
 			if _, perr := br.Peek(1); errors.Is(perr, io.EOF) {
 				// A complete but garbled last line is a torn write too.
 				sum.TornTail = true
-				return finishSummary(sum, outcomes), off, nil
+				return finish(), off, nil
 			}
 			return nil, 0, fmt.Errorf("bulk: journal line %d is corrupt; the journal cannot be trusted to resume from", n)
 		}
 		sum.Lines++
 		sum.add(&e)
+		ct.add(&e)
 		if e.Ref != "" && e.Event == "" {
 			rk := refKey(e.Ref)
 			outcomes[rk] = refOutcome{status: e.outcome(), requests: e.Requests}
@@ -211,13 +259,7 @@ func scanJournal(r io.Reader, j *journal) (*JournalSummary, int64, error) {
 				if e.Tenant != "" {
 					j.tenants[tenantKey(e.Tenant)] = rk
 				}
-				if e.Canary && e.finished() {
-					j.canary[rk] = struct{}{}
-				}
 			}
-		}
-		if e.Event == eventCanaryPassed && j != nil {
-			j.passed = true
 		}
 		off += int64(len(b))
 	}
@@ -257,12 +299,53 @@ func (j *journal) tenantElsewhere(tenant, ref string) bool {
 	return ok && rk != refKey(ref)
 }
 
-// canaryState returns whether a canary cohort passed in an earlier run, and
-// how many canaries an earlier run finished.
-func (j *journal) canaryState() (passed bool, done int) {
+// canaryState returns whether a canary cohort passed in an earlier run, how
+// many canaries passed towards the next cohort, and whether the last canary
+// verdict was a failure.
+func (j *journal) canaryState() (passed bool, passes int, failed bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return j.passed, len(j.canary)
+	return j.canary.passed, len(j.canary.passes), j.canary.failed
+}
+
+// canaryTrack follows the canary verdicts in journal order. A cohort that
+// passed opens the gate for good. A canary that failed closes it until a
+// new cohort passes: only canaries that passed in a run after the last
+// failure count towards that cohort, and the failed canary never does.
+type canaryTrack struct {
+	run     int  // runs seen (eventRun lines)
+	failRun int  // the run of the last failure
+	passed  bool // a cohort passed and nothing failed since
+	failed  bool // the last verdict was a failure
+	passes  map[key]struct{}
+}
+
+func newCanaryTrack() *canaryTrack { return &canaryTrack{passes: map[key]struct{}{}} }
+
+func (c *canaryTrack) add(e *entry) {
+	switch {
+	case e.Event == eventRun:
+		c.run++
+	case e.Event == eventCanaryPassed:
+		c.passed, c.failed = true, false
+	case e.Event == eventCanaryFailed:
+		c.fail()
+	case e.Event != "" || e.Ref == "":
+	case e.Verdict == verdictFailed:
+		c.fail()
+	case e.Verdict == verdictPassed || e.Verdict == "" && e.Canary && e.finished():
+		// (A finished canary without a verdict is from a journal written
+		// before verdicts were recorded; its cohort's canary-failed event,
+		// if any, follows it.)
+		if !c.failed || c.run > c.failRun {
+			c.passes[refKey(e.Ref)] = struct{}{}
+		}
+	}
+}
+
+func (c *canaryTrack) fail() {
+	c.passed, c.failed, c.failRun = false, true, c.run
+	clear(c.passes)
 }
 
 // append writes e as one line and returns once it is on disk. Concurrent
@@ -289,13 +372,8 @@ func (j *journal) append(e *entry) error {
 		if e.Tenant != "" {
 			j.tenants[tenantKey(e.Tenant)] = rk
 		}
-		if e.Canary && e.finished() {
-			j.canary[rk] = struct{}{}
-		}
 	}
-	if e.Event == eventCanaryPassed {
-		j.passed = true
-	}
+	j.canary.add(e)
 	j.size += int64(len(b))
 	j.written++
 	seq := j.written
@@ -345,9 +423,12 @@ type JournalSummary struct {
 	// Requests is the number of HTTP requests the journaled migrations sent
 	// (the cumulative count on each ref's latest line).
 	Requests int
-	// CanaryPassed reports whether a canary cohort passed.
+	// CanaryPassed reports whether a canary cohort passed (and no canary
+	// failed since).
 	CanaryPassed bool
-	// CanaryFailed reports whether the last canary cohort failed.
+	// CanaryFailed reports whether the last canary verdict was a failure:
+	// the next run migrates a new canary cohort first, and the rest only if
+	// it passes.
 	CanaryFailed bool
 	// First and Last are the times of the first and last lines.
 	First, Last time.Time
@@ -381,10 +462,6 @@ func (s *JournalSummary) add(e *entry) {
 	switch e.Event {
 	case eventRun:
 		s.Runs++
-	case eventCanaryPassed:
-		s.CanaryPassed, s.CanaryFailed = true, false
-	case eventCanaryFailed:
-		s.CanaryFailed = true
 	case eventQuota:
 		if e.Reset != nil {
 			s.QuotaReset = *e.Reset

@@ -49,9 +49,10 @@ func TestJournalRoundTrip(t *testing.T) {
 	e, err = j.get("b")
 	require.NoError(t, err)
 	assert.True(t, e.rejected())
-	passed, done := j.canaryState()
+	passed, passes, failed := j.canaryState()
 	assert.True(t, passed)
-	assert.Equal(t, 1, done)
+	assert.Equal(t, 1, passes)
+	assert.False(t, failed)
 
 	sum, err := ReadJournal(path)
 	require.NoError(t, err)
@@ -60,6 +61,55 @@ func TestJournalRoundTrip(t *testing.T) {
 	assert.Equal(t, 1+3+4, sum.Requests)
 	assert.True(t, sum.CanaryPassed)
 	assert.Equal(t, 1, sum.Resumable(), "only the incomplete ref resumes; a rejected token waits for a new one")
+}
+
+// The canary gate follows the verdicts in journal order: a failed canary
+// closes it, a canary that passed in the same run does not count, and a new
+// cohort in a later run must pass.
+func TestJournalCanaryVerdicts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j.jsonl")
+	j, err := openJournal(path)
+	require.NoError(t, err)
+	done := []codat.Step{"company", "connection", "authorize", "verify", "sync", "wait", "done"}
+	line := func(ref, verdict string) *entry {
+		return &entry{Time: t0, Ref: ref, Step: "done", Steps: done, Canary: true, Verdict: verdict}
+	}
+	require.NoError(t, j.append(&entry{Time: t0, Event: eventRun}))
+	require.NoError(t, j.append(line("a", verdictPassed)))
+	require.NoError(t, j.append(line("b", verdictFailed)))
+	require.NoError(t, j.append(line("c", verdictPassed))) // same run as the failure
+	require.NoError(t, j.append(&entry{Time: t0, Event: eventCanaryFailed}))
+	passed, passes, failed := j.canaryState()
+	assert.False(t, passed)
+	assert.Zero(t, passes, "a failure discards the passes before it and in its run")
+	assert.True(t, failed)
+	e, err := j.get("b")
+	require.NoError(t, err)
+	assert.Equal(t, StatusFailed, e.outcome(), "a finished canary that failed is a failure")
+
+	require.NoError(t, j.append(&entry{Time: t0, Event: eventRun}))
+	require.NoError(t, j.append(line("d", verdictPassed)))
+	passed, passes, failed = j.canaryState()
+	assert.False(t, passed)
+	assert.Equal(t, 1, passes, "a pass in a later run counts towards the new cohort")
+	assert.True(t, failed)
+	require.NoError(t, j.close())
+
+	sum, err := ReadJournal(path)
+	require.NoError(t, err)
+	assert.True(t, sum.CanaryFailed)
+	assert.False(t, sum.CanaryPassed)
+	assert.Equal(t, map[Status]int{StatusMigrated: 3, StatusFailed: 1}, sum.Counts)
+
+	j, err = openJournal(path)
+	require.NoError(t, err)
+	passed, passes, failed = j.canaryState()
+	assert.Equal(t, []any{false, 1, true}, []any{passed, passes, failed}, "the same state from the file")
+	require.NoError(t, j.append(&entry{Time: t0, Event: eventCanaryPassed}))
+	passed, _, failed = j.canaryState()
+	assert.True(t, passed)
+	assert.False(t, failed)
+	require.NoError(t, j.close())
 }
 
 func TestJournalTornLine(t *testing.T) {

@@ -217,9 +217,36 @@ func (r *jsonReport) Close() error {
 	return err
 }
 
-// CreateReport creates (or truncates) the file at path, mode 0600, and
+// ReportOpener is implemented by a ReportWriter that prepares its
+// destination only when told to: Run calls Open once it holds the journal
+// lock, before the first Write, so that a second run refused with
+// ErrJournalLocked leaves the first run's report alone (Validate calls it
+// before its first Write too). CreateReport's writers implement it; Write
+// opens the writer itself if Open was not called.
+type ReportOpener interface {
+	Open() error
+}
+
+// openReport calls rep's Open, if it has one.
+func openReport(rep ReportWriter) error {
+	if o, ok := rep.(ReportOpener); ok {
+		if err := o.Open(); err != nil {
+			return fmt.Errorf("bulk: report: %w", err)
+		}
+	}
+	return nil
+}
+
+// CreateReport prepares the file at path (created mode 0600 if missing) and
 // returns a writer in the format its extension names: .csv, .json (one JSON
 // array) or .jsonl/.ndjson. Close also closes the file.
+//
+// The file is checked to be writable at once, but an existing file is not
+// truncated until the writer is opened (ReportOpener: Run does it once it
+// holds the journal lock) or first written to. Closed without being opened,
+// the writer leaves an existing file as it was and removes a file it
+// created, so a run that never started (ErrJournalLocked: another run is
+// using the journal) does not wipe that run's report.
 func CreateReport(path string) (ReportWriter, error) {
 	ext := strings.ToLower(filepath.Ext(path))
 	switch ext {
@@ -227,17 +254,88 @@ func CreateReport(path string) (ReportWriter, error) {
 	default:
 		return nil, fmt.Errorf("bulk: report %q: want a .csv, .json or .jsonl file", filepath.Base(path))
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	created := true
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		created = false
+		f, err = os.OpenFile(path, os.O_WRONLY, 0o600)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("bulk: create report: %w", err)
 	}
-	switch ext {
-	case ".csv":
-		return &csvReport{w: csv.NewWriter(f), closer: f}, nil
-	case ".json":
-		return &jsonReport{w: bufio.NewWriter(f), closer: f}, nil
+	return &fileReport{path: path, ext: ext, f: f, created: created}, nil
+}
+
+// fileReport is CreateReport's writer: the file, opened for writing, and
+// the format writer made over it by Open.
+type fileReport struct {
+	mu      sync.Mutex
+	path    string
+	ext     string
+	f       *os.File
+	created bool // the file did not exist before CreateReport
+	w       ReportWriter
+	closed  bool
+}
+
+// Open truncates the file and starts the report. Calling it again does
+// nothing.
+func (r *fileReport) Open() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.openLocked()
+}
+
+func (r *fileReport) openLocked() error {
+	switch {
+	case r.closed:
+		return errors.New("bulk: report is closed")
+	case r.w != nil:
+		return nil
 	}
-	return &jsonReport{w: bufio.NewWriter(f), closer: f, lines: true}, nil
+	if err := r.f.Truncate(0); err != nil {
+		return fmt.Errorf("bulk: create report: %w", err)
+	}
+	if _, err := r.f.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("bulk: create report: %w", err)
+	}
+	switch r.ext {
+	case ".csv":
+		r.w = &csvReport{w: csv.NewWriter(r.f), closer: r.f}
+	case ".json":
+		r.w = &jsonReport{w: bufio.NewWriter(r.f), closer: r.f}
+	default:
+		r.w = &jsonReport{w: bufio.NewWriter(r.f), closer: r.f, lines: true}
+	}
+	return nil
+}
+
+func (r *fileReport) Write(row ReportRow) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.openLocked(); err != nil {
+		return err
+	}
+	return r.w.Write(row)
+}
+
+// Close completes and closes the report; an unopened one is left as it was
+// (and removed if CreateReport created it).
+func (r *fileReport) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	if r.w != nil {
+		return r.w.Close()
+	}
+	err := r.f.Close()
+	if r.created {
+		err = errors.Join(err, os.Remove(r.path))
+	}
+	return err
 }
 
 // DiscardReport is a ReportWriter that drops every row (Plan-like runs whose

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"sync"
 	"time"
@@ -41,16 +42,27 @@ type Runner struct {
 	Concurrency int
 	// Canary is the number of migrations run first with codat.SyncWait; the
 	// rest start only if every one ends Linked with its first sync complete
-	// (0: 1; negative: no canary). Canaries an earlier run finished with the
-	// same journal count.
+	// (0: 1; negative: no canary). Canaries that passed in an earlier run
+	// with the same journal count, and once a cohort has passed no more
+	// canaries run. A canary that failed is not retried by a rerun: it is
+	// reported failed again, and the rerun migrates a new cohort of Canary
+	// other rows first, starting the rest only if that cohort passes.
 	Canary int
 	// Sync is the sync mode of the migrations after the canaries.
 	Sync codat.SyncMode
 	// WaitPoll is the dataStatus poll interval of codat.SyncWait migrations
 	// (canaries): codat.Migration.WaitPoll (0: its default).
 	WaitPoll time.Duration
-	// WaitForQuota makes Run sleep until the quota resets instead of
+	// WaitForQuota makes Run sleep until the daily quota resets instead of
 	// stopping with a *QuotaError. Stop ends the sleep.
+	//
+	// A 429 that outlasts the client's retries stops the run until the
+	// daily reset only when the quota is spent (the snapshot shows no
+	// request remaining, or Retry-After reaches the reset). Any other 429
+	// (the per-minute limit, say) pauses new starts for its Retry-After and
+	// retries the migration, with or without WaitForQuota, when that is at
+	// most MaxRateLimitPause; a longer one stops the run like a spent quota,
+	// with the Retry-After as the reset.
 	WaitForQuota bool
 	// StopGrace bounds how long the migrations in flight when Stop is
 	// called may go on before their context is cancelled and they are
@@ -59,8 +71,26 @@ type Runner struct {
 	StopGrace time.Duration
 	// Relink sends a row's token even though the journal says the ref was
 	// migrated (or its token sent) with a different one; without it such a
-	// row is reported token-changed.
+	// row is reported token-changed. The migration is run with
+	// codat.Migration.Relink, so the token is sent even to a connection that
+	// is Linked, and the intent is journaled: a rerun after a crash sends
+	// the token too. (A new token for a ref whose token Codat rejected is
+	// sent the same way, without Relink.)
 	Relink bool
+	// SkipAccountCheck turns off the account check. By default, before it
+	// migrates the first row whose ref the journal does not know (and is
+	// not a duplicate), Run (and Plan) lists every company of the account
+	// once, 5,000 a request (GET /companies?pageSize=5000: one request per
+	// 5,000 companies), and keeps, of the input refs the journal does not
+	// know, those a company is already tagged with (codat.RefTagKey): memory
+	// holds no more than that. Such a row is continued from that company
+	// (codat.Migration.Resume: one look-up, then already-migrated or the
+	// steps left) instead of creating a second company for the ref. That is
+	// what protects a ref migrated by an earlier run whose journal is not
+	// this one (another journal path, a lost journal, an input renamed).
+	// Skip it only when the journal is known to record every earlier run
+	// of these refs.
+	SkipAccountCheck bool
 	// RequestsPerMinute paces migration starts so that their requests stay
 	// within it (0: 1,000, Codat's per-IP limit; negative: no pacing).
 	RequestsPerMinute int
@@ -76,9 +106,10 @@ type Runner struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 
 	// migrate, quota and probe replace Client's methods in tests.
-	migrate func(ctx context.Context, m codat.Migration) (*codat.MigrationResult, error)
-	quota   func() codat.Quota
-	probe   func(ctx context.Context) (codat.Quota, error)
+	migrate  func(ctx context.Context, m codat.Migration) (*codat.MigrationResult, error)
+	quota    func() codat.Quota
+	probe    func(ctx context.Context) (codat.Quota, error)
+	listRefs func(ctx context.Context, keep func(ref string) bool) (map[key]struct{}, int, error)
 
 	// ctl is the signal of Stop (see control).
 	ctl *stopControl
@@ -94,6 +125,9 @@ type Summary struct {
 	Counts map[Status]int
 	// Requests is the HTTP requests the migrations sent.
 	Requests int
+	// AccountCheckRequests is the HTTP requests of the account check (see
+	// Runner.SkipAccountCheck), not counted in Requests.
+	AccountCheckRequests int
 	// Started and Finished bound the run.
 	Started, Finished time.Time
 }
@@ -157,7 +191,29 @@ func (r *Runner) settings() settings {
 			return c.Quota(), nil
 		}
 	}
+	if s.listRefs == nil && r.Client != nil {
+		s.listRefs = clientRefs(r.Client)
+	}
 	return s
+}
+
+// clientRefs lists every company of the account through c, 5,000 a page,
+// and returns the refs (codat.RefTagKey tags) that keep accepts, as keys,
+// with the requests the listing took.
+func clientRefs(c *codat.Client) func(ctx context.Context, keep func(ref string) bool) (map[key]struct{}, int, error) {
+	return func(ctx context.Context, keep func(ref string) bool) (map[key]struct{}, int, error) {
+		before := c.Requests()
+		found := map[key]struct{}{}
+		for co, err := range c.Companies.All(ctx, &codat.ListOptions{PageSize: codat.MaxPageSize}) {
+			if err != nil {
+				return nil, int(c.Requests() - before), err
+			}
+			if ref := co.Tags[codat.RefTagKey]; ref != "" && keep(ref) {
+				found[refKey(ref)] = struct{}{}
+			}
+		}
+		return found, int(c.Requests() - before), nil
+	}
 }
 
 // job is a row that needs requests.
@@ -169,9 +225,14 @@ type job struct {
 	relink  bool
 	canary  bool
 	tenantH string
+	// inCodat: the journal does not know the ref, but a company in Codat
+	// carries it (the account check): resumed rather than created.
+	inCodat bool
 	// requests: recorded in the journal before this run (cumulative), and
 	// sent by this run.
 	journaled, sent int
+	// pauses counts the short rate-limit pauses of this migration.
+	pauses int
 }
 
 // verdict is what classify decides for a row.
@@ -186,83 +247,179 @@ type classifier struct {
 	idx    *index
 	j      *journal // nil: no journal
 	relink bool
+	// inCodat holds the input refs that the journal does not know and that
+	// a company in Codat is tagged with (see Runner.SkipAccountCheck); nil
+	// when the account was not checked.
+	inCodat map[key]struct{}
+	// checkAccount, when set, is the account check: classify calls it once,
+	// at the first row to migrate that the journal does not know, and it
+	// sets inCodat.
+	checkAccount func()
 }
 
 func baseReport(row Row) ReportRow {
 	return ReportRow{Line: row.Line, Ref: row.Ref, CompanyName: row.CompanyName, Platform: row.Platform}
 }
 
+// classify decides one row: reported at once (out) or migrated (job).
+//
+// A row the journal knows is decided by the journal first: a finished ref
+// is already-migrated, and one whose token Codat already accepted resumes,
+// even when the row no longer passes the offline checks (an access token
+// that has expired since). Otherwise the row must be valid, and not a
+// duplicate.
 func (cl *classifier) classify(row Row, rowErr *RowError) (verdict, error) {
 	rep := baseReport(row)
+	reason := ""
+	var c checked
 	if rowErr != nil {
-		rep.Status, rep.ErrorClass, rep.Error = StatusInvalid, "invalid", rowErr.Reason
-		return verdict{out: &rep}, nil
+		reason = rowErr.Reason
+	} else if cr, err := checkRow(cl.reg, row); err != nil {
+		reason = err.Error()
+	} else {
+		c = cr
 	}
-	c, err := checkRow(cl.reg, row)
-	if err != nil {
-		rep.Status, rep.ErrorClass, rep.Error = StatusInvalid, "invalid", err.Error()
-		return verdict{out: &rep}, nil
+	if reason != "" {
+		return cl.invalid(row, rep, reason)
 	}
 	if why, dup := cl.idx.duplicate(row, c); dup {
 		rep.Status, rep.ErrorClass, rep.Error = StatusDuplicate, "duplicate", why
 		return verdict{out: &rep}, nil
 	}
 	jb := &job{row: row, c: c, tenantH: tenantHash(c.tenant)}
-	if cl.j == nil {
-		return verdict{job: jb}, nil
-	}
-	if cl.j.tenantElsewhere(jb.tenantH, row.Ref) {
-		rep.Status, rep.ErrorClass = StatusDuplicate, "duplicate"
-		rep.Error = fmt.Sprintf("the journal holds this %s tenant under another ref; not migrated twice", c.platformKey)
-		return verdict{out: &rep}, nil
-	}
-	e, err := cl.j.get(row.Ref)
-	if err != nil {
-		return verdict{}, err
+	var e *entry
+	if cl.j != nil {
+		if cl.j.tenantElsewhere(jb.tenantH, row.Ref) {
+			rep.Status, rep.ErrorClass = StatusDuplicate, "duplicate"
+			rep.Error = fmt.Sprintf("the journal holds this %s tenant under another ref; not migrated twice", c.platformKey)
+			return verdict{out: &rep}, nil
+		}
+		var err error
+		if e, err = cl.j.get(row.Ref); err != nil {
+			return verdict{}, err
+		}
 	}
 	if e == nil {
+		if f := cl.checkAccount; f != nil {
+			cl.checkAccount = nil
+			f()
+		}
+		if _, found := cl.inCodat[refKey(row.Ref)]; found {
+			// Migrated (or started) by a run with another journal: Migrate
+			// finds the company by its tag instead of creating a second one.
+			jb.resume, jb.inCodat = &codat.MigrationResult{Ref: row.Ref}, true
+		}
 		return verdict{job: jb}, nil
 	}
 	jb.prev, jb.journaled = e, e.Requests
 	rep.CompanyID, rep.ConnectionID = e.CompanyID, e.ConnectionID
 	same := e.Fingerprint == c.fingerprint
-	changed := func() (verdict, error) {
-		rep.Status, rep.ErrorClass = StatusTokenChanged, "token-changed"
-		rep.Error = fmt.Sprintf("the journal has this ref's token with fingerprint %s, the row has %s; not re-sent (relink to send it)", e.Fingerprint, c.fingerprint)
-		return verdict{out: &rep}, nil
-	}
-	// beforeToken is the recorded state cut back to before the token was
-	// sent, so that Migrate sends the row's token.
-	beforeToken := func() *codat.MigrationResult {
-		res := e.result()
-		res.Steps = res.Steps[:0]
-		for _, s := range e.Steps {
-			if s == codat.StepCompany || s == codat.StepConnection {
-				res.Steps = append(res.Steps, s)
-			}
-		}
-		res.Status, res.AlreadyMigrated = "", false
-		return res
-	}
 	switch {
+	case e.canaryFailed() && (same || !cl.relink):
+		return canaryFailedEarlier(rep, e), nil
 	case e.finished() && same:
 		rep.Status = StatusAlreadyMigrated
 		return verdict{out: &rep}, nil
 	case e.finished() || (e.tokenSent() && !same && !e.rejected()):
 		if !cl.relink {
-			return changed()
+			rep.Status, rep.ErrorClass = StatusTokenChanged, "token-changed"
+			rep.Error = fmt.Sprintf("the journal has this ref's token with fingerprint %s, the row has %s; not re-sent (relink to send it)", e.Fingerprint, c.fingerprint)
+			return verdict{out: &rep}, nil
 		}
-		jb.resume, jb.relink = beforeToken(), true
+		jb.resume, jb.relink = beforeToken(e), true
 	case e.rejected() && same:
 		rep.Status, rep.ErrorClass, rep.LinkURL = StatusTokenRejected, "token-rejected", e.LinkURL
 		rep.Error = "Codat rejected this token in an earlier run; supply a new token or send the customer to the link URL"
 		return verdict{out: &rep}, nil
 	case e.rejected():
-		jb.resume = beforeToken()
+		// A new token for a rejected one: sent even if the connection reads
+		// back Linked by now.
+		jb.resume, jb.relink = beforeToken(e), true
+	case e.Step == stepFailed && e.NoWrite:
+		// The last attempt can have created nothing: start afresh, without
+		// the look-up a resume costs.
 	default:
 		jb.resume = e.result()
+		// A token replacement cut short before its PUT was recorded still
+		// sends the token.
+		jb.relink = e.Relink && !e.done(codat.StepAuthorize)
 	}
 	return verdict{job: jb}, nil
+}
+
+// beforeToken is the state e records cut back to before the token was sent,
+// so that Migrate sends the row's token (with Relink set).
+func beforeToken(e *entry) *codat.MigrationResult {
+	res := e.result()
+	res.Steps = res.Steps[:0]
+	for _, s := range e.Steps {
+		if s == codat.StepCompany || s == codat.StepConnection {
+			res.Steps = append(res.Steps, s)
+		}
+	}
+	res.Status, res.AlreadyMigrated, res.TokenSent = "", false, false
+	return res
+}
+
+// canaryFailedEarlier reports a canary that finished but failed in an
+// earlier run (sync errors): it is not retried, and does not count as a
+// canary that passed.
+func canaryFailedEarlier(rep ReportRow, e *entry) verdict {
+	rep.Status, rep.ErrorClass = StatusFailed, "canary"
+	rep.Error = "this canary failed in an earlier run and is not retried; a new canary cohort must pass before the rest starts"
+	if e.Error != "" {
+		rep.Error += " (" + e.Error + ")"
+	}
+	return verdict{out: &rep}
+}
+
+// invalid decides a row that fails the offline checks. The journal comes
+// first: a ref it records as finished is already-migrated, and one whose
+// token Codat already accepted (verify done; or authorize done and not
+// rejected) resumes without the token, which it no longer needs. Any other
+// invalid row is reported invalid. Only the first invalid row of a ref that
+// no valid row has is looked up.
+func (cl *classifier) invalid(row Row, rep ReportRow, reason string) (verdict, error) {
+	rep.Status, rep.ErrorClass, rep.Error = StatusInvalid, "invalid", reason
+	if cl.j == nil || !cl.idx.firstInvalid(row) {
+		return verdict{out: &rep}, nil
+	}
+	e, err := cl.j.get(row.Ref)
+	if err != nil || e == nil {
+		return verdict{out: &rep}, err
+	}
+	switch {
+	case e.canaryFailed():
+		rep.CompanyID, rep.ConnectionID = e.CompanyID, e.ConnectionID
+		return canaryFailedEarlier(rep, e), nil
+	case e.finished():
+		ok := baseReport(row)
+		ok.Status, ok.CompanyID, ok.ConnectionID = StatusAlreadyMigrated, e.CompanyID, e.ConnectionID
+		return verdict{out: &ok}, nil
+	case e.rejected() || !e.pastToken():
+		rep.CompanyID, rep.ConnectionID = e.CompanyID, e.ConnectionID
+		return verdict{out: &rep}, nil
+	}
+	key := row.Platform
+	if p, ok := cl.reg.Lookup(row.Platform); ok {
+		key = p.Key
+	}
+	jb := &job{row: row, prev: e, journaled: e.Requests, resume: e.result(), tenantH: e.Tenant,
+		c: checked{auth: journaledAuth{key: key, reason: reason}, platformKey: key, fingerprint: e.Fingerprint}}
+	return verdict{job: jb}, nil
+}
+
+// journaledAuth stands for the authorization of a row that no longer passes
+// the offline checks (say, its access token has expired since) while the
+// journal shows Codat already accepted its token: the migration resumes past
+// the token step, which never needs the body. Body returns why the row is
+// invalid, so nothing is ever sent from it.
+type journaledAuth struct{ key, reason string }
+
+func (a journaledAuth) PlatformKey() string { return a.key }
+
+func (a journaledAuth) Body() (map[string]string, error) {
+	return nil, fmt.Errorf("%w: the row is invalid: %s", integrations.ErrInvalid, a.reason)
 }
 
 // Validate checks every row offline and reports each as valid, invalid or
@@ -270,8 +427,14 @@ func (cl *classifier) classify(row Row, rowErr *RowError) (verdict, error) {
 func (r *Runner) Validate(ctx context.Context, in Input, rep ReportWriter) (*Summary, error) {
 	s := r.settings()
 	sum := &Summary{Input: in.Name, Counts: map[Status]int{}, Started: s.Now()}
-	idx, err := scanInput(ctx, in, s.reg, nil)
+	if rep == nil {
+		rep = DiscardReport
+	}
+	idx, err := scanInput(ctx, in, s.reg, nil, nil)
 	if err != nil {
+		return sum, err
+	}
+	if err := openReport(rep); err != nil {
 		return sum, err
 	}
 	cl := &classifier{reg: s.reg, idx: idx}
@@ -310,8 +473,16 @@ type Plan struct {
 	TokenChanged int `json:"tokenChanged"`
 	// TokenRejected rows had this very token rejected in an earlier run.
 	TokenRejected int `json:"tokenRejected"`
-	// Resume rows were started by an earlier run and will be continued.
+	// CanaryFailed rows are canaries that finished but failed in an earlier
+	// run (their first sync ended in errors): reported failed, not retried.
+	CanaryFailed int `json:"canaryFailed"`
+	// Resume rows were started by an earlier run and will be continued:
+	// rows the journal records as unfinished, and the InCodat rows.
 	Resume int `json:"resume"`
+	// InCodat rows are unknown to the journal but their ref is already on
+	// a company in Codat (the account check): they are continued from that
+	// company, never created twice. They are counted in Resume.
+	InCodat int `json:"inCodat"`
 	// New rows will be migrated from scratch.
 	New int `json:"new"`
 	// Canary is the number of migrations that will run first, with
@@ -319,9 +490,19 @@ type Plan struct {
 	Canary int `json:"canary"`
 	// RequestsPerCompany is what a new migration needs on the happy path.
 	RequestsPerCompany int `json:"requestsPerCompany"`
-	// RequestsNeeded is the requests the run is expected to send.
+	// AccountCheckRequests is what the run's account check costs: one
+	// GET /companies?pageSize=5000 per 5,000 companies in the account (the
+	// listing Plan made itself to count InCodat). Zero when no row needs it
+	// or Runner.SkipAccountCheck is set.
+	AccountCheckRequests int `json:"accountCheckRequests"`
+	// AccountCheckError says why the account could not be checked, if so;
+	// InCodat is then unknown (zero).
+	AccountCheckError string `json:"accountCheckError,omitempty"`
+	// RequestsNeeded is the requests the run is expected to send, the
+	// account check included.
 	RequestsNeeded int `json:"requestsNeeded"`
-	// Quota is the quota snapshot from one request (GET /companies?pageSize=1);
+	// Quota is the quota snapshot from the account check's listing, or from
+	// one request (GET /companies?pageSize=1) when no listing was needed;
 	// Observed is zero when there is no Client or the request failed.
 	Quota codat.Quota `json:"quota"`
 	// QuotaError says why Quota is unknown, if it is.
@@ -334,35 +515,52 @@ type Plan struct {
 func (p *Plan) ToMigrate() int { return p.New + p.Resume }
 
 // Plan counts what a run over in would do, the requests it needs and how
-// long it should take under Codat's quota rules, without migrating. It sends
-// one request (GET /companies?pageSize=1, read-only) to read the quota, when
-// Runner.Client is set. The journal, when JournalPath is set and exists, is
-// read and not changed.
+// long it should take under Codat's quota rules, without migrating. The
+// journal, when JournalPath is set and exists, is read and not changed.
+//
+// With Runner.Client set it sends read-only requests: the account check a
+// run would make (every company, GET /companies?pageSize=5000, one request
+// per 5,000 companies), when some row is unknown to the journal and
+// SkipAccountCheck is not set, to count the rows already in Codat; otherwise
+// one request (GET /companies?pageSize=1) to read the quota.
 func (r *Runner) Plan(ctx context.Context, in Input) (*Plan, error) {
 	s := r.settings()
 	p := &Plan{Input: in.Name, RequestsPerCompany: RequestsPerCompany(s.Sync)}
-	idx, err := scanInput(ctx, in, s.reg, nil)
-	if err != nil {
-		return nil, err
-	}
 	var j *journal
 	if s.JournalPath != "" {
+		var err error
 		j, err = openJournalReadOnly(s.JournalPath)
 		if err != nil {
 			return nil, err
 		}
 		defer j.close()
 	}
+	idx, err := scanInput(ctx, in, s.reg, nil, nil)
+	if err != nil {
+		return nil, err
+	}
 	canaryLeft := s.Canary
 	if j != nil {
-		passed, done := j.canaryState()
+		passed, passes, _ := j.canaryState()
 		if passed {
 			canaryLeft = 0
 		} else {
-			canaryLeft = max(0, canaryLeft-done)
+			canaryLeft = max(0, canaryLeft-passes)
 		}
 	}
 	cl := &classifier{reg: s.reg, idx: idx, j: j, relink: s.Relink}
+	listed := false
+	if !s.SkipAccountCheck && s.listRefs != nil {
+		cl.checkAccount = func() {
+			found, n, err := s.listRefs(ctx, accountFilter(idx, j))
+			p.AccountCheckRequests = max(n, 1)
+			if err != nil {
+				p.AccountCheckError = err.Error()
+				return
+			}
+			cl.inCodat, listed = found, true
+		}
+	}
 	// Canaries and resumed rows need other than the per-company figure:
 	// their requests are counted apart (overhead, special rows).
 	overhead, special := 0, 0
@@ -385,6 +583,8 @@ func (r *Runner) Plan(ctx context.Context, in Input) (*Plan, error) {
 				p.TokenChanged++
 			case StatusTokenRejected:
 				p.TokenRejected++
+			case StatusFailed:
+				p.CanaryFailed++
 			}
 			p.Valid++
 			return nil
@@ -397,10 +597,18 @@ func (r *Runner) Plan(ctx context.Context, in Input) (*Plan, error) {
 			mode = codat.SyncWait
 		}
 		need := RequestsPerCompany(mode)
-		if v.job.resume != nil {
+		switch jb := v.job; {
+		case jb.inCodat:
+			// A look-up and a listing of its connections instead of the two
+			// creates; fewer when it is linked already.
 			p.Resume++
-			need = remainingRequests(v.job.resume, mode)
-		} else {
+			p.InCodat++
+		case jb.resume != nil:
+			p.Resume++
+			need = remainingRequests(jb.resume, mode)
+		case jb.prev != nil:
+			p.Resume++ // an earlier attempt that created nothing: afresh
+		default:
 			p.New++
 		}
 		if v.job.resume != nil || mode != s.Sync {
@@ -413,21 +621,41 @@ func (r *Runner) Plan(ctx context.Context, in Input) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.probe != nil {
+	switch {
+	case listed:
+		p.Quota = s.quota()
+	case s.probe != nil:
 		q, err := s.probe(ctx)
 		if err != nil {
 			p.QuotaError = err.Error()
 		} else {
 			p.Quota = q
 		}
-	} else {
+	default:
 		p.QuotaError = "no client: quota not read"
 	}
+	p.RequestsNeeded += p.AccountCheckRequests
 	// Every migration is scheduled at the per-company rate; what the special
-	// rows need beyond (or short of) it is the overhead.
+	// rows need beyond (or short of) it, and the account check, are the
+	// overhead.
 	p.Estimate = EstimateSchedule(Schedule{Companies: p.New + p.Resume, RequestsPerCompany: p.RequestsPerCompany,
-		Overhead: max(0, overhead-special*p.RequestsPerCompany), Quota: p.Quota, Now: s.Now()})
+		Overhead: max(0, overhead-special*p.RequestsPerCompany) + p.AccountCheckRequests, Quota: p.Quota, Now: s.Now()})
 	return p, nil
+}
+
+// accountFilter returns the refs the account check keeps: those of valid
+// input rows that the journal (if any) does not know.
+func accountFilter(idx *index, j *journal) func(ref string) bool {
+	return func(ref string) bool {
+		if _, ok := idx.refs[refKey(ref)]; !ok {
+			return false
+		}
+		if j == nil {
+			return true
+		}
+		e, _ := j.get(ref)
+		return e == nil
+	}
 }
 
 // remainingRequests is what a resumed migration still needs: one lookup to
@@ -467,7 +695,8 @@ type run struct {
 	j       *journal
 	cl      *classifier
 	rep     ReportWriter
-	gate    quotaGate
+	gate    quotaGate // closed while the daily quota is spent
+	pause   quotaGate // closed while a shorter rate limit lasts
 	limiter *rate.Limiter
 	sem     chan struct{}
 	wg      sync.WaitGroup
@@ -492,20 +721,24 @@ type run struct {
 
 // Run migrates every row of in and writes one ReportRow per row to rep.
 //
-// Before any request it reads the whole input once (duplicates, offline
-// checks) and opens and locks the journal. Then it streams the input
-// again: rows that need no request are reported at once; the others are
-// migrated through codat.Client.Migrate, Concurrency at a time, each step
-// transition journaled. The first Canary migrations use codat.SyncWait and
-// gate the rest.
+// Before any request it opens and locks the journal, reads the whole input
+// once (duplicates, offline checks) and opens rep (see ReportOpener). Then
+// it streams the input again: rows that need no request are reported at
+// once; the others are migrated through codat.Client.Migrate, Concurrency
+// at a time, each step transition journaled. The first Canary migrations
+// use codat.SyncWait and gate the rest. Before the first row whose ref the
+// journal does not know, the account is checked for refs already in Codat
+// (see SkipAccountCheck).
 //
 // Run returns a nil error when every row was decided, even if some failed
 // (see Summary.Counts). It returns a *QuotaError when the daily quota ran out
 // (rows left are pending-quota; rerun after the reset), an error wrapping
 // ErrCanaryFailed, ErrTooManyFailures, codat.ErrUnauthorized (the API key
 // was refused), ErrStopped (Stop was called) or the context's error when it
-// stopped early; the rows not attempted are then reported not-started, and
-// the report is still complete.
+// stopped early, or the account check's error; the rows not attempted are
+// then reported not-started, and the report is still complete. A
+// migration's failure is quoted in these errors from its row's scrubbed
+// message, so none holds a token even when Codat echoed one.
 //
 // An error reading the input or the journal before the run began means
 // nothing was sent, and the Summary is nil. An error reading the input
@@ -548,15 +781,24 @@ func (r *Runner) Run(ctx context.Context, in Input, rep ReportWriter) (*Summary,
 		if e, _ := j.get(row.Ref); e != nil && ((e.finished() && !s.Relink) || (e.rejected() && e.Fingerprint == c.fingerprint)) {
 			skip++
 		}
-	})
+	}, nil)
 	if err != nil {
 		return nil, err
 	}
+	// Only now that this run holds the journal, and the input reads, may
+	// the report replace an earlier one: a second run refused by the lock
+	// leaves it alone.
+	if err := openReport(rep); err != nil {
+		return nil, err
+	}
 	x.cl = &classifier{reg: s.reg, idx: idx, j: j, relink: s.Relink}
+	if !s.SkipAccountCheck && s.listRefs != nil {
+		x.cl.checkAccount = func() { x.checkAccount(idx) }
+	}
 	x.total = max(0, idx.valid-idx.repeats-idx.conflts-skip)
-	passed, done := j.canaryState()
+	passed, passes, _ := j.canaryState()
 	if !passed {
-		x.canaryLeft = max(0, s.Canary-done)
+		x.canaryLeft = max(0, s.Canary-passes)
 		x.canaryOpen = x.canaryLeft > 0
 	}
 	if s.RequestsPerMinute >= 0 {
@@ -712,15 +954,72 @@ func (x *run) quotaTurn(jb *job) error {
 			}
 		}
 		if reset.IsZero() {
-			return nil
+			if !x.pause.closedUntil().After(now) {
+				return nil
+			}
+			if err := x.waitPause(); err != nil {
+				return err
+			}
+			continue
 		}
 		if !x.s.WaitForQuota {
 			x.stopWith(&stop{status: StatusPendingQuota, reset: reset}, false)
-			return errors.New("quota")
+			return errQuotaStop
 		}
 		if err := x.waitQuota(reset); err != nil {
 			return err
 		}
+	}
+}
+
+// waitPause sleeps until a short rate limit is over (one sleeper for all
+// goroutines); new starts wait for it too.
+func (x *run) waitPause() error {
+	if st := x.stoppedStatus(); st != "" {
+		return errors.New(string(st))
+	}
+	x.s.log.Info("bulk: rate limited; new migrations wait", "until", x.pause.closedUntil().UTC().Format(time.RFC3339))
+	err := x.pause.wait(x.stop.start, x.s.Now, x.s.Sleep)
+	if err != nil {
+		err = x.stopStarting(err)
+	}
+	return err
+}
+
+// checkAccount is the account check (see Runner.SkipAccountCheck): it lists
+// the account's companies and keeps the input refs the journal does not
+// know that a company is tagged with. It runs once, when the second pass
+// meets the first row to migrate that the journal does not know, and not at
+// all when the run has stopped by then. When it cannot list them, the run
+// stops before migrating any such row: pending-quota for a spent quota,
+// not-started otherwise.
+func (x *run) checkAccount(idx *index) {
+	if x.stoppedStatus() != "" || x.stop.startErr() != nil {
+		return
+	}
+	for pauses := 1; ; pauses++ {
+		found, n, err := x.s.listRefs(x.stop.start, accountFilter(idx, x.j))
+		x.mu.Lock()
+		x.sum.AccountCheckRequests += n
+		x.mu.Unlock()
+		if err == nil {
+			x.cl.inCodat = found
+			return
+		}
+		if cause := x.stop.startErr(); cause != nil {
+			x.stopWith(&stop{status: StatusNotStarted, err: cause}, false)
+			return
+		}
+		if reset, ok := codat.IsQuotaExhausted(err); ok {
+			if x.rateLimited(reset, pauses) == nil {
+				continue
+			}
+			return
+		}
+		x.stopWith(&stop{status: StatusNotStarted, err: fmt.Errorf("bulk: the account check (listing the companies, to find refs "+
+			"already in Codat) failed, so nothing was migrated; rerun, or set SkipAccountCheck if the journal records every "+
+			"earlier run: %w", err)}, true)
+		return
 	}
 }
 
@@ -752,21 +1051,13 @@ func (x *run) work(jb *job) {
 	for {
 		rr, res, err := x.migrateOne(jb)
 		if reset, ok := codat.IsQuotaExhausted(err); ok && x.stop.work.Err() == nil {
-			// The snapshot's reset comes from Codat's own clock
-			// (X-Rate-Limit-Reset); the error's from Retry-After.
-			if q := x.s.quota(); q.Reset.After(reset) {
-				reset = q.Reset
-			}
-			if reset.IsZero() || !reset.After(x.s.Now()) {
-				reset = nextMidnightUTC(x.s.Now())
-			}
-			x.gate.close(reset)
-			if x.s.WaitForQuota && x.waitQuota(reset) == nil {
-				jb.resume, jb.relink = res, jb.relink && !res.Done(codat.StepAuthorize)
+			jb.pauses++
+			if x.rateLimited(reset, jb.pauses) == nil {
+				if jb.resume != nil || !nothingWritten(res, err) {
+					jb.resume = res
+				}
+				jb.relink = jb.relink && !res.Done(codat.StepAuthorize)
 				continue
-			}
-			if !x.s.WaitForQuota {
-				x.stopWith(&stop{status: StatusPendingQuota, reset: reset}, false)
 			}
 		}
 		x.finishJob(jb, rr, err)
@@ -774,17 +1065,105 @@ func (x *run) work(jb *job) {
 	}
 }
 
+// MaxRateLimitPause is the longest Retry-After of a 429 that is not the
+// daily quota (the per-minute limit, say) that Run waits out by itself:
+// new starts pause until then and the migration is retried. A longer one
+// stops the run like a spent quota, unless Runner.WaitForQuota.
+const MaxRateLimitPause = 15 * time.Minute
+
+// maxPauses bounds how often one migration is retried after short rate
+// limits before the run stops for the quota.
+const maxPauses = 5
+
+// errQuotaStop is what rateLimited returns when the run stops.
+var errQuotaStop = errors.New("bulk: stopped for the quota")
+
+// rateLimited handles a 429 that outlasted the client's retries, whose
+// Retry-After ends at errReset, the pauses-th for one migration. When the
+// daily quota is spent it closes the quota gate (and waits for the reset
+// with WaitForQuota); otherwise it pauses new starts until errReset only.
+// It returns nil once the wait is over and the request may be retried;
+// otherwise the run is stopped and the rows left are pending-quota.
+func (x *run) rateLimited(errReset time.Time, pauses int) error {
+	reset, daily := x.limitReset(errReset)
+	if daily {
+		x.gate.close(reset)
+		if x.s.WaitForQuota {
+			return x.waitQuota(reset)
+		}
+		x.stopWith(&stop{status: StatusPendingQuota, reset: reset}, false)
+		return errQuotaStop
+	}
+	if !x.s.WaitForQuota && (reset.Sub(x.s.Now()) > MaxRateLimitPause || pauses > maxPauses) {
+		x.stopWith(&stop{status: StatusPendingQuota, reset: reset}, false)
+		return errQuotaStop
+	}
+	x.pause.close(reset)
+	return x.waitPause()
+}
+
+// limitReset tells a 429 for the daily quota from one for a shorter limit,
+// and returns until when requests should stop. It is the daily quota when
+// the snapshot (Client.Quota, Codat's X-Rate-Limit-* headers) shows no
+// request remaining, or when the Retry-After reaches the snapshot's reset;
+// the reset is then the later of the two. Otherwise it is the Retry-After
+// alone.
+func (x *run) limitReset(errReset time.Time) (time.Time, bool) {
+	now := x.s.Now()
+	q := x.s.quota()
+	known := !q.Observed.IsZero() && q.Reset.After(now)
+	switch {
+	case known && (q.Remaining <= 0 || !errReset.Before(q.Reset.Add(-time.Minute))):
+		return later(q.Reset, errReset), true
+	case errReset.IsZero():
+		// Neither a Retry-After nor a snapshot: assume the daily quota.
+		return nextMidnightUTC(now), true
+	}
+	return errReset, false
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// nothingWritten reports whether a migration that failed with err can have
+// created nothing in Codat: no step is done, and err is a definite answer to
+// its first write (POST /companies) or a request that never left, not a
+// failed look-up after an ambiguous write (codat.IsAmbiguous).
+func nothingWritten(res *codat.MigrationResult, err error) bool {
+	if err == nil || res == nil || len(res.Steps) > 0 || res.CompanyID != "" || codat.IsAmbiguous(err) {
+		return false
+	}
+	var me *codat.MigrationError
+	if errors.As(err, &me) && me.Step != codat.StepCompany {
+		return false
+	}
+	var ae *codat.APIError
+	if errors.As(err, &ae) {
+		return ae.Method == http.MethodPost && ae.Path == "/companies"
+	}
+	var te *codat.TransportError
+	if errors.As(err, &te) {
+		return te.Method == http.MethodPost && te.Path == "/companies" && !te.Ambiguous
+	}
+	return false
+}
+
 // migrateOne calls Migrate once for the job and journals what it did.
 func (x *run) migrateOne(jb *job) (ReportRow, *codat.MigrationResult, error) {
 	row := jb.row
 	start := &entry{Time: x.s.Now(), Ref: row.Ref, Line: row.Line, Step: stepStart, Fingerprint: jb.c.fingerprint,
-		Tenant: jb.tenantH, Canary: jb.canary}
+		Tenant: jb.tenantH, Canary: jb.canary, Relink: jb.relink}
 	var prevSteps []codat.Step
 	if jb.resume != nil {
 		prevSteps = jb.resume.Steps
 		start.Steps = append([]codat.Step(nil), prevSteps...)
 		start.CompanyID, start.ConnectionID, start.Status, start.LinkURL = jb.resume.CompanyID, jb.resume.ConnectionID,
 			string(jb.resume.Status), jb.resume.LinkURL
+		start.AlreadyMigrated, start.TokenSent = jb.resume.AlreadyMigrated, jb.resume.TokenSent
 	}
 	start.Requests = jb.journaled + jb.sent
 	rr := baseReport(row)
@@ -800,11 +1179,13 @@ func (x *run) migrateOne(jb *job) (ReportRow, *codat.MigrationResult, error) {
 	line := func(name string, r *codat.MigrationResult, steps []codat.Step, requests int) *entry {
 		return &entry{Time: x.s.Now(), Ref: row.Ref, Line: row.Line, Step: name, Steps: steps, CompanyID: r.CompanyID,
 			ConnectionID: r.ConnectionID, Status: string(r.Status), LinkURL: r.LinkURL, Fingerprint: jb.c.fingerprint,
-			Tenant: jb.tenantH, Canary: jb.canary, AlreadyMigrated: r.AlreadyMigrated, Requests: requests}
+			Tenant: jb.tenantH, Canary: jb.canary, Relink: jb.relink, AlreadyMigrated: r.AlreadyMigrated, TokenSent: r.TokenSent,
+			Requests: requests}
 	}
 	// Every step is journaled when Migrate records it (OnStep), so a crash
 	// loses at most the step in flight; steps OnStep did not report are
-	// journaled when Migrate returns.
+	// journaled when Migrate returns. The done line is written last, with
+	// the outcome (a canary's verdict).
 	var jmu sync.Mutex
 	journaled := append([]codat.Step(nil), prevSteps...)
 	var jerr error
@@ -814,7 +1195,7 @@ func (x *run) migrateOne(jb *job) (ReportRow, *codat.MigrationResult, error) {
 		if !isPrefix(journaled, r.Steps) {
 			journaled = nil
 		}
-		for i := len(journaled); i < len(r.Steps) && jerr == nil; i++ {
+		for i := len(journaled); i < len(r.Steps) && r.Steps[i] != codat.StepDone && jerr == nil; i++ {
 			steps := append([]codat.Step(nil), r.Steps[:i+1]...)
 			jerr = x.j.append(line(string(r.Steps[i]), r, steps, requests))
 			journaled = steps
@@ -847,19 +1228,6 @@ func (x *run) migrateOne(jb *job) (ReportRow, *codat.MigrationResult, error) {
 	record(res, total)
 	status, class, msg := outcome(x.stop.work, res, err)
 	msg = scrub(msg, row)
-	jmu.Lock()
-	if err == nil && !res.Done(codat.StepDone) && jerr == nil {
-		jerr = x.j.append(line(string(codat.StepDone), res, append(append([]codat.Step(nil), res.Steps...), codat.StepDone), total))
-	}
-	if err != nil && jerr == nil {
-		e := line(stepFailed, res, append([]codat.Step(nil), res.Steps...), total)
-		e.Result, e.ErrorClass, e.Error = status, class, msg
-		jerr = x.j.append(e)
-	}
-	if jerr != nil {
-		x.setFatal(jerr)
-	}
-	jmu.Unlock()
 	rr.CompanyID, rr.ConnectionID, rr.Requests = res.CompanyID, res.ConnectionID, jb.sent
 	rr.Status, rr.ErrorClass, rr.Error = status, class, msg
 	if status == StatusTokenRejected {
@@ -869,11 +1237,41 @@ func (x *run) migrateOne(jb *job) (ReportRow, *codat.MigrationResult, error) {
 			rr.LinkURL = me.LinkURL
 		}
 	}
-	if jb.canary && err == nil && !canaryPassed(res) {
+	canaryFailed := jb.canary && err == nil && !canaryPassed(res)
+	if canaryFailed {
 		rr.Status, rr.ErrorClass = StatusFailed, "canary"
 		rr.Error = fmt.Sprintf("canary ended with connection status %q, first sync waited for: %t, data types in error: %v",
 			res.Status, res.Done(codat.StepWait), res.SyncErrors)
 	}
+	jmu.Lock()
+	if jerr == nil {
+		steps := append([]codat.Step(nil), res.Steps...)
+		var e *entry
+		if err == nil {
+			if !res.Done(codat.StepDone) {
+				steps = append(steps, codat.StepDone)
+			}
+			e = line(string(codat.StepDone), res, steps, total)
+			if jb.canary {
+				e.Verdict = verdictPassed
+			}
+			if canaryFailed {
+				e.Verdict, e.Result, e.ErrorClass, e.Error = verdictFailed, rr.Status, rr.ErrorClass, rr.Error
+			}
+		} else {
+			e = line(stepFailed, res, steps, total)
+			e.Result, e.ErrorClass, e.Error = status, class, msg
+			e.NoWrite = jb.resume == nil && nothingWritten(res, err)
+			if jb.canary && (status == StatusFailed || status == StatusTokenRejected) {
+				e.Verdict = verdictFailed
+			}
+		}
+		jerr = x.j.append(e)
+	}
+	if jerr != nil {
+		x.setFatal(jerr)
+	}
+	jmu.Unlock()
 	return rr, res, err
 }
 
@@ -988,13 +1386,16 @@ func (x *run) finishJob(jb *job, rr ReportRow, err error) {
 			cerr = context.Cause(x.stop.work)
 		}
 		if cerr == nil {
-			cerr = err
+			cerr = &stopError{msg: rr.Error, is: context.Canceled}
 		}
 		x.stopWith(&stop{status: StatusNotStarted, err: cerr}, false)
 	case rr.ErrorClass == "unauthorized":
-		x.stopWith(&stop{status: StatusNotStarted, err: fmt.Errorf("bulk: Codat refused the API key; stopped: %w", err)}, true)
+		// Built from the report's scrubbed text, never from err itself: a
+		// server may echo what it was sent.
+		x.stopWith(&stop{status: StatusNotStarted, err: &stopError{msg: "bulk: Codat refused the API key; stopped: " + rr.Error,
+			is: codat.ErrUnauthorized}}, true)
 	case rr.ErrorClass == "account-limit":
-		x.stopWith(&stop{status: StatusNotStarted, err: fmt.Errorf("bulk: Codat's account limit was reached; stopped: %w", err)}, true)
+		x.stopWith(&stop{status: StatusNotStarted, err: &stopError{msg: "bulk: Codat's account limit was reached; stopped: " + rr.Error}}, true)
 	case x.s.MaxConsecutiveFailures > 0 && consecutive >= x.s.MaxConsecutiveFailures:
 		x.stopWith(&stop{status: StatusNotStarted, err: fmt.Errorf("%w: %d in a row; the last: %s", ErrTooManyFailures, consecutive, rr.Error)}, true)
 	}
@@ -1003,6 +1404,18 @@ func (x *run) finishJob(jb *job, rr ReportRow, err error) {
 		x.setFatal(werr)
 	}
 }
+
+// stopError is why a migration's failure stopped the run. Its text is the
+// row's scrubbed error, so it holds no token even when Codat echoed one; it
+// matches errors.Is for the sentinel is (codat.ErrUnauthorized, say).
+type stopError struct {
+	msg string
+	is  error
+}
+
+func (e *stopError) Error() string { return e.msg }
+
+func (e *stopError) Unwrap() error { return e.is }
 
 func firstNonEmpty(s ...string) string {
 	for _, v := range s {

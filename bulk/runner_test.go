@@ -572,3 +572,89 @@ func TestRunResumesAfterTornJournal(t *testing.T) {
 	lines := journalLines(t, r.JournalPath)
 	assert.Equal(t, "done", lines[len(lines)-1].Step)
 }
+
+// A server error that echoes a token stops the run (401, 402); neither Run's
+// error nor any report row carries the token.
+func TestRunStopErrorsHoldNoToken(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		is     error
+		why    string
+	}{
+		{401, codat.ErrUnauthorized, "refused the API key"},
+		{402, nil, "account limit"},
+	} {
+		t.Run(fmt.Sprint(tc.status), func(t *testing.T) {
+			clk := newFakeClock(t0)
+			f := newFakeCodat(clk)
+			f.fail["a"] = &codat.APIError{StatusCode: tc.status, Method: "POST", Path: "/companies/co-a-1/connections",
+				Message: "credentials " + tokenOf("a") + " and refresh-a-s3cr3t are not accepted"}
+			r := testRunner(t, f, clk)
+			r.Canary = -1
+			r.Concurrency = 1
+			rep := &memReport{}
+			_, err := r.Run(context.Background(), BytesInput("in.csv", FormatCSV, []byte(csvHeader+csvRow("a", 1)+csvRow("b", 2)+csvRow("c", 3))), rep)
+			require.Error(t, err)
+			if tc.is != nil {
+				require.ErrorIs(t, err, tc.is)
+			}
+			assert.Contains(t, err.Error(), tc.why)
+			assert.Contains(t, err.Error(), codat.Redacted, "the scrubbed text of the failure")
+			requireNoSecret(t, "Run's error", []byte(err.Error()), tokenOf("a"), "refresh-a-s3cr3t")
+			var report strings.Builder
+			for _, row := range rep.rows {
+				fmt.Fprintf(&report, "%+v\n", row)
+			}
+			requireNoSecret(t, "report", []byte(report.String()), tokenOf("a"), "refresh-a-s3cr3t")
+			assert.Equal(t, StatusFailed, rep.byLine()[2].Status)
+			for _, l := range []int{3, 4} {
+				assert.Equal(t, StatusNotStarted, rep.byLine()[l].Status)
+				assert.Contains(t, rep.byLine()[l].Error, "the run stopped before this row")
+			}
+			requireNoSecret(t, "journal", readFile(t, r.JournalPath), tokenOf("a"), "refresh-a-s3cr3t")
+		})
+	}
+}
+
+// A second run refused by the journal lock leaves the first run's report as
+// it is: the report is only replaced once the run holds the journal.
+func TestRunRefusedByTheJournalLockLeavesTheReport(t *testing.T) {
+	clk := newFakeClock(t0)
+	f := newFakeCodat(clk)
+	r := testRunner(t, f, clk)
+	r.Canary = -1
+	in := BytesInput("in.csv", FormatCSV, []byte(csvHeader+csvRow("a", 1)))
+	dir := t.TempDir()
+	path := dir + "/report.csv"
+	const first = "line,ref,status\n2,a,migrated\n" // the report of the run holding the journal
+	require.NoError(t, os.WriteFile(path, []byte(first), 0o600))
+
+	j, err := openJournal(r.JournalPath) // that run
+	require.NoError(t, err)
+	rep, err := CreateReport(path)
+	require.NoError(t, err)
+	_, err = r.Run(context.Background(), in, rep)
+	require.ErrorIs(t, err, ErrJournalLocked)
+	require.NoError(t, rep.Close())
+	assert.Equal(t, first, string(readFile(t, path)), "the first run's report is intact")
+	fresh := dir + "/fresh.json"
+	rep, err = CreateReport(fresh)
+	require.NoError(t, err)
+	_, err = r.Run(context.Background(), in, rep)
+	require.ErrorIs(t, err, ErrJournalLocked)
+	require.NoError(t, rep.Close())
+	assert.NoFileExists(t, fresh, "a report the refused run created is removed")
+	assert.Zero(t, f.calls)
+
+	// Once the journal is free, a run replaces the report.
+	require.NoError(t, j.close())
+	rep, err = CreateReport(path)
+	require.NoError(t, err)
+	_, err = r.Run(context.Background(), in, rep)
+	require.NoError(t, err)
+	require.NoError(t, rep.Close())
+	got := string(readFile(t, path))
+	assert.True(t, strings.HasPrefix(got, strings.Join(reportHeader, ",")+"\n"), got)
+	assert.Contains(t, got, ",a,Company a,qhyg,migrated,")
+	assert.Equal(t, 2, strings.Count(got, "\n"))
+}

@@ -86,7 +86,8 @@ func (r *Registry) typedBody(b typed) (map[string]string, error) {
 		}
 	}
 	body := make(map[string]string, len(p.Fields))
-	var probs []Problem
+	var list problemList
+	refresh := false
 	for _, f := range p.Fields {
 		v, set := vals[f.Role]
 		if f.Role == "" || !set {
@@ -97,16 +98,14 @@ func (r *Registry) typedBody(b typed) (map[string]string, error) {
 			if f.Role == "" || !has[f.Role] {
 				reason = fmt.Sprintf("is required, but %T has no field for it: use Generic or FromRecord", b)
 			}
-			probs = append(probs, Problem{f.Name, reason})
+			list.add(Problem{f.Name, reason})
 			continue
 		}
-		if reason := checkValue(f.format(), v.Reveal(), now); reason != "" {
-			probs = append(probs, Problem{f.Name, reason})
-			continue
-		}
+		ok := list.check(f.Name, f.Role, f.format(), v.Reveal(), now)
+		refresh = refresh || ok && f.Role == RoleRefreshToken
 		body[f.Name] = v.Reveal()
 	}
-	if len(probs) > 0 {
+	if probs := list.result(refresh); len(probs) > 0 {
 		return nil, &ValidationError{Platform: p.Key, Name: p.Name, Problems: probs}
 	}
 	return body, nil
@@ -118,9 +117,10 @@ func (r *Registry) typedBody(b typed) (map[string]string, error) {
 // required fields nor reject names the registry does not list, so it works
 // when the registry's field names are wrong or the platform is not in it. It
 // does check every value: non-blank, valid text, no control characters, an
-// unexpired JWT, and the format the registry gives a field of that exact wire
-// name. FromRecord returns a Generic after checking the record against the
-// registry in full.
+// unexpired JWT (an expired access token passes when the body also has a
+// refresh token), and the format the registry gives a field of that exact
+// wire name. FromRecord returns a Generic after checking the record against
+// the registry in full.
 //
 // Every value is a codat.Secret, so a Generic prints, logs and marshals with
 // its values redacted.
@@ -167,25 +167,26 @@ func (r *Registry) genericBody(g Generic) (map[string]string, error) {
 	}
 	sort.Strings(names)
 	body := make(map[string]string, len(names))
+	var list problemList
+	refresh := false
 	for _, n := range names {
 		if strings.TrimSpace(n) == "" {
-			verr.Problems = append(verr.Problems, Problem{n, "is not a valid field name"})
+			list.add(Problem{n, "is not a valid field name"})
 			continue
 		}
 		format := FormatText
+		role, _ := roleForName(n)
 		if known {
 			if i, ok := fieldByWire(p.Fields, n); ok {
-				format = p.Fields[i].format()
+				format, role = p.Fields[i].format(), p.Fields[i].Role
 			}
 		}
 		v := g.Fields[n].Reveal()
-		if reason := checkValue(format, v, now); reason != "" {
-			verr.Problems = append(verr.Problems, Problem{n, reason})
-			continue
-		}
+		ok := list.check(n, role, format, v, now)
+		refresh = refresh || ok && role == RoleRefreshToken
 		body[n] = v
 	}
-	if len(verr.Problems) > 0 {
+	if verr.Problems = list.result(refresh); len(verr.Problems) > 0 {
 		return nil, verr
 	}
 	return body, nil

@@ -21,7 +21,11 @@
 //     3339 or epoch expiries that are not in the past, tokens without
 //     whitespace or a "Bearer " prefix;
 //   - a token that is a JWT has its exp claim read (the signature is not
-//     checked) and an expired one is an error;
+//     checked) and an expired one is an error — except an expired access
+//     token (JWT exp, or expiresAt, in the past) in a body that also has a
+//     valid refresh token: Codat refreshes the access token with it, so the
+//     body is sent as it is. When the access token is the only credential,
+//     its expiry is an error;
 //   - values are valid UTF-8 text without control characters.
 //
 // Errors (*ValidationError, matching ErrInvalid) name the platform and each

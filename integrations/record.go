@@ -22,6 +22,8 @@ import (
 // required field that is missing, every non-blank column that is not a field
 // of the platform (a typo'd column would otherwise drop a field silently),
 // every value with a bad format or an expired JWT, and the expected fields.
+// An expired access token (JWT exp or expiresAt in the past) is accepted when
+// the row also has a refresh token, which Codat refreshes it with.
 // It names columns and fields, never values. An unknown platform is an error
 // wrapping ErrUnknownPlatform.
 //
@@ -79,23 +81,27 @@ func (r *Registry) FromSecrets(platform string, fields map[string]codat.Secret) 
 	}
 
 	misfit := len(unknown) > 0
+	var list problemList
+	for _, pr := range probs {
+		list.add(pr)
+	}
+	refresh := false
 	for i, f := range p.Fields {
 		v, set := values[i]
 		if !set {
 			if f.Required {
-				probs = append(probs, Problem{f.Name, "is required"})
+				list.add(Problem{f.Name, "is required"})
 				misfit = true
 			}
 			continue
 		}
-		if reason := checkValue(f.format(), v, now); reason != "" {
-			probs = append(probs, Problem{f.Name, reason})
-		}
+		ok := list.check(f.Name, f.Role, f.format(), v, now)
+		refresh = refresh || ok && f.Role == RoleRefreshToken
 	}
 	for _, c := range unknown {
-		probs = append(probs, Problem{c, "is not a field of this platform"})
+		list.add(Problem{c, "is not a field of this platform"})
 	}
-	if len(probs) > 0 {
+	if probs := list.result(refresh); len(probs) > 0 {
 		e := &ValidationError{Platform: p.Key, Name: p.Name, Problems: probs}
 		if misfit {
 			e.Expected = p.Expected()

@@ -77,7 +77,8 @@ func TestFromRecordErrors(t *testing.T) {
 		{"typo'd column", "qhyg", map[string]string{"relm_id": "1", "accessToken": "fake-a", "refreshToken": "fake-r"}, []string{"realmId", "relm_id"}, true},
 		{"unknown column", "qhyg", map[string]string{"realmId": "1", "accessToken": "fake-a", "refreshToken": "fake-r", "note": "x"}, []string{"note"}, true},
 		{"bad format", "qhyg", map[string]string{"realmId": "x1", "accessToken": "fake-a", "refreshToken": "fake-r"}, []string{"realmId"}, false},
-		{"expired", "qhyg", map[string]string{"realmId": "1", "accessToken": "fake-a", "refreshToken": "fake-r", "expiresAt": "2020-01-01T00:00:00Z"}, []string{"expiresAt"}, false},
+		// An expiry in the past with no refresh token to renew the access token.
+		{"expired", "fztf", map[string]string{"shop": "fake-shop.myshopify.com", "accessToken": "fake-a", "expiresAt": "2020-01-01T00:00:00Z"}, []string{"expiresAt"}, false},
 		{"two columns for one field", "qhyg", map[string]string{"realmId": "1", "realm_id": "2", "accessToken": "fake-a", "refreshToken": "fake-r"}, []string{"realm_id"}, false},
 		{"empty row", "fbrh", map[string]string{}, []string{"accessToken", "refreshToken"}, true},
 		{"nil row", "fbrh", nil, []string{"accessToken", "refreshToken"}, true},
@@ -128,12 +129,16 @@ func TestFromRecordUsesItsRegistry(t *testing.T) {
 }
 
 func TestFromRecordChecksExpiryAgainstTheClock(t *testing.T) {
-	row := map[string]string{"accessToken": "fake-a", "refreshToken": "fake-r", "expiresAt": "2026-03-01T12:30:00Z"}
-	_, err := testRegistry().FromRecord("fbrh", row)
+	row := map[string]string{"shop": "fake-shop.myshopify.com", "accessToken": "fake-a", "expiresAt": "2026-03-01T12:30:00Z"}
+	_, err := testRegistry().FromRecord("fztf", row)
 	assert.NoError(t, err)
 	late := NewRegistry(WithClock(func() time.Time { return fixedNow.Add(time.Hour) }))
-	_, err = late.FromRecord("fbrh", row)
+	_, err = late.FromRecord("fztf", row)
 	assert.ErrorContains(t, err, `"expiresAt" is in the past`)
+	// With a refresh token, Codat renews the access token: not an error.
+	row["refreshToken"] = "fake-r"
+	_, err = late.FromRecord("fztf", row)
+	assert.NoError(t, err)
 }
 
 func TestStringValues(t *testing.T) {

@@ -89,6 +89,73 @@ const maxIDLen = 256
 // checkValue checks v against format and returns why it is invalid, or "" when
 // it is valid. The reason never contains v.
 func checkValue(format Format, v string, now time.Time) string {
+	reason, _ := checkValueExpiry(format, v, now)
+	return reason
+}
+
+// checkValueExpiry is checkValue that also reports whether the value's only
+// fault is that it has expired: a JWT past its exp claim, or an expiry time
+// that is not in the future.
+func checkValueExpiry(format Format, v string, now time.Time) (reason string, expired bool) {
+	reason = checkFormat(format, v, now)
+	return reason, reason == reasonPast || strings.HasPrefix(reason, reasonJWTExpired)
+}
+
+// The reasons an expired value is given.
+const (
+	reasonPast       = "is in the past"
+	reasonJWTExpired = "is a JWT that expired at "
+)
+
+// expiryTolerated reports whether an expired value of a field with this role
+// is acceptable when the body also carries a refresh token: the access token
+// and its expiry time. Codat refreshes an expired access token with the
+// refresh token, as the old system would have.
+func expiryTolerated(role Role) bool {
+	return role == RoleAccessToken || role == RoleExpiresAt
+}
+
+// problemList collects a body's problems in field order, marking those an
+// expired access token causes, which a refresh token in the same body
+// excuses (see expiryTolerated).
+type problemList struct {
+	probs     []Problem
+	tolerable []bool
+}
+
+// check validates one value of a field with role and records its problem,
+// if any. It reports whether the value is valid.
+func (l *problemList) check(field string, role Role, format Format, v string, now time.Time) bool {
+	reason, expired := checkValueExpiry(format, v, now)
+	if reason == "" {
+		return true
+	}
+	l.probs = append(l.probs, Problem{field, reason})
+	l.tolerable = append(l.tolerable, expired && expiryTolerated(role))
+	return false
+}
+
+// add records a problem that nothing excuses.
+func (l *problemList) add(p Problem) {
+	l.probs = append(l.probs, p)
+	l.tolerable = append(l.tolerable, false)
+}
+
+// result returns the problems that count: without the expiry problems of the
+// access token and its expiry time when refresh is true (the body has a
+// valid, non-blank refresh token). Those values are still sent.
+func (l *problemList) result(refresh bool) []Problem {
+	var probs []Problem
+	for i, p := range l.probs {
+		if !(refresh && l.tolerable[i]) {
+			probs = append(probs, p)
+		}
+	}
+	return probs
+}
+
+// checkFormat is checkValue's body.
+func checkFormat(format Format, v string, now time.Time) string {
 	if strings.TrimSpace(v) == "" {
 		return "is blank"
 	}
@@ -148,7 +215,7 @@ func checkValue(format Format, v string, now time.Time) string {
 			return "must be an RFC 3339 time or a Unix epoch in seconds or milliseconds"
 		}
 		if !t.After(now) {
-			return "is in the past"
+			return reasonPast
 		}
 	default: // FormatText and unknown-but-validated formats
 		return checkJWT(v, now)
@@ -189,7 +256,7 @@ func checkJWT(v string, now time.Time) string {
 		return reason
 	}
 	if !exp.IsZero() && !exp.After(now) {
-		return "is a JWT that expired at " + exp.UTC().Format(time.RFC3339)
+		return reasonJWTExpired + exp.UTC().Format(time.RFC3339)
 	}
 	return ""
 }

@@ -127,8 +127,10 @@ func TestBodyFormats(t *testing.T) {
 		{"realmId not digits", QuickBooksOnline{RealmID: "12ab", AccessToken: fakeAccess, RefreshToken: fakeRefresh}, "realmId"},
 		{"xero tenant not uuid", Xero{TenantID: "fake-tenant", AccessToken: fakeAccess, RefreshToken: fakeRefresh}, "tenantId"},
 		{"shop with path", Shopify{Shop: "fake-shop.myshopify.com/admin", AccessToken: fakeAccess}, "shop"},
-		{"expired JWT access token", Xero{TenantID: "00000000-0000-4000-8000-000000000001", AccessToken: expired, RefreshToken: fakeRefresh}, "accessToken"},
-		{"expiry in the past", FreeAgent{AccessToken: fakeAccess, RefreshToken: fakeRefresh, ExpiresAt: fixedNow.Add(-time.Second)}, "expiresAt"},
+		// Without a refresh token an expired access token is all there is.
+		{"expired JWT access token", Shopify{Shop: "fake-shop.myshopify.com", AccessToken: expired}, "accessToken"},
+		{"expiry in the past", Shopify{Shop: "fake-shop.myshopify.com", AccessToken: fakeAccess, ExpiresAt: fixedNow.Add(-time.Second)}, "expiresAt"},
+		{"expired JWT refresh token", Xero{TenantID: "00000000-0000-4000-8000-000000000001", AccessToken: fakeAccess, RefreshToken: expired}, "refreshToken"},
 		{"woo url", WooCommerce{StoreURL: "fake-store.example.com", ConsumerKey: fakeKey, ConsumerSecret: fakeSecret}, "storeUrl"},
 		{"zoho api domain", ZohoBooks{OrganizationID: "1", AccessToken: fakeAccess, RefreshToken: fakeRefresh, APIDomain: "zohoapis.eu"}, "apiDomain"},
 		{"token whitespace", Plaid{ItemID: "fake", AccessToken: "fake token"}, "accessToken"},
@@ -154,7 +156,7 @@ func TestExpiresAtIsSentAsRFC3339UTC(t *testing.T) {
 
 func TestClockIsInjectable(t *testing.T) {
 	tok := codat.Secret(fakeJWT(t, map[string]any{"exp": fixedNow.Unix() + 60}))
-	a := Xero{TenantID: "00000000-0000-4000-8000-000000000001", AccessToken: tok, RefreshToken: fakeRefresh}
+	a := Shopify{Shop: "fake-shop.myshopify.com", AccessToken: tok} // no refresh token: expiry is an error
 	before := NewRegistry(WithClock(func() time.Time { return fixedNow }))
 	after := NewRegistry(WithClock(func() time.Time { return fixedNow.Add(2 * time.Minute) }))
 	_, err := before.Body(a)
@@ -298,4 +300,65 @@ func TestBind(t *testing.T) {
 	body, err = Default().Body(bound)
 	require.NoError(t, err)
 	assert.Contains(t, body, "realm_id")
+}
+
+// An expired access token is not an error when the body has a refresh token:
+// Codat refreshes the access token with it. Without one (see TestBodyFormats,
+// TestFromRecordErrors) it stays an error.
+func TestExpiredAccessTokenWithRefreshToken(t *testing.T) {
+	r := testRegistry()
+	expired := codat.Secret(fakeJWT(t, map[string]any{"exp": fixedNow.Add(-time.Hour).Unix()}))
+	past := fixedNow.Add(-time.Minute)
+	tenant := "00000000-0000-4000-8000-000000000001"
+
+	t.Run("typed builders", func(t *testing.T) {
+		for name, a := range map[string]codat.Authorization{
+			"expired JWT":        Xero{TenantID: tenant, AccessToken: expired, RefreshToken: fakeRefresh},
+			"expiresAt in past":  FreeAgent{AccessToken: fakeAccess, RefreshToken: fakeRefresh, ExpiresAt: past},
+			"both":               Shopify{Shop: "fake-shop.myshopify.com", AccessToken: expired, RefreshToken: fakeRefresh, ExpiresAt: past},
+			"optional refresh":   Shopify{Shop: "fake-shop.myshopify.com", AccessToken: expired, RefreshToken: fakeRefresh},
+			"required refresh":   QuickBooksOnline{RealmID: "1", AccessToken: expired, RefreshToken: fakeRefresh, ExpiresAt: past},
+			"sandbox of a typed": QuickBooksOnlineSandbox{RealmID: "2", AccessToken: expired, RefreshToken: fakeRefresh},
+		} {
+			body, err := r.Body(a)
+			require.NoError(t, err, name)
+			assert.Equal(t, fakeRefresh.Reveal(), body["refreshToken"], name)
+			assert.NotEmpty(t, body["accessToken"], "%s: the expired access token is still sent", name)
+		}
+	})
+
+	t.Run("generic", func(t *testing.T) {
+		body, err := r.Body(Generic{Key: "qhyg", Fields: map[string]codat.Secret{"realmId": "1", "accessToken": expired, "refreshToken": fakeRefresh, "expiresAt": codat.Secret(past.Format(time.RFC3339))}})
+		require.NoError(t, err)
+		assert.Len(t, body, 4)
+		// An unknown platform: the roles come from the field names.
+		_, err = r.Body(Generic{Key: "wvzu", Fields: map[string]codat.Secret{"token": expired, "refresh_token": fakeRefresh}})
+		require.NoError(t, err)
+		_, err = r.Body(Generic{Key: "wvzu", Fields: map[string]codat.Secret{"token": expired}})
+		assert.ErrorIs(t, err, ErrInvalid, "no refresh token")
+		// An expired JWT in a field that is not the access token is an error.
+		_, err = r.Body(Generic{Key: "wvzu", Fields: map[string]codat.Secret{"apiKey": expired, "refresh_token": fakeRefresh}})
+		var verr *ValidationError
+		require.ErrorAs(t, err, &verr)
+		assert.Equal(t, []string{"apiKey"}, verr.Fields())
+	})
+
+	t.Run("records", func(t *testing.T) {
+		_, err := r.FromRecord("qhyg", map[string]string{"realmId": "1", "access_token": expired.Reveal(), "refresh_token": "fake-r", "expiresAt": "2020-01-01T00:00:00Z"})
+		require.NoError(t, err)
+		_, err = r.FromRecord("fztf", map[string]string{"shop": "fake-shop.myshopify.com", "accessToken": expired.Reveal(), "refreshToken": " "})
+		var verr *ValidationError
+		require.ErrorAs(t, err, &verr, "a blank refresh token is no refresh token")
+		assert.Equal(t, []string{"accessToken"}, verr.Fields())
+	})
+
+	t.Run("an invalid refresh token excuses nothing", func(t *testing.T) {
+		_, err := r.Body(Xero{TenantID: tenant, AccessToken: expired, RefreshToken: expired})
+		var verr *ValidationError
+		require.ErrorAs(t, err, &verr)
+		assert.Equal(t, []string{"accessToken", "refreshToken"}, verr.Fields())
+		_, err = r.Body(Xero{TenantID: tenant, AccessToken: expired, RefreshToken: "fake refresh"})
+		require.ErrorAs(t, err, &verr)
+		assert.Equal(t, []string{"accessToken", "refreshToken"}, verr.Fields())
+	})
 }

@@ -817,3 +817,56 @@ func TestIntegrationsLoadsAPostmanCollection(t *testing.T) {
 	assert.Contains(t, res.stdout, "Kashflow (wvzu)")
 	assert.Contains(t, res.stdout, "Evidence: loaded")
 }
+
+// A second migrate on a journal another run holds fails before touching
+// anything: the first run's report is left as it is.
+func TestSecondRunOnALockedJournalKeepsTheReport(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("holds the journal with flock")
+	}
+	dir := t.TempDir()
+	ex := writeExport(t, dir, sampleOptions{Customers: 3, Clean: true})
+	journal := ex.Path + ".journal"
+	report := ex.Path + ".report.csv"
+	const first = "line,ref,status\n2,crm-1,migrated\n"
+	require.NoError(t, os.WriteFile(report, []byte(first), 0o600))
+	// The run in progress holds the journal.
+	jf, err := os.OpenFile(journal, os.O_RDWR|os.O_CREATE, 0o600)
+	require.NoError(t, err)
+	defer jf.Close()
+	require.NoError(t, syscall.Flock(int(jf.Fd()), syscall.LOCK_EX|syscall.LOCK_NB))
+
+	res := run(t, runOpts{env: keyEnv()}, "migrate", "--input", ex.Path, "--base-url", "http://127.0.0.1:9", "--quiet")
+	require.Equal(t, exitFatal, res.code, res)
+	assert.Contains(t, res.stderr, "another codat-migrate is running")
+	b, err := os.ReadFile(report)
+	require.NoError(t, err)
+	assert.Equal(t, first, string(b), "the running migration's report is intact")
+}
+
+// plan and migrate check the account for refs another journal migrated:
+// nothing is created twice.
+func TestAccountCheckAcrossJournals(t *testing.T) {
+	f := startFake(t, fastSync...)
+	dir := t.TempDir()
+	ex := writeExport(t, dir, sampleOptions{Customers: 6, Clean: true})
+	res := run(t, runOpts{env: keyEnv()}, migrateArgs(f, ex.Path, "--journal", filepath.Join(dir, "first.journal"))...)
+	require.Equal(t, exitOK, res.code, res)
+
+	other := filepath.Join(dir, "second.journal")
+	plan := run(t, runOpts{env: keyEnv()}, "plan", "--input", ex.Path, "--base-url", f.url, "--journal", other)
+	require.Equal(t, exitOK, plan.code, plan)
+	assert.Regexp(t, `in Codat\s+6`, plan.stdout)
+	assert.Contains(t, plan.stdout, "(1 of them for the account check)")
+
+	res = run(t, runOpts{env: keyEnv()}, migrateArgs(f, ex.Path, "--journal", other)...)
+	require.Equal(t, exitOK, res.code, res)
+	assert.Equal(t, map[string]int{"already-migrated": 6}, statusCounts(readReport(t, ex.Path+".report.csv")))
+	assert.Contains(t, res.stdout, "(+1 for the account check)")
+	byRef := f.companiesByRef(t)
+	assert.Len(t, byRef, 6)
+	for ref, cos := range byRef {
+		assert.Len(t, cos, 1, "ref %s has one company", ref)
+	}
+	assertNoSecrets(t, ex, []string{res.stdout, res.stderr, plan.stdout, plan.stderr}, ex.Path+".report.csv", other)
+}

@@ -191,7 +191,7 @@ func (a *app) demo(c *command, o demoOptions) int {
 			// the demo down.
 			RequestsPerMinute: -1}
 	}
-	fmt.Fprintln(w, "3. Plan (one read-only request, to read the quota)")
+	fmt.Fprintln(w, "3. Plan (read-only: one GET /companies, the account check, which also reads the quota)")
 	plan, err := runner().Plan(context.Background(), input)
 	if err != nil {
 		a.errorf(c, "plan: %v", err)

@@ -23,6 +23,7 @@ type migrateOptions struct {
 	wait          bool
 	sync          string
 	relink        bool
+	skipAccount   bool
 	maxFailures   int
 	perMinute     int
 	canaryPoll    time.Duration
@@ -41,13 +42,42 @@ tokens (PUT …/authorization), checks the connection is Linked, and queues the
 first sync (POST data/all) — 4 requests per company on the happy path.
 
 Before any request, every row is checked offline and duplicates (the same ref,
-or the same provider tenant under two refs) are set aside. A canary cohort
-(--canary, default 1) runs first and waits for its first sync; the rest start
-only if it passes. Every step is journaled (--journal, default <input>.journal;
-IDs and token fingerprints only), so rerunning the same command after a
-failure, Ctrl-C or a spent quota resumes without creating anything twice.
-The report (--report, default <input>.report.csv; .csv, .json or .jsonl) has
-one line per input row.
+or the same provider tenant under two refs) are set aside. An access token
+that has expired is fine when the row also has a refresh token (Codat
+refreshes it); when the access token is the only credential, the row is
+invalid. Every step is journaled (--journal, default <input>.journal; IDs and
+token fingerprints only), so rerunning the same command after a failure,
+Ctrl-C or a spent quota resumes without creating anything twice. A rerun
+decides each row the journal knows from the journal first: a finished row is
+already-migrated and one whose token Codat already accepted resumes, even if
+its token has expired since. The report (--report, default
+<input>.report.csv; .csv, .json or .jsonl) has one line per input row; it is
+replaced only once the run holds the journal, so a second run started by
+mistake on the same journal leaves the first one's report alone.
+
+Account check: before it migrates the first row whose ref is not in the
+journal, the run lists the account's companies once (GET
+/companies?pageSize=5000, one request per 5,000 companies) and continues any
+such ref already on a company in Codat from that company (one look-up)
+instead of creating a second one. That protects refs
+migrated with another journal (a different --journal, a lost or renamed
+one). --skip-account-check turns it off; use it only when this journal
+records every earlier run of these refs.
+
+Canary: a cohort (--canary, default 1) runs first and waits for its first
+sync; the rest start only if every canary ends Linked with its first sync
+complete. A canary that fails stops the run (exit 3). It is not retried: a
+rerun reports it failed again and migrates a new canary cohort from the rows
+not yet done, starting the rest only if that cohort passes.
+
+A new token for a ref migrated with another one is reported token-changed and
+not sent, unless --relink: then it is sent even though the connection is
+Linked, and a rerun after a crash still sends it. A new token for a ref whose
+token Codat rejected is always sent.
+
+A 429 that outlasts the client's retries stops the run until 00:00 UTC (exit
+75, or waits with --wait) only when the daily quota is spent; a shorter rate
+limit (up to 15 minutes) pauses new migrations and retries.
 
 Before migrating production customers, stop the old system's syncing for them:
 refresh tokens rotate, and two systems refreshing one grant invalidate each
@@ -84,6 +114,7 @@ func registerRunFlags(fs *flag.FlagSet, o *migrateOptions) {
 	fs.BoolVar(&o.wait, "wait", false, "when the daily quota is spent, wait for the reset (00:00 UTC) instead of stopping with exit code 75")
 	fs.StringVar(&o.sync, "sync", "queue", "after linking: queue the first sync (queue), wait for it to finish (wait), or send nothing (none)")
 	fs.BoolVar(&o.relink, "relink", false, "send a row's token even when the journal shows the ref migrated with a different one")
+	fs.BoolVar(&o.skipAccount, "skip-account-check", false, "do not list the account's companies to find refs already in Codat (only when the journal records every earlier run)")
 	fs.IntVar(&o.maxFailures, "max-failures", bulk.DefaultMaxConsecutiveFailures, "stop after this many failed migrations in a row (-1: never)")
 	fs.IntVar(&o.perMinute, "requests-per-minute", bulk.DefaultRequestsPerMinute, "pace migrations so their requests stay under this rate (-1: no pacing)")
 	fs.DurationVar(&o.canaryPoll, "canary-poll", codat.DefaultWaitPoll, "how often a canary (or --sync wait) polls its sync status")
@@ -134,6 +165,7 @@ func (o *migrateOptions) runner(client *codat.Client, logger *slog.Logger) *bulk
 		WaitPoll:               o.canaryPoll,
 		WaitForQuota:           o.wait,
 		Relink:                 o.relink,
+		SkipAccountCheck:       o.skipAccount,
 		RequestsPerMinute:      o.perMinute,
 		MaxConsecutiveFailures: o.maxFailures,
 		Logger:                 logger,
@@ -287,6 +319,9 @@ func (a *app) execRun(spec runSpec) runResult {
 		fmt.Fprintf(w, "%s%d rows in %s:\n", ind, sum.Rows, elapsed.Round(10*time.Millisecond))
 		printCounts(w, sum.Counts, ind+"  ")
 		reqs := fmt.Sprintf("%sRequests: %d sent by the migrations", ind, sum.Requests)
+		if sum.AccountCheckRequests > 0 {
+			reqs += fmt.Sprintf(" (+%d for the account check)", sum.AccountCheckRequests)
+		}
 		if per := tee.requestsPerCompany(); per != "" {
 			reqs += "; per migrated company: " + per
 		}
@@ -295,8 +330,10 @@ func (a *app) execRun(spec runSpec) runResult {
 			fmt.Fprintf(w, "%sQuota: %s\n", ind, q)
 		}
 		tee.printAttention(w, ind)
+		// (Without a summary the run never began, and the report was left
+		// as it was.)
+		fmt.Fprintf(w, "%sReport:  %s\n", ind, absPath(spec.reportPath))
 	}
-	fmt.Fprintf(w, "%sReport:  %s\n", ind, absPath(spec.reportPath))
 	fmt.Fprintf(w, "%sJournal: %s\n", ind, absPath(spec.runner.JournalPath))
 
 	res := runResult{summary: sum, tee: tee, err: runErr}
@@ -344,7 +381,9 @@ func (a *app) execRun(spec runSpec) runResult {
 		a.errorf(c, "%v", runErr)
 		fmt.Fprintln(a.stderr, "The canary did not pass, so no other migration was started. See the report for why;")
 		fmt.Fprintln(a.stderr, "if Codat rejected the body, correct the field names (--spec; 'codat-migrate integrations'),")
-		fmt.Fprintf(a.stderr, "then rerun:\n  %s\n", resume)
+		fmt.Fprintln(a.stderr, "then rerun. The rerun does not retry a canary that linked but whose sync failed: it")
+		fmt.Fprintln(a.stderr, "migrates a new canary first, and the rest only if that one passes:")
+		fmt.Fprintf(a.stderr, "  %s\n", resume)
 	case errors.Is(runErr, bulk.ErrTooManyFailures):
 		res.code = exitFatal
 		a.errorf(c, "%v", runErr)

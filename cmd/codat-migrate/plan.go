@@ -24,9 +24,15 @@ to resume, the canary, the requests needed, and a day-by-day schedule under
 Codat's quota (1,000 + 1,000 per active connected company a day, reset 00:00
 UTC). Nothing is migrated.
 
-With an API key it sends one read-only request (GET /companies?pageSize=1) to
-read the account's quota; without one, or with --offline, it assumes a fresh
-account (1,000 requests today).`,
+With an API key it sends read-only requests only. When some row's ref is not
+in the journal, it makes the account check 'migrate' would make: it lists the
+account's companies (GET /companies?pageSize=5000, one request per 5,000
+companies) and counts the rows whose ref is already on a company in Codat
+("in Codat": continued from that company, never created twice); the run
+repeats that listing, and its requests are in the total. Otherwise it sends
+one request (GET /companies?pageSize=1) to read the account's quota. Without
+a key, or with --offline, it sends nothing and assumes a fresh account (1,000
+requests today).`,
 	}
 	c.run = func(a *app, args []string) int {
 		fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
@@ -35,7 +41,7 @@ account (1,000 requests today).`,
 		var inf inputFlags
 		var journal, syncMode string
 		var canary, perMinute int
-		var offline, asJSON bool
+		var offline, asJSON, skipAccount bool
 		cf.register(fs)
 		lf.register(fs)
 		inf.register(fs)
@@ -44,6 +50,7 @@ account (1,000 requests today).`,
 		fs.StringVar(&syncMode, "sync", "queue", "sync mode, as for migrate: queue, wait or none")
 		fs.IntVar(&perMinute, "requests-per-minute", bulk.DefaultRequestsPerMinute, "request pace, as for migrate")
 		fs.BoolVar(&offline, "offline", false, "send nothing, even with an API key; assume a fresh quota")
+		fs.BoolVar(&skipAccount, "skip-account-check", false, "as for migrate: do not list the account's companies to find refs already in Codat")
 		fs.BoolVar(&asJSON, "json", false, "print the plan as JSON")
 		if ok, code := a.parse(c, fs, args); !ok {
 			return code
@@ -92,7 +99,7 @@ account (1,000 requests today).`,
 			canary = -1
 		}
 		r := &bulk.Runner{Client: client, Registry: reg, JournalPath: journal, Canary: canary, Sync: mode,
-			RequestsPerMinute: perMinute, Logger: logger}
+			RequestsPerMinute: perMinute, SkipAccountCheck: skipAccount, Logger: logger}
 		p, err := r.Plan(context.Background(), in.bulkInput())
 		if err != nil {
 			a.errorf(c, "%v", err)
@@ -129,12 +136,21 @@ func printPlan(w io.Writer, p *bulk.Plan, note, ind string, now time.Time) {
 	line("already migrated", p.AlreadyMigrated, "finished per the journal; nothing sent")
 	line("token changed", p.TokenChanged, "migrated earlier with another token (--relink)")
 	line("token rejected", p.TokenRejected, "this token was rejected before; not sent again")
+	line("failed canary", p.CanaryFailed, "a canary that failed before; not retried (a new canary runs first)")
 	line("resume", p.Resume, "started by an earlier run; continued")
+	line("  in Codat", p.InCodat, "of them: not in the journal, but their ref is on a company in Codat")
 	line("new", p.New, "migrated from scratch")
 	if p.Canary > 0 {
 		line("canary", p.Canary, "run first; they wait for their first sync and gate the rest")
 	}
-	fmt.Fprintf(w, "%sRequests: %d migrations × ~%d = about %d needed\n", ind, p.ToMigrate(), p.RequestsPerCompany, p.RequestsNeeded)
+	fmt.Fprintf(w, "%sRequests: %d migrations × ~%d = about %d needed", ind, p.ToMigrate(), p.RequestsPerCompany, p.RequestsNeeded)
+	if p.AccountCheckRequests > 0 {
+		fmt.Fprintf(w, " (%d of them for the account check)", p.AccountCheckRequests)
+	}
+	fmt.Fprintln(w)
+	if p.AccountCheckError != "" {
+		fmt.Fprintf(w, "%sAccount check failed (%s): rows already in Codat are not counted; 'migrate' stops if it fails too\n", ind, p.AccountCheckError)
+	}
 	switch {
 	case p.Quota.Known():
 		fmt.Fprintf(w, "%sQuota: %s\n", ind, quotaLine(p.Quota, now))

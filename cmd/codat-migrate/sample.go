@@ -184,14 +184,27 @@ func generateSample(path string, reg *integrations.Registry, o sampleOptions) (*
 			special(i, "invalid: no company name")
 		}
 	}
-	// 4. An access token that expired yesterday.
+	// 4. An access token that expired yesterday, with no refresh token to
+	// renew it (with one, Codat refreshes the access token: that row would
+	// be valid). A row whose platform needs no refresh token is preferred.
 	{
 		i := at(3)
+		for j := i; j < at(4); j++ {
+			if p, ok := reg.Lookup(keyOf(reg, rows[j].Platform)); ok && !needsRefresh(p) && hasExpiry(p) {
+				i = j
+				break
+			}
+		}
 		p, _ := reg.Lookup(keyOf(reg, rows[i].Platform))
+		for _, f := range p.Fields {
+			if f.Role == integrations.RoleRefreshToken {
+				delete(rows[i].Fields, f.Name)
+			}
+		}
 		for _, f := range p.Fields {
 			if f.Format == integrations.FormatExpiry {
 				rows[i].Fields[f.Name] = o.Now.Add(-26 * time.Hour).UTC().Format(time.RFC3339)
-				special(i, "invalid: "+f.Name+" is in the past")
+				special(i, "invalid: "+f.Name+" is in the past, and no refresh token renews it")
 				break
 			}
 		}
@@ -286,6 +299,26 @@ func hasTenant(reg *integrations.Registry, r sampleRow) bool {
 	}
 	for _, f := range p.Fields {
 		if f.Tenant && r.Fields[f.Name] != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// needsRefresh reports whether p requires a refresh token.
+func needsRefresh(p integrations.Platform) bool {
+	for _, f := range p.Fields {
+		if f.Role == integrations.RoleRefreshToken && f.Required {
+			return true
+		}
+	}
+	return false
+}
+
+// hasExpiry reports whether p has an expiry field.
+func hasExpiry(p integrations.Platform) bool {
+	for _, f := range p.Fields {
+		if f.Format == integrations.FormatExpiry {
 			return true
 		}
 	}

@@ -97,7 +97,7 @@ func printJournalSummary(a *app, s *bulk.JournalSummary, plan *bulk.Plan, now ti
 	fmt.Fprintf(w, "Requests: %d\n", s.Requests)
 	switch {
 	case s.CanaryFailed:
-		fmt.Fprintln(w, "Canary: failed (the rest was not started)")
+		fmt.Fprintln(w, "Canary: failed (the rest was not started; the next run migrates a new canary first)")
 	case s.CanaryPassed:
 		fmt.Fprintln(w, "Canary: passed")
 	}
@@ -114,8 +114,8 @@ func printJournalSummary(a *app, s *bulk.JournalSummary, plan *bulk.Plan, now ti
 	if plan != nil {
 		done := plan.AlreadyMigrated
 		fmt.Fprintf(w, "Export %s: %d rows: %d done, %d to resume, %d not started", plan.Input, plan.Rows, done, plan.Resume, plan.New)
-		if skipped := plan.Invalid + plan.Duplicate + plan.TokenRejected + plan.TokenChanged; skipped > 0 {
-			fmt.Fprintf(w, ", %d that will not be sent (invalid, duplicate, token rejected or changed)", skipped)
+		if skipped := plan.Invalid + plan.Duplicate + plan.TokenRejected + plan.TokenChanged + plan.CanaryFailed; skipped > 0 {
+			fmt.Fprintf(w, ", %d that will not be sent (invalid, duplicate, token rejected or changed, failed canary)", skipped)
 		}
 		fmt.Fprintln(w)
 		if plan.Resume+plan.New > 0 {

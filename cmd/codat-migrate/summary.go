@@ -64,6 +64,15 @@ func (t *reportTee) Write(r bulk.ReportRow) error {
 
 func (t *reportTee) Close() error { return t.next.Close() }
 
+// Open passes bulk's ReportOpener call on: the report file is replaced only
+// once the run holds the journal.
+func (t *reportTee) Open() error {
+	if o, ok := t.next.(bulk.ReportOpener); ok {
+		return o.Open()
+	}
+	return nil
+}
+
 // statusOrder is the order statuses are listed in.
 var statusOrder = []bulk.Status{
 	bulk.StatusMigrated, bulk.StatusAlreadyMigrated, bulk.StatusValid,

@@ -19,7 +19,9 @@ func validateCommand() *command {
 without an API key: the columns, the platform (key or name), the fields each
 platform's body needs and their formats (IDs, shop domains, expiry dates not
 in the past, expired JWT access tokens…), and duplicates (the same ref twice,
-or one provider tenant under two refs).
+or one provider tenant under two refs). An expired access token (JWT exp or
+expiresAt in the past) is an error only when the row has no refresh token:
+with one, Codat refreshes the access token.
 
 Every bad row is listed by line and ref, with the reason (never a value).
 Exit code 0 when every row is valid, 1 otherwise.`,
@@ -104,3 +106,11 @@ func (l *badRowLister) Write(r bulk.ReportRow) error {
 }
 
 func (l *badRowLister) Close() error { return nil }
+
+// Open passes bulk's ReportOpener call on to the report file.
+func (l *badRowLister) Open() error {
+	if o, ok := l.next.(bulk.ReportOpener); ok {
+		return o.Open()
+	}
+	return nil
+}
