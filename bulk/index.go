@@ -1,10 +1,12 @@
 package bulk
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/codat-migrate/codat"
 	"github.com/codat-migrate/codat/integrations"
@@ -23,21 +25,45 @@ import (
 // would refresh each other's tokens into invalid_grant), so every row of the
 // conflict is reported duplicate and none is migrated.
 
-// refInfo and tenantInfo are kept small: the pre-pass holds one of each per
-// valid row. Lines are int32 (two billion lines is beyond any export); sig and
-// ref are 64-bit hash prefixes, compared only among rows of one ref or tenant.
-type refInfo struct {
-	first    int32  // line of the first valid row with this ref
-	other    int32  // line of the first row that conflicts with it
-	sig      uint64 // what the first row would send
-	conflict bool
+// The index holds, per valid row, 64-bit hash prefixes (of the ref, of what
+// the row would send, of its tenant) and a line number, first in one flat
+// slice filled in input order, then (seal) in two sorted slices looked up by
+// binary search: 16 bytes per distinct ref and 16 per tenant, no map.
+//
+// Refs and tenants are identified by 64-bit prefixes of their SHA-256 keys.
+// Two different refs (or tenants) with the same prefix are taken for one:
+// among n rows, the chance that any two collide is about n²/2⁶⁵ (3·10⁻⁸ for
+// a million rows). A collision can only make rows look like duplicates (a
+// repeat or a conflict), which are reported and not migrated; it never
+// migrates a row twice or under another row's identity.
+
+// pending is one valid row as the pre-pass saw it, before seal.
+type pending struct {
+	ref, sig, tenant uint64
+	line             int32
+	hasTenant        bool
 }
 
+// refInfo is a ref after seal. Lines are int32 (two billion lines is beyond
+// any export); line numbers start at 1, so other == 0 means no conflict.
+type refInfo struct {
+	ref   uint64
+	first int32 // line of the first valid row with this ref
+	other int32 // line of the first row that conflicts with it, or 0
+}
+
+// tenantInfo is a tenant after seal: the first rows (of their refs) that
+// carry it.
 type tenantInfo struct {
-	first    int32
-	other    int32
-	ref      uint64
-	conflict bool
+	tenant uint64
+	first  int32
+	other  int32
+}
+
+// invalidRef is the first invalid row of a ref.
+type invalidRef struct {
+	ref  uint64
+	line int32
 }
 
 func short(k key) uint64 {
@@ -49,12 +75,13 @@ func short(k key) uint64 {
 }
 
 type index struct {
-	refs    map[key]refInfo
-	tenants map[key]tenantInfo
-	// invalid holds, for each ref that only invalid rows have, the first
-	// such row's line: that row alone may be continued from the journal
-	// (see classifier.invalid).
-	invalidRefs map[key]int32
+	pending []pending // valid rows in input order; nil after seal
+	refs    []refInfo // sorted by ref
+	tenants []tenantInfo
+	// invalidRefs holds, for each ref that only invalid rows have, the
+	// first such row's line: that row alone may be continued from the
+	// journal (see classifier.invalid). Sorted by ref after seal.
+	invalidRefs []invalidRef
 	rows        int // records, valid or not
 	invalid     int
 	repeats     int // rows that repeat an earlier one exactly
@@ -62,62 +89,133 @@ type index struct {
 	valid       int
 }
 
-func newIndex() *index {
-	return &index{refs: map[key]refInfo{}, tenants: map[key]tenantInfo{}, invalidRefs: map[key]int32{}}
-}
+func newIndex() *index { return &index{} }
 
-// add records one valid row.
+// add records one valid row. The counts and the lookups are ready after
+// seal.
 func (x *index) add(row Row, c checked) {
 	x.valid++
-	rk := refKey(row.Ref)
-	sig := short(keyOf('s', c.fingerprint+"\x00"+c.tenant))
-	line := int32(row.Line)
-	ri, seen := x.refs[rk]
-	switch {
-	case !seen:
-		x.refs[rk] = refInfo{first: line, sig: sig}
-	case ri.sig == sig && !ri.conflict:
-		x.repeats++
-		return
-	default:
-		if !ri.conflict {
-			x.conflts += 2
-			ri.conflict, ri.other = true, line
-			x.refs[rk] = ri
-		} else {
-			x.conflts++
-		}
-		return
+	p := pending{ref: short(refKey(row.Ref)), sig: short(keyOf('s', c.fingerprint+"\x00"+c.tenant)), line: int32(row.Line)}
+	if c.tenant != "" {
+		p.tenant, p.hasTenant = short(tenantKey(c.tenant)), true
 	}
-	if c.tenant == "" {
-		return
-	}
-	tk := tenantKey(c.tenant)
-	ti, seen := x.tenants[tk]
-	switch {
-	case !seen:
-		x.tenants[tk] = tenantInfo{first: line, ref: short(rk)}
-	case ti.ref != short(rk):
-		if !ti.conflict {
-			x.conflts += 2
-			ti.conflict, ti.other = true, line
-			x.tenants[tk] = ti
-		} else {
-			x.conflts++
+	x.pending = append(x.pending, p)
+}
+
+// addInvalid records an invalid row whose ref is usable.
+func (x *index) addInvalid(row Row) {
+	x.invalidRefs = append(x.invalidRefs, invalidRef{ref: short(refKey(row.Ref)), line: int32(row.Line)})
+}
+
+// seal decides, from the rows add saw, which are repeats and which conflict,
+// as if each row were compared in input order with those before it: a row
+// whose ref was seen repeats it when it would send the same (and the ref is
+// not in conflict), and conflicts otherwise; the first row of each ref with
+// a tenant conflicts with the first row of another ref with that tenant.
+func (x *index) seal() {
+	rows := x.pending
+	x.pending = nil
+	// A stable sort keeps input order within a ref.
+	slices.SortStableFunc(rows, func(a, b pending) int { return cmp.Compare(a.ref, b.ref) })
+	nRefs, nTenants := 0, 0
+	for i := range rows {
+		if i == 0 || rows[i].ref != rows[i-1].ref {
+			nRefs++
+			if rows[i].hasTenant {
+				nTenants++
+			}
 		}
 	}
+	x.refs = make([]refInfo, 0, nRefs)
+	x.tenants = make([]tenantInfo, 0, nTenants)
+	for i := 0; i < len(rows); {
+		first := rows[i]
+		ri := refInfo{ref: first.ref, first: first.line}
+		j := i + 1
+		for ; j < len(rows) && rows[j].ref == first.ref; j++ {
+			switch {
+			case ri.other == 0 && rows[j].sig == first.sig:
+				x.repeats++
+			case ri.other == 0:
+				x.conflts += 2
+				ri.other = rows[j].line
+			default:
+				x.conflts++
+			}
+		}
+		x.refs = append(x.refs, ri)
+		if first.hasTenant {
+			x.tenants = append(x.tenants, tenantInfo{tenant: first.tenant, first: first.line})
+		}
+		i = j
+	}
+	rows = nil
+	// Within a tenant, the rows are distinct refs; input order is line order.
+	slices.SortFunc(x.tenants, func(a, b tenantInfo) int {
+		return cmp.Or(cmp.Compare(a.tenant, b.tenant), cmp.Compare(a.first, b.first))
+	})
+	ts := x.tenants[:0]
+	for i := 0; i < len(x.tenants); {
+		ti := x.tenants[i]
+		j := i + 1
+		for ; j < len(x.tenants) && x.tenants[j].tenant == ti.tenant; j++ {
+			if ti.other == 0 {
+				x.conflts += 2
+				ti.other = x.tenants[j].first
+			} else {
+				x.conflts++
+			}
+		}
+		ts = append(ts, ti)
+		i = j
+	}
+	x.tenants = slices.Clip(ts)
+	// Only the first invalid row of a ref that no valid row has is kept.
+	slices.SortStableFunc(x.invalidRefs, func(a, b invalidRef) int { return cmp.Compare(a.ref, b.ref) })
+	inv := x.invalidRefs[:0]
+	for i, r := range x.invalidRefs {
+		if i > 0 && r.ref == x.invalidRefs[i-1].ref {
+			continue
+		}
+		if _, valid := x.ref(r.ref); !valid {
+			inv = append(inv, r)
+		}
+	}
+	x.invalidRefs = slices.Clip(inv)
+}
+
+// ref looks up a ref (a 64-bit prefix) after seal.
+func (x *index) ref(ref uint64) (refInfo, bool) {
+	i, ok := slices.BinarySearchFunc(x.refs, ref, func(r refInfo, ref uint64) int { return cmp.Compare(r.ref, ref) })
+	if !ok {
+		return refInfo{}, false
+	}
+	return x.refs[i], true
+}
+
+func (x *index) tenant(tenant uint64) (tenantInfo, bool) {
+	i, ok := slices.BinarySearchFunc(x.tenants, tenant, func(t tenantInfo, tenant uint64) int { return cmp.Compare(t.tenant, tenant) })
+	if !ok {
+		return tenantInfo{}, false
+	}
+	return x.tenants[i], true
+}
+
+// hasRef reports whether a valid row has ref.
+func (x *index) hasRef(ref string) bool {
+	_, ok := x.ref(short(refKey(ref)))
+	return ok
 }
 
 // duplicate tells whether the valid row is a duplicate, and why. It must be
-// called with the rows add saw, in the same order.
+// called, after seal, with the rows add saw, in the same order.
 func (x *index) duplicate(row Row, c checked) (string, bool) {
-	rk := refKey(row.Ref)
-	ri, ok := x.refs[rk]
+	ri, ok := x.ref(short(refKey(row.Ref)))
 	if !ok {
 		return "the input changed since it was first read", true
 	}
 	line := int32(row.Line)
-	if ri.conflict {
+	if ri.other != 0 {
 		other := ri.other
 		if other == line {
 			other = ri.first
@@ -130,16 +228,21 @@ func (x *index) duplicate(row Row, c checked) (string, bool) {
 	if c.tenant == "" {
 		return "", false
 	}
-	ti, ok := x.tenants[tenantKey(c.tenant)]
+	ti, ok := x.tenant(short(tenantKey(c.tenant)))
 	if !ok {
 		return "the input changed since it was first read", true
 	}
-	if ti.conflict {
+	if ti.other != 0 {
 		other := ti.other
 		if other == line {
 			other = ti.first
 		}
 		return fmt.Sprintf("the same %s tenant is also at line %d under another ref; neither is migrated", c.platformKey, other), true
+	}
+	if ti.first != line {
+		// The pre-pass saw this tenant on another row only: at most one
+		// row of a run migrates a tenant, whatever the input became.
+		return "the input changed since it was first read", true
 	}
 	return "", false
 }
@@ -147,12 +250,9 @@ func (x *index) duplicate(row Row, c checked) (string, bool) {
 // firstInvalid reports whether the invalid row is the first invalid row of a
 // ref that no valid row has.
 func (x *index) firstInvalid(row Row) bool {
-	rk := refKey(row.Ref)
-	if _, valid := x.refs[rk]; valid {
-		return false
-	}
-	line, ok := x.invalidRefs[rk]
-	return ok && line == int32(row.Line)
+	rk := short(refKey(row.Ref))
+	i, ok := slices.BinarySearchFunc(x.invalidRefs, rk, func(r invalidRef, ref uint64) int { return cmp.Compare(r.ref, ref) })
+	return ok && x.invalidRefs[i].line == int32(row.Line)
 }
 
 // scanInput is the pre-pass: it reads the whole input, checks every row
@@ -172,10 +272,7 @@ func scanInput(ctx context.Context, in Input, reg *integrations.Registry, onVali
 		if rowErr != nil || err != nil {
 			x.invalid++
 			if codat.ValidateRef(row.Ref) == nil {
-				rk := refKey(row.Ref)
-				if _, seen := x.invalidRefs[rk]; !seen {
-					x.invalidRefs[rk] = int32(row.Line)
-				}
+				x.addInvalid(row)
 				if onInvalid != nil {
 					onInvalid(row)
 				}
@@ -188,6 +285,7 @@ func scanInput(ctx context.Context, in Input, reg *integrations.Registry, onVali
 		}
 		return nil
 	})
+	x.seal()
 	return x, err
 }
 

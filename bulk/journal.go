@@ -154,11 +154,15 @@ type journal struct {
 	size    int64
 	index   map[key]span
 	tenants map[key]key // tenant → the ref it was migrated under
-	canary  *canaryTrack
-	written uint64
-	synced  uint64
-	syncing bool
-	failed  error // a write or sync failed: the journal no longer reflects reality
+	// loadedOnly: append updates the index and tenants only for refs and
+	// tenants they already hold (see Run), so that they do not grow with
+	// the lines this process writes.
+	loadedOnly bool
+	canary     *canaryTrack
+	written    uint64
+	synced     uint64
+	syncing    bool
+	failed     error // a write or sync failed: the journal no longer reflects reality
 }
 
 // ErrJournalLocked is returned when another run holds the journal.
@@ -368,9 +372,14 @@ func (j *journal) append(e *entry) error {
 	}
 	if e.Ref != "" && e.Event == "" {
 		rk := refKey(e.Ref)
-		j.index[rk] = span{off: j.size, n: int32(len(b))}
+		if _, known := j.index[rk]; known || !j.loadedOnly {
+			j.index[rk] = span{off: j.size, n: int32(len(b))}
+		}
 		if e.Tenant != "" {
-			j.tenants[tenantKey(e.Tenant)] = rk
+			tk := tenantKey(e.Tenant)
+			if _, known := j.tenants[tk]; known || !j.loadedOnly {
+				j.tenants[tk] = rk
+			}
 		}
 	}
 	j.canary.add(e)

@@ -92,7 +92,9 @@ type Runner struct {
 	// of these refs.
 	SkipAccountCheck bool
 	// RequestsPerMinute paces migration starts so that their requests stay
-	// within it (0: 1,000, Codat's per-IP limit; negative: no pacing).
+	// within it (0: 1,000, Codat's per-IP limit; negative: no pacing). Starts
+	// are spread evenly (no burst), at 99% of the rate, so that a run at
+	// the limit is not refused for a few requests over it.
 	RequestsPerMinute int
 	// MaxConsecutiveFailures stops the run after that many failed migrations
 	// in a row (0: 25; negative: never).
@@ -647,7 +649,7 @@ func (r *Runner) Plan(ctx context.Context, in Input) (*Plan, error) {
 // input rows that the journal (if any) does not know.
 func accountFilter(idx *index, j *journal) func(ref string) bool {
 	return func(ref string) bool {
-		if _, ok := idx.refs[refKey(ref)]; !ok {
+		if !idx.hasRef(ref) {
 			return false
 		}
 		if j == nil {
@@ -678,6 +680,19 @@ func remainingRequests(res *codat.MigrationResult, mode codat.SyncMode) int {
 		n += EstimatedWaitPolls
 	}
 	return n
+}
+
+// paceShare is the share of Runner.RequestsPerMinute that starts are paced
+// to.
+const paceShare = 0.99
+
+// startLimiter paces migration starts of per requests each to stay under
+// rpm requests a minute. A burst of one start: the limit is counted in fixed
+// windows, so starts bunched at the start of a window (a burst as large as
+// the concurrency) would push a few requests over it. The pace keeps a small
+// headroom (paceShare) below the limit for the jitter of request timing.
+func startLimiter(rpm, per int) *rate.Limiter {
+	return rate.NewLimiter(rate.Limit(float64(rpm)*paceShare/60/float64(per)), 1)
 }
 
 // stop is why a run stopped early.
@@ -775,6 +790,18 @@ func (r *Runner) Run(ctx context.Context, in Input, rep ReportWriter) (*Summary,
 		return nil, err
 	}
 	defer j.close()
+	// The run looks up each ref in the journal before it journals it, and
+	// never after: every ref is migrated at most once a run (the pre-pass
+	// index lets one valid row of a ref through, and only the first invalid
+	// row of a ref no valid row has is looked up), and the account check
+	// runs before the first ref the journal does not know. A tenant is
+	// looked up only for a valid row, and one this run journals either is
+	// one the journal already held (an invalid row resumed with its
+	// journaled tenant) or is a valid row's, and the index lets at most one
+	// valid row of a tenant through (index.duplicate). So the journal's
+	// index keeps what earlier runs left, kept up to date, and nothing new:
+	// its memory does not grow with the rows this run migrates.
+	j.loadedOnly = true
 	x.j = j
 	skip := 0 // rows the journal says need nothing, for Progress.Total
 	idx, err := scanInput(ctx, in, s.reg, func(row Row, c checked) {
@@ -806,8 +833,7 @@ func (r *Runner) Run(ctx context.Context, in Input, rep ReportWriter) (*Summary,
 		if rpm == 0 {
 			rpm = DefaultRequestsPerMinute
 		}
-		perSec := float64(rpm) / 60 / float64(x.per)
-		x.limiter = rate.NewLimiter(rate.Limit(perSec), s.Concurrency)
+		x.limiter = startLimiter(rpm, x.per)
 	}
 	if err := j.append(&entry{Time: started, Event: eventRun, Input: in.Name}); err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -157,14 +158,32 @@ func (a *app) newClient(cf *connFlags, logger *slog.Logger) (*codat.Client, erro
 	if err != nil {
 		return nil, err
 	}
-	// The client's default HTTP client: a migration's context is cancelled
-	// only when the first Ctrl-C's grace period runs out, and that ends its
-	// request at once; the resume reconciles what the request may have done.
+	// A migration's context is cancelled only when the first Ctrl-C's grace
+	// period runs out, and that ends its request at once; the resume
+	// reconciles what the request may have done.
 	return codat.NewClient(key.Reveal(),
+		codat.WithHTTPClient(newHTTPClient()),
 		codat.WithBaseURL(cf.baseURL),
 		codat.WithUserAgent(userAgent()),
 		codat.WithLogger(logger),
 	)
+}
+
+// idleConnsPerHost is how many idle connections the CLI's HTTP client keeps
+// to Codat. It must be at least --concurrency: http.DefaultTransport keeps 2,
+// so with 4 migrations in flight every burst of requests would open new TLS
+// connections and close them again. Idle connections beyond the requests
+// actually in flight are never opened, so a large value costs nothing.
+const idleConnsPerHost = 256
+
+// newHTTPClient is the CLI's HTTP client: the codat.NewClient default (a 60 s
+// timeout per attempt) over a copy of http.DefaultTransport that keeps
+// idleConnsPerHost idle connections.
+func newHTTPClient() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns = max(tr.MaxIdleConns, idleConnsPerHost)
+	tr.MaxIdleConnsPerHost = idleConnsPerHost
+	return &http.Client{Timeout: 60 * time.Second, Transport: tr}
 }
 
 // isProduction reports whether the base URL is Codat's production API.
