@@ -149,7 +149,8 @@ func isLoopback(host string) bool {
 }
 
 // WithHTTPClient sets the *http.Client that carries requests (its Transport,
-// Timeout and so on). The client is copied, not modified.
+// Timeout and so on). The client is copied, not modified. Its CheckRedirect is
+// not used: the client never follows a redirect (see NewClient).
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *clientConfig) error {
 		if hc == nil {
@@ -222,6 +223,10 @@ func WithRequestRate(n int, per time.Duration) Option {
 // NewClient returns a client that authenticates with apiKey. The key is sent
 // as "Authorization: Basic base64(apiKey)"; a value that already starts with
 // "Basic " (the ready-made header from Codat's portal) is sent unchanged.
+//
+// The client never follows redirects: a request body (a token, say) and the
+// API key must reach only the configured base URL. A 3xx answer is returned
+// as an *APIError.
 func NewClient(apiKey string, opts ...Option) (*Client, error) {
 	key := strings.TrimSpace(apiKey)
 	if key == "" {
@@ -275,6 +280,9 @@ func NewClient(apiKey string, opts ...Option) (*Client, error) {
 		base = http.DefaultTransport
 	}
 	hc.Transport = &attemptTransport{client: c, base: base}
+	// A followed 307 or 308 would re-send the body, tokens included, to
+	// whatever host the Location names.
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 	c.rc = &retryablehttp.Client{
 		HTTPClient:   &hc,
@@ -323,6 +331,7 @@ type callState struct {
 	attempts  atomic.Int32
 	sent      atomic.Bool // some attempt may have reached the server
 	ambiguous atomic.Bool // some attempt may have taken effect without a usable answer
+	lost      atomic.Bool // some attempt may have reached the server and got no answer back
 }
 
 type callStateKey struct{}
@@ -441,11 +450,14 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		apiErr := c.decodeError(resp, cl.method, displayPath)
 		apiErr.ambiguous = st.ambiguous.Load()
+		apiErr.lost = st.lost.Load()
+		apiErr.scrub(bodyValues(body)) // before anything logs or prints it
 		// A 404 or 422 is often an expected answer (a look-up that finds
-		// nothing); throttling, server errors and auth failures are not.
+		// nothing); throttling, server errors, auth failures and redirects
+		// (never followed: a wrong base URL, most likely) are not.
 		level := slog.LevelDebug
 		switch {
-		case resp.StatusCode >= 500, resp.StatusCode == http.StatusTooManyRequests,
+		case resp.StatusCode >= 500, resp.StatusCode < 400, resp.StatusCode == http.StatusTooManyRequests,
 			resp.StatusCode == http.StatusUnauthorized, resp.StatusCode == http.StatusForbidden:
 			level = slog.LevelWarn
 		}
@@ -511,6 +523,7 @@ func (c *Client) decodeError(resp *http.Response, method, path string) *APIError
 		e.CorrelationID = string(eb.CorrelationID)
 		e.CanBeRetried = string(eb.CanBeRetried)
 		e.DetailedErrorCode = int(eb.DetailedErrorCode)
+		e.codatBody = strings.TrimSpace(e.CorrelationID) != ""
 		if eb.Validation != nil && (len(eb.Validation.Errors) > 0 || len(eb.Validation.Warnings) > 0) {
 			e.Validation = eb.Validation
 		}
@@ -603,12 +616,14 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		if st != nil {
 			attempt = int(st.attempts.Add(int32(extra)))
 			st.ambiguous.Store(true) // an earlier write got no answer
+			st.lost.Store(true)
 		}
 	}
 	if err != nil {
 		if st != nil && !neverLeft(err) {
 			st.sent.Store(true)
 			st.ambiguous.Store(true)
+			st.lost.Store(true)
 		}
 		c.logger.LogAttrs(ctx, slog.LevelDebug, "codat attempt",
 			slog.String("method", method), slog.String("path", path),

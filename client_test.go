@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -781,4 +782,48 @@ func TestQuotaFromResponses(t *testing.T) {
 	assert.Equal(t, 1234, q.Remaining)
 	assert.Equal(t, time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC), q.Reset)
 	assert.False(t, q.Observed.Before(before))
+}
+
+// The client never follows a redirect: a 307 would re-send the token body
+// (and the API key) to whatever host it names. The 3xx comes back as an
+// *APIError and the other host receives nothing. The caller's http.Client is
+// not modified.
+func TestRedirectsNotFollowed(t *testing.T) {
+	var elsewhere atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		elsewhere.Add(1)
+		testutil.WriteJSON(w, 200, testutil.Connection(sdkCompanyID, sdkConnectionID, "qhyg", "Linked"))
+	}))
+	defer other.Close()
+	var here atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		here.Add(1)
+		http.Redirect(w, r, other.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	defer srv.Close()
+
+	follow := func(*http.Request, []*http.Request) error { return nil } // the caller's client follows everything
+	hc := &http.Client{CheckRedirect: follow}
+	for _, opts := range [][]codat.Option{nil, {codat.WithHTTPClient(hc)}} {
+		c, err := codat.NewClient(sdkAPIKey, append([]codat.Option{codat.WithBaseURL(srv.URL), codat.WithRetryPolicy(sdkFastPolicy())}, opts...)...)
+		require.NoError(t, err)
+		here.Store(0)
+
+		_, err = c.Connections.UpdateAuthorization(context.Background(), sdkCompanyID, sdkConnectionID,
+			sdkAuth{key: "qhyg", body: map[string]string{"accessToken": "tok-REDIRECT-0123456789"}})
+		var ae *codat.APIError
+		require.ErrorAs(t, err, &ae)
+		assert.Equal(t, http.StatusTemporaryRedirect, ae.StatusCode)
+		assert.False(t, codat.IsAmbiguous(err))
+		assert.NotContains(t, err.Error(), other.URL, "the Location is not quoted")
+
+		_, err = c.Companies.Get(context.Background(), sdkCompanyID)
+		require.ErrorAs(t, err, &ae)
+		assert.Equal(t, http.StatusTemporaryRedirect, ae.StatusCode)
+
+		assert.EqualValues(t, 2, here.Load(), "one attempt per call: a 3xx is not retried")
+		assert.Zero(t, elsewhere.Load(), "the other host received nothing")
+	}
+	assert.NotNil(t, hc.CheckRedirect, "the caller's client is not modified")
+	assert.Nil(t, hc.CheckRedirect(nil, nil))
 }

@@ -1,12 +1,16 @@
 package codat
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Sentinel errors matched by errors.Is against an *APIError.
@@ -35,6 +39,11 @@ const maxMessageLen = 300
 // ErrNotFound, ErrUnauthorized, ErrRateLimited, ErrConflict and ErrValidation.
 // Its Error() is one line and holds no body, header or query string: only the
 // method, the path, the status, Codat's message, service and correlation id.
+//
+// When the call sent a body (a token body, say), every string value of that
+// body at least 4 bytes long is replaced with "[REDACTED]" in the texts Codat
+// sent back (Message, Service, CorrelationID, CanBeRetried and Validation),
+// so an answer that echoes the request cannot leak it.
 type APIError struct {
 	// StatusCode is the HTTP status of the response.
 	StatusCode int
@@ -62,6 +71,11 @@ type APIError struct {
 	quotaReset time.Time
 	// ambiguous is set when an earlier attempt of the same call may have taken effect.
 	ambiguous bool
+	// lost is set when an attempt of the same call may have reached Codat
+	// without its answer coming back (a timeout, a dropped connection).
+	lost bool
+	// codatBody is set when the body was Codat's error JSON with a correlation id.
+	codatBody bool
 }
 
 // Validation is Codat's description of why a request failed validation.
@@ -228,51 +242,98 @@ func (e *DecodeError) Unwrap() error { return e.Err }
 // request was in flight), or a 5xx response, or any error of a call whose
 // earlier attempt was one of those. A caller should look the object up
 // before sending the write again.
+//
+// Every error err wraps is considered (errors joined or wrapped with several
+// %w included): one ambiguous part makes err ambiguous.
 func IsAmbiguous(err error) bool {
-	if err == nil {
+	return anyError(err, func(e error) bool {
+		switch e := e.(type) {
+		case *APIError:
+			return e.StatusCode >= 500 || e.ambiguous
+		case *TransportError:
+			return e.Ambiguous
+		}
+		return false
+	})
+}
+
+// settled reports whether e is a finished answer from Codat itself, so that
+// a look-up made afterwards shows whether the write took effect: a 5xx other
+// than 502 and 504 (which gateways send while the request may still be
+// running behind them) that carries Codat's error body with a correlation id,
+// from a call none of whose attempts lost its answer. Anything else may leave
+// the request running at Codat.
+func (e *APIError) settled() bool {
+	if e == nil || e.StatusCode < 500 || e.StatusCode > 599 {
 		return false
 	}
-	var ae *APIError
-	if errors.As(err, &ae) {
-		return ae.StatusCode >= 500 || ae.ambiguous
+	if e.StatusCode == http.StatusBadGateway || e.StatusCode == http.StatusGatewayTimeout {
+		return false
 	}
-	var te *TransportError
-	if errors.As(err, &te) {
-		return te.Ambiguous
-	}
-	return false
+	return e.codatBody && !e.lost
 }
 
 // IsQuotaExhausted reports whether err is a 429 that the client did not wait
 // out: its Retry-After exceeded RetryPolicy.MaxWait (or retries ran out), or
 // the rate-limit headers said no requests remain. reset is when Codat said
-// requests may resume; the caller should stop until then.
+// requests may resume; the caller should stop until then. Every error err
+// wraps is considered; the first such 429 found gives reset.
 func IsQuotaExhausted(err error) (reset time.Time, ok bool) {
-	var ae *APIError
-	if !errors.As(err, &ae) || ae.StatusCode != http.StatusTooManyRequests {
-		return time.Time{}, false
-	}
-	if ae.RetryAfter > 0 {
-		base := ae.observed
-		if base.IsZero() {
-			base = time.Now()
+	anyError(err, func(e error) bool {
+		ae, isAPI := e.(*APIError)
+		if !isAPI || ae == nil || ae.StatusCode != http.StatusTooManyRequests {
+			return false
 		}
-		return base.Add(ae.RetryAfter), true
-	}
-	if !ae.quotaReset.IsZero() {
-		return ae.quotaReset, true
-	}
-	return time.Time{}, false
+		if ae.RetryAfter > 0 {
+			base := ae.observed
+			if base.IsZero() {
+				base = time.Now()
+			}
+			reset, ok = base.Add(ae.RetryAfter), true
+			return true
+		}
+		if !ae.quotaReset.IsZero() {
+			reset, ok = ae.quotaReset, true
+			return true
+		}
+		return false
+	})
+	return reset, ok
 }
 
-// oneLine collapses whitespace and control characters into single spaces and
-// truncates s to max runes.
+// anyError walks err's tree depth first, as errors.As does, and reports
+// whether match is true for some error in it.
+func anyError(err error, match func(error) bool) bool {
+	for err != nil {
+		if match(err) {
+			return true
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				if anyError(e, match) {
+					return true
+				}
+			}
+			return false
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+// oneLine collapses spaces, line separators and control characters (C0,
+// DEL and C1, such as U+0085 NEL) into single spaces and truncates s to max
+// runes.
 func oneLine(s string, max int) string {
 	var b strings.Builder
 	space := false
 	n := 0
 	for _, r := range s {
-		if r < 0x20 || r == 0x7f || r == ' ' || r == '\u2028' || r == '\u2029' {
+		if r == ' ' || unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
 			space = true
 			continue
 		}
@@ -293,4 +354,82 @@ func oneLine(s string, max int) string {
 
 func errorf(format string, args ...any) error {
 	return fmt.Errorf("codat: "+format, args...)
+}
+
+// minScrubLen is the length, in bytes, from which a request-body value is
+// scrubbed from an error answer. Shorter values are too likely to be ordinary
+// words of the message.
+const minScrubLen = 4
+
+// bodyValues returns the string values of a JSON request body (not its keys),
+// each as sent, trimmed and JSON-escaped, at least minScrubLen bytes long and
+// longest first, so that a value containing another is replaced whole.
+func bodyValues(body []byte) []string {
+	var v any
+	if len(body) == 0 || json.Unmarshal(body, &v) != nil {
+		return nil
+	}
+	seen := map[string]bool{}
+	var out []string
+	add := func(s string) {
+		if len(s) >= minScrubLen && !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	var walk func(any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case string:
+			add(v)
+			add(strings.TrimSpace(v))
+			if q, err := json.Marshal(v); err == nil {
+				add(string(q[1 : len(q)-1])) // as it appears inside a JSON text
+			}
+		case map[string]any:
+			for _, x := range v {
+				walk(x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		}
+	}
+	walk(v)
+	slices.SortFunc(out, func(a, b string) int { return cmp.Compare(len(b), len(a)) })
+	return out
+}
+
+// scrub replaces every occurrence of values in the texts Codat sent back
+// (message, service, correlation id, canBeRetried, validation items) with
+// Redacted. A server that echoes the request, such as a token body, in its
+// error then cannot leak it through Error(), %+v or the logs.
+func (e *APIError) scrub(values []string) {
+	if len(values) == 0 {
+		return
+	}
+	clean := func(s *string) {
+		if *s == "" {
+			return
+		}
+		for _, v := range values {
+			if strings.Contains(*s, v) {
+				*s = strings.ReplaceAll(*s, v, Redacted)
+			}
+		}
+	}
+	clean(&e.Message)
+	clean(&e.Service)
+	clean(&e.CorrelationID)
+	clean(&e.CanBeRetried)
+	if e.Validation != nil {
+		for _, items := range [][]ValidationItem{e.Validation.Errors, e.Validation.Warnings} {
+			for i := range items {
+				clean(&items[i].ItemID)
+				clean(&items[i].Message)
+				clean(&items[i].ValidatorName)
+			}
+		}
+	}
 }

@@ -35,6 +35,9 @@ func TestAPIErrorString(t *testing.T) {
 			Validation: &codat.Validation{Errors: []codat.ValidationItem{{Message: "name is required"}, {Message: "tags: too many"}}}},
 			"codat: POST /companies: 400 Bad Request: invalid; validation: name is required; tags: too many"},
 		{"unknown status", &codat.APIError{StatusCode: 599, Method: "GET", Path: "/x"}, "codat: GET /x: 599"},
+		{"C1 control characters are spaces", &codat.APIError{StatusCode: 400, Method: "POST", Path: "/companies", Message: "first\u0085second\u009b31m",
+			Service: "a\u0087b"},
+			"codat: POST /companies: 400 Bad Request: first second 31m (service a b)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -177,4 +180,92 @@ func TestErrorsLogCorrelationID(t *testing.T) {
 	assert.Contains(t, logs, `"correlation_id":"corr-logged"`)
 	assert.Contains(t, logs, `"status":404`)
 	assert.NotContains(t, logs, "gone", "Codat's message is not logged: it may echo input")
+}
+
+// A server that echoes the request body in its error answer cannot leak a
+// token through the *APIError: every body value of 4 bytes or more is
+// replaced with [REDACTED] in Codat's texts, before anything logs them.
+func TestAPIErrorScrubsEchoedBody(t *testing.T) {
+	const token = "tok-ECHOED-<&>-5e4d3c2b1a"
+	escaped := `tok-ECHOED-\u003c\u0026\u003e-5e4d3c2b1a` // as it appears inside a JSON text
+	h := newSDKHarness(t, codat.WithRetryPolicy(codat.NoRetries()))
+	h.handleAll(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		testutil.WriteJSON(w, 400, map[string]any{
+			"statusCode":    400,
+			"service":       "PublicApi " + token,
+			"error":         "Invalid token " + token + " in body " + string(body) + "; realmId 123 is unknown",
+			"correlationId": "corr-" + token,
+			"canBeRetried":  token,
+			"validation": map[string]any{
+				"errors": []map[string]string{
+					{"itemId": token, "message": "accessToken " + token + " is malformed", "validatorName": token},
+					{"itemId": "x", "message": "refresh " + strings.TrimSpace(token) + " expired"},
+				},
+				"warnings": []map[string]string{{"itemId": "w", "message": "echo " + escaped}},
+			},
+		})
+	})
+	_, err := h.client.Connections.UpdateAuthorization(context.Background(), sdkCompanyID, sdkConnectionID,
+		sdkAuth{key: "qhyg", body: map[string]string{"accessToken": token, "realmId": "123"}})
+	var ae *codat.APIError
+	require.ErrorAs(t, err, &ae)
+	wrapped := fmt.Errorf("step: %w", err)
+	texts := map[string]string{
+		"Error()": err.Error(), "%+v": fmt.Sprintf("%+v", err), "%#v": fmt.Sprintf("%#v", ae),
+		"%+v wrapped": fmt.Sprintf("%+v", wrapped), "logs": h.logs.String(),
+		"fields": strings.Join([]string{ae.Message, ae.Service, ae.CorrelationID, ae.CanBeRetried}, " "),
+	}
+	require.NotNil(t, ae.Validation)
+	for _, items := range [][]codat.ValidationItem{ae.Validation.Errors, ae.Validation.Warnings} {
+		for _, it := range items {
+			texts["validation"] += it.ItemID + " " + it.Message + " " + it.ValidatorName + " "
+		}
+	}
+	for what, text := range texts {
+		testutil.AssertNoSecrets(t, what, text, token)
+		assert.NotContains(t, text, escaped, what)
+	}
+	assert.Contains(t, err.Error(), "Invalid token [REDACTED]")
+	assert.Contains(t, err.Error(), "accessToken [REDACTED] is malformed")
+	assert.Contains(t, err.Error(), "realmId 123 is unknown", "a value shorter than 4 bytes is left alone")
+	assert.Contains(t, ae.Validation.Warnings[0].Message, "echo [REDACTED]")
+	assert.Contains(t, h.logs.String(), "corr-[REDACTED]", "the logged correlation id is scrubbed too")
+
+	// A call without a body is not scrubbed.
+	h2 := newSDKHarness(t, codat.WithRetryPolicy(codat.NoRetries()))
+	h2.handleAll(func(w http.ResponseWriter, r *http.Request) {
+		testutil.CodatError(w, 404, "No company was found with ID "+sdkCompanyID, "corr-1")
+	})
+	_, err = h2.client.Companies.Get(context.Background(), sdkCompanyID)
+	assert.Contains(t, err.Error(), "No company was found with ID "+sdkCompanyID)
+}
+
+// IsAmbiguous and IsQuotaExhausted look at every error err wraps, not only
+// the first *APIError errors.As would find.
+func TestErrorPredicatesSeeWholeTree(t *testing.T) {
+	quota := &codat.APIError{StatusCode: 429, RetryAfter: time.Hour}
+	server := &codat.APIError{StatusCode: 500}
+	lost := &codat.TransportError{Ambiguous: true, Err: io.ErrUnexpectedEOF}
+	tests := []struct {
+		name             string
+		err              error
+		ambiguous, quota bool
+	}{
+		{"5xx then 429", fmt.Errorf("%w; read back: %w", server, quota), true, true},
+		{"429 then 5xx", fmt.Errorf("%w (after: %w)", quota, server), true, true},
+		{"joined", errors.Join(&codat.APIError{StatusCode: 404}, lost), true, false},
+		{"404 wrapping nothing else", fmt.Errorf("x: %w", &codat.APIError{StatusCode: 404}), false, false},
+		{"429 without reset", fmt.Errorf("%w; %w", &codat.APIError{StatusCode: 429}, errors.New("y")), false, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.ambiguous, codat.IsAmbiguous(tc.err))
+			reset, ok := codat.IsQuotaExhausted(tc.err)
+			assert.Equal(t, tc.quota, ok)
+			if ok {
+				assert.WithinDuration(t, time.Now().Add(time.Hour), reset, time.Minute)
+			}
+		})
+	}
 }

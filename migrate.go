@@ -37,7 +37,8 @@ const (
 	// SyncWait queues the sync like SyncQueue, then polls
 	// GET /companies/{companyId}/dataStatus (SyncService.Wait) until every data
 	// type has finished. A data type ending in AuthError fails the migration
-	// with ErrTokenRejected.
+	// with ErrTokenRejected; a sync still running after Migration.WaitTimeout
+	// fails it with ErrSyncTimeout (resumable: a resume polls again).
 	SyncWait
 )
 
@@ -76,8 +77,9 @@ const (
 	StepDone Step = "done"
 )
 
-// DefaultWaitPoll is how often a SyncWait migration polls the data status when
-// Migration.WaitPoll is zero.
+// DefaultWaitPoll is the first interval between two data status polls of a
+// SyncWait migration when Migration.WaitPoll is zero. Later intervals grow
+// by half, up to DefaultWaitMaxInterval.
 const DefaultWaitPoll = defaultWaitInterval
 
 // Migration describes one company to move into Codat: who it is (Ref), the
@@ -102,10 +104,20 @@ type Migration struct {
 	// repeated; the first pending step starts with one look-up, because the
 	// earlier attempt may have stopped with a request in flight.
 	Resume *MigrationResult
-	// Relink sends the token even when a look-up finds the company's
-	// connection already Linked. Without it, Migrate stops there and reports
-	// AlreadyMigrated. (A resumed connection that reads back Linked is taken
-	// as the earlier attempt's success and is not sent the token again.)
+	// Relink sends the token even when the company's connection is already
+	// Linked, whether a look-up finds it so or a resume would read it back.
+	// Without it, a connection found Linked by a look-up is reported as
+	// AlreadyMigrated, and a resumed connection that reads back Linked is
+	// taken as the earlier attempt's success; neither is sent the token.
+	//
+	// With Relink, a resume that starts at the token step sends the PUT
+	// without reading the connection first. One exception: when
+	// Resume.TokenSent says this migration already sent a token that may have
+	// been installed (its answer was lost), the connection is read first and
+	// a Linked one is taken as that send's success, since sending a rotating
+	// refresh token twice can break the connection. To send a new token over
+	// a migration a result records as done, resume from a result holding only
+	// the company and connection (their ids and steps), with TokenSent false.
 	Relink bool
 	// MaxTokenResends bounds how often the token is sent again after a token
 	// PUT that failed with a 5xx and whose connection is not Linked when read
@@ -115,8 +127,15 @@ type Migration struct {
 	// dropped connection) the token is never re-sent in the same call, since
 	// the PUT may still be running; a resume reads the connection again.
 	MaxTokenResends int
-	// WaitPoll is the SyncWait poll interval (default DefaultWaitPoll).
+	// WaitPoll is the first SyncWait poll interval (default
+	// DefaultWaitPoll); later ones grow by half, up to
+	// DefaultWaitMaxInterval (or WaitPoll, if longer).
 	WaitPoll time.Duration
+	// WaitTimeout bounds the SyncWait polling (default DefaultWaitTimeout; a
+	// negative value means no bound but ctx). A sync still running then ends
+	// the call with a MigrationError at StepWait wrapping ErrSyncTimeout; a
+	// resume polls again.
+	WaitTimeout time.Duration
 	// OnStep, if set, is called synchronously after every step is recorded,
 	// with a copy of the result so far. Journal it there: after a crash, pass
 	// the last copy back as Resume.
@@ -135,8 +154,17 @@ type MigrationResult struct {
 	// Steps lists the completed steps, in order; a resume continues after them.
 	Steps []Step `json:"steps,omitempty"`
 	// AlreadyMigrated reports that the company's connection was already Linked
-	// before this call sent any token; no token was sent.
+	// before this migration sent any token, on a company it had no record of
+	// (a rerun without a journal, or a customer migrated by other means); no
+	// token was sent. Unless Sync is SyncNone, Migrate then reads the
+	// company's data status (one GET): if no data type has ever been queued,
+	// it queues the sync (POST data/all, step sync) and, with SyncWait,
+	// waits for it; otherwise it stops there.
 	AlreadyMigrated bool `json:"alreadyMigrated,omitempty"`
+	// TokenSent reports that this migration sent a token PUT that Codat
+	// accepted or whose outcome is unknown, so the token may be installed.
+	// Migrate sets it; it only matters with Migration.Relink (see there).
+	TokenSent bool `json:"tokenSent,omitempty"`
 	// SyncErrors lists the data types whose sync ended in an error status
 	// (SyncWait only). A migration with sync errors is still complete.
 	SyncErrors []string `json:"syncErrors,omitempty"`
@@ -247,11 +275,14 @@ func ValidateRef(ref string) error {
 // listing the company's connections — and continues with what it finds. What
 // happens when the look-up finds nothing depends on how the write failed:
 //
-//   - a 5xx is a finished answer, so a look-up that finds nothing shows the
-//     write did not take effect: it is sent once more, with a new
-//     Idempotency-Key;
+//   - a 5xx that is Codat's own finished answer (any 5xx but 502 and 504,
+//     carrying Codat's error body with a correlationId, from a call none of
+//     whose attempts lost its answer) is settled, so a look-up that finds
+//     nothing shows the write did not take effect: it is sent once more,
+//     with a new Idempotency-Key;
 //   - a timeout or a dropped connection (after the client's own retries with
-//     the same key) may leave the write still running at Codat, where a
+//     the same key), a 502 or 504 from a gateway, or a 5xx without Codat's
+//     error body may leave the write still running at Codat, where a
 //     look-up cannot see it yet, so the call stops with a resumable error
 //     instead of risking a duplicate. Resume after a while.
 //
@@ -265,13 +296,21 @@ func ValidateRef(ref string) error {
 //	keyed POST lost answer +1 per retry with the same key (Codat replays it);
 //	                       if that does not settle it, the 5xx row's look-up,
 //	                       and stop (resumable) when nothing is found
+//	unsettled 5xx          the 5xx row's look-up; stop (resumable) instead of
+//	                       writing again (a token PUT is never re-sent)
 //
 // A spent quota (IsQuotaExhausted) is never reconciled: nothing else would be
-// answered either.
+// answered either. When the look-up itself is refused with a 429, the error
+// wraps that 429 first, so errors.As and IsQuotaExhausted find it.
 //
-// A connection found Linked before any token was sent means the customer is
-// already migrated: Migrate stops there with AlreadyMigrated set and sends no
-// token, unless Migration.Relink is set.
+// A connection found Linked before any token was sent, on a company this
+// migration has no record of, means the customer is already migrated:
+// Migrate sets AlreadyMigrated and sends no token, unless Migration.Relink is
+// set. It then reads GET /companies/{companyId}/dataStatus (not with
+// SyncNone) and queues POST data/all only when no data type was ever queued,
+// so that a migration cut off between the token PUT and data/all, and rerun
+// without a journal, still gets its first sync: one GET per already-migrated
+// company, plus the POST when it is needed.
 //
 // The result is never nil. On error it records every completed step and the
 // error is a *MigrationError; pass the result back as Migration.Resume to
@@ -281,8 +320,10 @@ func ValidateRef(ref string) error {
 //	nothing done            GET /companies?tags=… (if found: also GET …/connections)
 //	company done            GET /companies/{id}/connections
 //	connection done         GET /companies/{id}/connections/{connectionId}
+//	                        (none with Relink: the token is sent)
 //	authorize done          GET /companies/{id}/connections/{connectionId}
-//	verify done             none (POST data/all is sent)
+//	verify done             none (POST data/all is sent; when AlreadyMigrated,
+//	                        GET /companies/{id}/dataStatus first)
 //	sync done               none (SyncWait polls dataStatus)
 //	done                    none: no request at all
 //
@@ -522,14 +563,29 @@ func stopped(ctx context.Context, err error) bool {
 	return ctx.Err() != nil || !IsAmbiguous(err)
 }
 
-// settled reports whether an ambiguous failure is a finished answer (a 5xx):
-// Codat is done with the request, so a look-up made afterwards is
-// authoritative. A transport failure (a timeout, a dropped connection) or a
-// 409 for a key still in flight is not settled: the request may still be
-// running at Codat, and a look-up can miss what it is about to create.
+// settled reports whether an ambiguous failure is a finished answer from
+// Codat itself: Codat is done with the request, so a look-up made afterwards
+// is authoritative. That is a 5xx other than 502 and 504 that carries
+// Codat's error body with a correlationId, from a call none of whose
+// attempts lost its answer (see APIError.settled). A transport failure (a
+// timeout, a dropped connection), a 502 or 504 from a gateway, a 5xx without
+// Codat's body, or a 409 for a key still in flight is not settled: the
+// request may still be running at Codat, and a look-up can miss what it is
+// about to create.
 func settled(err error) bool {
 	var ae *APIError
-	return errors.As(err, &ae) && ae.StatusCode >= 500
+	return errors.As(err, &ae) && ae.settled()
+}
+
+// readBackErr combines a write's ambiguous failure err with the failure rerr
+// of the read made to reconcile it. A 429 on the read comes first, so that
+// errors.As and IsQuotaExhausted see it: the caller has to wait before
+// anything else. IsAmbiguous still sees the write's failure.
+func readBackErr(err, rerr error, what string) error {
+	if errors.Is(rerr, ErrRateLimited) {
+		return fmt.Errorf("%s: %w (after the failed write: %w)", what, rerr, err)
+	}
+	return fmt.Errorf("%w; %s: %w", err, what, rerr)
 }
 
 // maxWrites is how often one call sends the same create (or data/all) when a
@@ -638,7 +694,8 @@ func (r *migrationRun) connection(ctx context.Context) (bool, error) {
 	if r.listFirst {
 		found, err := r.lookupConnection(ctx)
 		if err != nil || found {
-			return r.alreadyMigrated(), err
+			r.alreadyMigrated()
+			return false, err
 		}
 	}
 	key := r.m.Auth.PlatformKey()
@@ -655,7 +712,8 @@ func (r *migrationRun) connection(ctx context.Context) (bool, error) {
 		}
 		found, lerr := r.lookupConnection(ctx)
 		if lerr != nil || found {
-			return r.alreadyMigrated(), lerr
+			r.alreadyMigrated()
+			return false, lerr
 		}
 		if err := again(err, attempt, "connection"); err != nil {
 			return false, r.fail(StepConnection, err)
@@ -713,34 +771,38 @@ func (r *migrationRun) lookupConnection(ctx context.Context) (bool, error) {
 	return false, nil
 }
 
-// alreadyMigrated handles a connection found Linked by a look-up: without
-// Relink the migration stops there and no token is sent. When the company is
-// this migration's own (a resume that recorded it), the Linked connection is
-// the earlier attempt's work, cut off before it was recorded: the token is not
-// sent again, but the migration goes on to queue the sync that attempt never
-// reached.
-func (r *migrationRun) alreadyMigrated() bool {
-	if !r.alreadyLinked || r.m.Relink {
-		return false
-	}
-	if r.ownCompany {
+// alreadyMigrated handles a connection found Linked by a look-up. With
+// Relink (and no token of this migration possibly installed) the token step
+// sends the token. When the company is this migration's own (a resume that
+// recorded it), the Linked connection is the earlier attempt's work, cut off
+// before it was recorded: the token is not sent again, and the migration
+// goes on to queue the sync that attempt never reached. Otherwise the
+// customer was migrated before: AlreadyMigrated, no token is sent, and the
+// sync step queues data/all only if no sync ever started (see sync).
+func (r *migrationRun) alreadyMigrated() {
+	switch {
+	case !r.alreadyLinked:
+	case r.m.Relink && !r.res.TokenSent:
+	case r.ownCompany:
 		r.record(StepAuthorize, StepVerify)
-		return false
+	case r.m.Relink:
+	default:
+		r.res.AlreadyMigrated = true
+		r.record(StepVerify)
 	}
-	r.res.AlreadyMigrated = true
-	r.record(StepVerify)
-	return true
 }
 
 // authorize sends the token (PUT …/authorization) and checks the connection
 // in the PUT's own response. A connection whose status is unknown (resume) is
-// read first, and one found Linked is not sent the token again.
+// read first, and one found Linked is not sent the token again; with Relink
+// it is not read, since the token is sent anyway, unless a token of this
+// migration may already be installed (TokenSent).
 func (r *migrationRun) authorize(ctx context.Context) (bool, error) {
 	if r.res.Done(StepVerify) {
 		return false, nil
 	}
 	companyID, connID := r.res.CompanyID, r.res.ConnectionID
-	if r.readFirst {
+	if r.readFirst && (!r.m.Relink || r.res.TokenSent) {
 		cn, err := r.c.Connections.Get(ctx, companyID, connID)
 		if err != nil {
 			return false, r.fail(r.nextStep(), ctxErr(ctx, fmt.Errorf("reading connection: %w", err)))
@@ -758,6 +820,9 @@ func (r *migrationRun) authorize(ctx context.Context) (bool, error) {
 	sends = max(sends, 1)
 	for sent := 1; ; sent++ {
 		cn, err := r.c.Connections.UpdateAuthorization(ctx, companyID, connID, r.m.Auth)
+		if err == nil || IsAmbiguous(err) {
+			r.res.TokenSent = true
+		}
 		if err == nil {
 			r.setConnection(cn)
 			r.record(StepAuthorize)
@@ -773,7 +838,7 @@ func (r *migrationRun) authorize(ctx context.Context) (bool, error) {
 		// The PUT may or may not have been applied: read the connection back.
 		got, gerr := r.c.Connections.Get(ctx, companyID, connID)
 		if gerr != nil {
-			return false, r.fail(StepAuthorize, ctxErr(ctx, fmt.Errorf("%w; reading the connection back: %w", err, gerr)))
+			return false, r.fail(StepAuthorize, ctxErr(ctx, readBackErr(err, gerr, "reading the connection back")))
 		}
 		r.setConnection(got)
 		if got.Status.Is(StatusLinked) {
@@ -799,9 +864,22 @@ func statusText(s ConnectionStatus) string {
 // sync queues POST /companies/{companyId}/data/all. After an ambiguous
 // failure it reads GET dataStatus once: a data type in progress means the
 // sync was queued; otherwise it is sent again with a new Idempotency-Key.
+//
+// For an already-migrated customer it reads GET dataStatus first and queues
+// the sync only when no data type was ever queued (a migration cut off
+// between its token PUT and data/all); otherwise the migration stops here.
 func (r *migrationRun) sync(ctx context.Context) (bool, error) {
 	if r.m.Sync == SyncNone || r.res.Done(StepSync) {
 		return false, nil
+	}
+	if r.res.AlreadyMigrated {
+		st, err := r.c.Sync.Status(ctx, r.res.CompanyID)
+		if err != nil {
+			return false, r.fail(StepSync, ctxErr(ctx, fmt.Errorf("reading the data status of the already-migrated company: %w", err)))
+		}
+		if syncStarted(st) {
+			return true, nil
+		}
 	}
 	for attempt := 1; ; attempt++ {
 		err := r.c.Sync.RefreshAll(ctx, r.res.CompanyID)
@@ -814,7 +892,7 @@ func (r *migrationRun) sync(ctx context.Context) (bool, error) {
 		}
 		st, serr := r.c.Sync.Status(ctx, r.res.CompanyID)
 		if serr != nil {
-			return false, r.fail(StepSync, ctxErr(ctx, fmt.Errorf("%w; reading the data status: %w", err, serr)))
+			return false, r.fail(StepSync, ctxErr(ctx, readBackErr(err, serr, "reading the data status")))
 		}
 		for _, ds := range st {
 			if ds.CurrentStatus != "" && !IsTerminalSyncStatus(ds.CurrentStatus) {
@@ -833,7 +911,7 @@ func (r *migrationRun) wait(ctx context.Context) (bool, error) {
 	if r.m.Sync != SyncWait || r.res.Done(StepWait) {
 		return false, nil
 	}
-	st, err := r.c.Sync.Wait(ctx, r.res.CompanyID, &WaitOptions{Interval: r.m.WaitPoll})
+	st, err := r.c.Sync.Wait(ctx, r.res.CompanyID, &WaitOptions{Interval: r.m.WaitPoll, Timeout: r.m.WaitTimeout})
 	if err != nil {
 		return false, r.fail(StepWait, ctxErr(ctx, err))
 	}

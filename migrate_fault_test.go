@@ -3,6 +3,7 @@ package codat_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -326,6 +327,180 @@ func TestMigrateUnsettledWriteNotRepeated(t *testing.T) {
 			assert.Equal(t, tt.resume, f.routes())
 			cn := f.assertOneOfEach(t, "crm-lost", res)
 			assert.Equal(t, 1, cn.AuthAttempts)
+		})
+	}
+}
+
+// A 5xx that is not Codat's own finished answer — a 502 or 504 from a
+// gateway, or a 5xx without Codat's error body — may leave the write running
+// behind it. Migrate looks the object up once and, finding nothing, stops
+// with a resumable error: no second create, no token re-send.
+func TestMigrateUnsettled5xx(t *testing.T) {
+	const (
+		C  = migCreateCompany
+		L  = migListCompanies
+		N  = migCreateConn
+		LN = migListConns
+		G  = migGetConn
+		P  = migPutAuth
+		S  = migDataAll
+		DS = migDataStatus
+	)
+	steps := []struct {
+		step   codat.Step
+		route  string
+		method string
+		suffix string
+		// with the 5xx logged by the fake (502/504), and without (the body-less
+		// 500 comes from a proxy in front of it)
+		first, firstProxy []string
+		resume            []string
+	}{
+		{codat.StepCompany, migCreateCompany, http.MethodPost, "/companies",
+			[]string{C, L}, []string{L}, []string{L, C, N, P, S}},
+		{codat.StepConnection, migCreateConn, http.MethodPost, "/connections",
+			[]string{C, N, LN}, []string{C, LN}, []string{LN, N, P, S}},
+		{codat.StepAuthorize, migPutAuth, http.MethodPut, "/authorization",
+			[]string{C, N, P, G}, []string{C, N, G}, []string{G, P, S}},
+		{codat.StepSync, migDataAll, http.MethodPost, "/data/all",
+			[]string{C, N, P, S, DS}, []string{C, N, P, DS}, []string{S}},
+	}
+	for _, st := range steps {
+		for _, kind := range []string{"502", "504", "500 without Codat's body"} {
+			t.Run(string(st.step)+"/"+kind, func(t *testing.T) {
+				var co migClientOpt
+				proxy := kind == "500 without Codat's body"
+				var fired atomic.Bool
+				if proxy {
+					co.wrap = func(next http.RoundTripper) http.RoundTripper {
+						return migRT(func(r *http.Request) (*http.Response, error) {
+							if r.Method == st.method && strings.HasSuffix(r.URL.Path, st.suffix) && fired.CompareAndSwap(false, true) {
+								return &http.Response{StatusCode: 500, Status: "500 Internal Server Error", Header: http.Header{},
+									Body: io.NopCloser(strings.NewReader("")), Request: r}, nil
+							}
+							return next.RoundTrip(r)
+						})
+					}
+				}
+				f := newMigFakeWith(t, co)
+				if !proxy {
+					status := 502
+					if kind == "504" {
+						status = 504
+					}
+					f.srv.InjectFault(codattest.Fault{Route: st.route, Kind: codattest.FaultBeforeCommit, Status: status, Times: 1})
+				}
+				m := newMigration("crm-gw")
+
+				res, err := f.c.Migrate(context.Background(), m)
+
+				require.Error(t, err)
+				var me *codat.MigrationError
+				require.ErrorAs(t, err, &me)
+				assert.Equal(t, st.step, me.Step)
+				assert.True(t, codat.IsAmbiguous(err))
+				assert.Contains(t, err.Error(), "resume later")
+				want := st.first
+				if proxy {
+					want = st.firstProxy
+				}
+				assert.Equal(t, want, f.routes(), "one look-up, no second write")
+				puts := f.count(P)
+
+				f.srv.ResetRequests()
+				m.Resume = res
+				res, err = f.c.Migrate(context.Background(), m)
+				require.NoError(t, err)
+				assert.Equal(t, st.resume, f.routes())
+				cn := f.assertOneOfEach(t, "crm-gw", res)
+				assert.Equal(t, 1, cn.AuthAttempts)
+				if st.step == codat.StepAuthorize && !proxy {
+					assert.Equal(t, 1, puts, "the token is not re-sent in the call that got the 5xx")
+				}
+			})
+		}
+	}
+}
+
+// A 5xx found after the answer to an earlier attempt of the same call was
+// lost is not settled either: the lost attempt may still be running.
+func TestMigrateSettledStatusAfterLostAttempt(t *testing.T) {
+	var lost atomic.Bool
+	lost.Store(true)
+	wrap := func(next http.RoundTripper) http.RoundTripper {
+		return migRT(func(r *http.Request) (*http.Response, error) {
+			if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/companies") && lost.CompareAndSwap(true, false) {
+				return nil, &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}
+			}
+			return next.RoundTrip(r)
+		})
+	}
+	f := newMigFakeWith(t, migClientOpt{wrap: wrap})
+	f.srv.InjectFault(codattest.Fault{Route: migCreateCompany, Kind: codattest.FaultBeforeCommit, Status: 500, Times: 1})
+	m := newMigration("crm-lost500")
+
+	res, err := f.c.Migrate(context.Background(), m)
+
+	require.Error(t, err)
+	var ae *codat.APIError
+	require.ErrorAs(t, err, &ae)
+	assert.Equal(t, 500, ae.StatusCode)
+	assert.NotEmpty(t, ae.CorrelationID, "Codat's own 500")
+	assert.Contains(t, err.Error(), "resume later")
+	assert.Equal(t, []string{migCreateCompany, migListCompanies}, f.routes(), "no second create with a new key")
+	assert.Equal(t, 3, res.Requests)
+
+	f.srv.ResetRequests()
+	m.Resume = res
+	res, err = f.c.Migrate(context.Background(), m)
+	require.NoError(t, err)
+	f.assertOneOfEach(t, "crm-lost500", res)
+}
+
+// A spent quota met by the read that reconciles an ambiguous write comes
+// first in the error, so errors.As and IsQuotaExhausted see it; the write's
+// own failure stays visible to IsAmbiguous.
+func TestMigrateQuotaOnReadBack(t *testing.T) {
+	tests := []struct {
+		step      codat.Step
+		write     string
+		read      string
+		wantFirst []string
+		resume    []string
+	}{
+		{codat.StepAuthorize, migPutAuth, migGetConn,
+			[]string{migCreateCompany, migCreateConn, migPutAuth, migGetConn}, []string{migGetConn, migPutAuth, migDataAll}},
+		{codat.StepSync, migDataAll, migDataStatus,
+			[]string{migCreateCompany, migCreateConn, migPutAuth, migDataAll, migDataStatus}, []string{migDataAll}},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.step), func(t *testing.T) {
+			f := newMigFake(t)
+			f.srv.InjectFault(codattest.Fault{Route: tt.write, Kind: codattest.FaultBeforeCommit, Status: 500, Times: 1})
+			f.srv.InjectFault(codattest.Fault{Route: tt.read, Kind: codattest.FaultRateLimit, RetryAfter: time.Hour, Times: 1})
+			m := newMigration("crm-rq")
+
+			res, err := f.c.Migrate(context.Background(), m)
+
+			require.Error(t, err)
+			var me *codat.MigrationError
+			require.ErrorAs(t, err, &me)
+			assert.Equal(t, tt.step, me.Step)
+			reset, ok := codat.IsQuotaExhausted(err)
+			require.True(t, ok, "the spent quota is reported: %v", err)
+			assert.WithinDuration(t, time.Now().Add(time.Hour), reset, time.Minute)
+			var ae *codat.APIError
+			require.ErrorAs(t, err, &ae)
+			assert.Equal(t, http.StatusTooManyRequests, ae.StatusCode, "errors.As finds the 429 first")
+			assert.True(t, codat.IsAmbiguous(err), "the write's 5xx is still visible")
+			assert.Equal(t, tt.wantFirst, f.routes())
+
+			f.srv.ResetRequests()
+			m.Resume = res
+			res, err = f.c.Migrate(context.Background(), m)
+			require.NoError(t, err)
+			assert.Equal(t, tt.resume, f.routes())
+			f.assertOneOfEach(t, "crm-rq", res)
 		})
 	}
 }

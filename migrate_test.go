@@ -5,9 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -282,7 +285,8 @@ func TestMigrateAlreadyLinked(t *testing.T) {
 		already   bool
 		authCount int
 	}{
-		{"stops without sending the token", false, []string{migListCompanies, migListConns}, true, 1},
+		// The data status shows the first run's sync: nothing is queued.
+		{"stops without sending the token", false, []string{migListCompanies, migListConns, migDataStatus}, true, 1},
 		{"relink sends it", true, []string{migListCompanies, migListConns, migPutAuth, migDataAll}, false, 2},
 	}
 	for _, tt := range tests {
@@ -628,4 +632,214 @@ func TestMigrateResumeFromIDs(t *testing.T) {
 	assert.Equal(t, "crm-ids", res.Ref)
 	assert.Equal(t, []codat.Step{codat.StepCompany, codat.StepConnection, codat.StepAuthorize, codat.StepVerify, codat.StepDone}, res.Steps)
 	f.assertOneOfEach(t, "crm-ids", res)
+}
+
+// A customer found already migrated on a company this migration has no
+// record of (a rerun without a journal) is not sent the token, but gets the
+// first sync if none was ever queued: the earlier run may have been cut off
+// between its token PUT and data/all.
+func TestMigrateAlreadyMigratedQueuesMissingSync(t *testing.T) {
+	tests := []struct {
+		name      string
+		firstSync codat.SyncMode // the earlier run's mode: SyncNone stands for a cut-off run
+		sync      codat.SyncMode
+		routes    []string
+		steps     []codat.Step
+	}{
+		{"never synced: queue it", codat.SyncNone, codat.SyncQueue,
+			[]string{migListCompanies, migListConns, migDataStatus, migDataAll},
+			[]codat.Step{codat.StepCompany, codat.StepConnection, codat.StepVerify, codat.StepSync, codat.StepDone}},
+		{"never synced, SyncWait: queue it and wait", codat.SyncNone, codat.SyncWait,
+			nil, // pinned below: the wait polls
+			[]codat.Step{codat.StepCompany, codat.StepConnection, codat.StepVerify, codat.StepSync, codat.StepWait, codat.StepDone}},
+		{"synced before: nothing queued", codat.SyncQueue, codat.SyncQueue,
+			[]string{migListCompanies, migListConns, migDataStatus},
+			[]codat.Step{codat.StepCompany, codat.StepConnection, codat.StepVerify, codat.StepDone}},
+		{"SyncNone: no data status read", codat.SyncNone, codat.SyncNone,
+			[]string{migListCompanies, migListConns},
+			[]codat.Step{codat.StepCompany, codat.StepConnection, codat.StepVerify, codat.StepDone}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newMigFake(t, codattest.WithSyncTiming(0, 0))
+			first := newMigration("crm-am")
+			first.Sync = tt.firstSync
+			_, err := f.c.Migrate(context.Background(), first)
+			require.NoError(t, err)
+			opsBefore := len(f.srv.PullOperations(f.srv.Companies()[0].ID))
+
+			f.srv.ResetRequests()
+			m := newMigration("crm-am")
+			m.Sync = tt.sync
+			m.WaitPoll = time.Millisecond
+			m.Resume = &codat.MigrationResult{Ref: "crm-am"} // no record of the earlier run
+			res, err := f.c.Migrate(context.Background(), m)
+
+			require.NoError(t, err)
+			assert.True(t, res.AlreadyMigrated)
+			assert.Equal(t, tt.steps, res.Steps)
+			routes := f.routes()
+			if tt.routes != nil {
+				assert.Equal(t, tt.routes, routes)
+			} else {
+				require.GreaterOrEqual(t, len(routes), 5)
+				assert.Equal(t, []string{migListCompanies, migListConns, migDataStatus, migDataAll, migDataStatus}, routes[:5])
+			}
+			assert.Equal(t, len(routes), res.Requests)
+			cn := f.assertOneOfEach(t, "crm-am", res)
+			assert.Equal(t, 1, cn.AuthAttempts, "no token is sent")
+			ops := len(f.srv.PullOperations(res.CompanyID))
+			if res.Done(codat.StepSync) {
+				assert.Greater(t, ops, opsBefore, "the sync was queued")
+			} else {
+				assert.Equal(t, opsBefore, ops, "nothing was queued")
+			}
+		})
+	}
+}
+
+// A journal-less rerun that finds the company already migrated but is
+// refused the data status read stops with a resumable error; the resume
+// reads it again and queues the missing sync.
+func TestMigrateAlreadyMigratedResume(t *testing.T) {
+	f := newMigFake(t)
+	first := newMigration("crm-amr")
+	first.Sync = codat.SyncNone
+	_, err := f.c.Migrate(context.Background(), first)
+	require.NoError(t, err)
+
+	f.srv.ResetRequests()
+	f.srv.InjectFault(codattest.Fault{Route: migDataStatus, Kind: codattest.FaultRateLimit, RetryAfter: time.Hour, Times: 1})
+	m := newMigration("crm-amr")
+	m.Resume = &codat.MigrationResult{Ref: "crm-amr"}
+	res, err := f.c.Migrate(context.Background(), m)
+	require.Error(t, err)
+	_, quota := codat.IsQuotaExhausted(err)
+	assert.True(t, quota)
+	var me *codat.MigrationError
+	require.ErrorAs(t, err, &me)
+	assert.Equal(t, codat.StepSync, me.Step)
+	assert.True(t, res.AlreadyMigrated)
+
+	f.srv.ResetRequests()
+	m.Resume = res
+	res, err = f.c.Migrate(context.Background(), m)
+	require.NoError(t, err)
+	assert.Equal(t, []string{migDataStatus, migDataAll}, f.routes())
+	assert.True(t, res.AlreadyMigrated)
+	assert.True(t, res.Done(codat.StepSync))
+	cn := f.assertOneOfEach(t, "crm-amr", res)
+	assert.Equal(t, 1, cn.AuthAttempts)
+}
+
+// Relink on a resume that starts at the token step sends the token, even
+// though the connection is Linked: that is what Relink asks for.
+func TestMigrateRelinkResume(t *testing.T) {
+	tests := []struct {
+		name   string
+		relink bool
+		routes []string
+		auths  int
+	}{
+		{"relink sends the new token", true, []string{migPutAuth, migDataAll}, 2},
+		{"without relink the Linked connection is kept", false, []string{migGetConn, migDataAll}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newMigFake(t)
+			first, err := f.c.Migrate(context.Background(), newMigration("crm-rl"))
+			require.NoError(t, err)
+			require.True(t, first.TokenSent)
+
+			f.srv.ResetRequests()
+			m := newMigration("crm-rl")
+			m.Auth = migAuth{key: "qhyg", token: "tok-NEW-1a2b3c4d"}
+			m.Relink = tt.relink
+			// The earlier result cut back to before the token, as a journal
+			// replaying a new token would pass it.
+			m.Resume = &codat.MigrationResult{Ref: "crm-rl", CompanyID: first.CompanyID, ConnectionID: first.ConnectionID,
+				Steps: []codat.Step{codat.StepCompany, codat.StepConnection}}
+			res, err := f.c.Migrate(context.Background(), m)
+
+			require.NoError(t, err)
+			assert.Equal(t, tt.routes, f.routes())
+			assert.Equal(t, len(tt.routes), res.Requests)
+			assert.False(t, res.AlreadyMigrated)
+			assert.True(t, res.Done(codat.StepVerify))
+			assert.True(t, res.Status.Is(codat.StatusLinked))
+			cn := f.assertOneOfEach(t, "crm-rl", res)
+			assert.Equal(t, tt.auths, cn.AuthAttempts)
+			assert.Equal(t, codattest.StatusLinked, cn.Status)
+		})
+	}
+}
+
+// A Relink migration whose token PUT lost its answer (the token may be
+// installed) does not send it again on resume when the connection reads back
+// Linked: TokenSent carries that across calls.
+func TestMigrateRelinkAfterLostPut(t *testing.T) {
+	var lose atomic.Bool
+	lose.Store(true)
+	wrap := func(next http.RoundTripper) http.RoundTripper {
+		return migRT(func(r *http.Request) (*http.Response, error) {
+			if r.Method == http.MethodPut && lose.CompareAndSwap(true, false) {
+				return nil, &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}
+			}
+			return next.RoundTrip(r)
+		})
+	}
+	f := newMigFakeWith(t, migClientOpt{wrap: wrap})
+	m := newMigration("crm-rlost")
+	m.Relink = true
+	res, err := f.c.Migrate(context.Background(), m)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "resume later")
+	assert.True(t, res.TokenSent, "the lost PUT may have installed the token")
+	assert.False(t, res.Done(codat.StepAuthorize))
+
+	// The lost PUT lands at Codat after all.
+	_, err = f.c.Connections.UpdateAuthorization(context.Background(), res.CompanyID, res.ConnectionID, m.Auth)
+	require.NoError(t, err)
+
+	f.srv.ResetRequests()
+	raw, err := json.Marshal(res)
+	require.NoError(t, err)
+	var back codat.MigrationResult
+	require.NoError(t, json.Unmarshal(raw, &back))
+	m.Resume = &back
+	res, err = f.c.Migrate(context.Background(), m)
+	require.NoError(t, err)
+	assert.Equal(t, []string{migGetConn, migDataAll}, f.routes())
+	cn := f.assertOneOfEach(t, "crm-rlost", res)
+	assert.Equal(t, 1, cn.AuthAttempts, "the token is not sent twice")
+}
+
+// A SyncWait migration whose sync never finishes stops at the wait bound
+// with ErrSyncTimeout; the resume polls again and finishes.
+func TestMigrateSyncWaitTimeout(t *testing.T) {
+	clock := codattest.NewFakeClock(time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC))
+	f := newMigFake(t, codattest.WithClock(clock)) // the clock stands still: the sync stays Queued
+	m := newMigration("crm-slow")
+	m.Sync = codat.SyncWait
+	m.WaitPoll = time.Millisecond
+	m.WaitTimeout = 20 * time.Millisecond
+
+	res, err := f.c.Migrate(context.Background(), m)
+
+	require.ErrorIs(t, err, codat.ErrSyncTimeout)
+	var me *codat.MigrationError
+	require.ErrorAs(t, err, &me)
+	assert.Equal(t, codat.StepWait, me.Step)
+	assert.False(t, codat.IsAmbiguous(err))
+	assert.True(t, res.Done(codat.StepSync))
+	assert.False(t, res.Done(codat.StepWait))
+	assert.Greater(t, f.count(migDataStatus), 1)
+
+	clock.Advance(time.Hour)
+	f.srv.ResetRequests()
+	m.Resume = res
+	res, err = f.c.Migrate(context.Background(), m)
+	require.NoError(t, err)
+	assert.Equal(t, []string{migDataStatus}, f.routes())
+	assert.True(t, res.Done(codat.StepWait))
 }

@@ -84,7 +84,17 @@ func (r retryClass) String() string {
 
 // checkRetry is the retryablehttp.CheckRetry of every call: it reads the
 // call's class from the context.
+//
+// An answer that arrived is always used, even when the context ended just
+// as it came: a 2xx then counts as the success it is (its body may still
+// fail to read, which is reported as ambiguous), and an error answer as that
+// answer. Reporting the bare context error instead would hide a write that
+// took effect behind an error that says nothing was done. With the context
+// over, no retry is sent.
 func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if err == nil && resp != nil && ctx.Err() != nil {
+		return false, nil
+	}
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return false, ctxErr
 	}

@@ -1,6 +1,7 @@
 package codat_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -434,4 +435,84 @@ func TestRequestRatePacesAttempts(t *testing.T) {
 	// 4 attempts (one retry included) at 20/s: at least 3 gaps of 50ms.
 	assert.EqualValues(t, 4, h.client.Requests())
 	assert.GreaterOrEqual(t, time.Since(start), 140*time.Millisecond)
+}
+
+// A 2xx that arrives just as the context ends is used: the write took
+// effect, and a bare context error would say nothing was done. If its body
+// can no longer be read, the error is ambiguous. A context that ends while
+// the request is in flight gives an ambiguous error too.
+func TestAnswerAtCancellation(t *testing.T) {
+	type result struct {
+		err error
+		id  string
+	}
+	run := func(t *testing.T, endpoint string, buffer bool, call func(context.Context, *codat.Client) result) result {
+		t.Helper()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		hc := &http.Client{Transport: sdkRoundTrip(func(r *http.Request) (*http.Response, error) {
+			resp, err := http.DefaultTransport.RoundTrip(r)
+			if err != nil {
+				return resp, err
+			}
+			if buffer {
+				b, rerr := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				require.NoError(t, rerr)
+				resp.Body = io.NopCloser(bytes.NewReader(b))
+			}
+			cancel() // the answer is here; the caller gives up at this very moment
+			return resp, nil
+		})}
+		h := newSDKHarness(t, codat.WithHTTPClient(hc))
+		h.handleAll(func(w http.ResponseWriter, r *http.Request) { sdkSuccess(w, endpoint) })
+		res := call(ctx, h.client)
+		assert.Len(t, h.requests(), 1, "no retry")
+		return res
+	}
+	create := func(ctx context.Context, c *codat.Client) result {
+		co, err := c.Companies.Create(ctx, codat.CreateCompanyRequest{Name: "Acme"})
+		return result{err, co.ID}
+	}
+	refresh := func(ctx context.Context, c *codat.Client) result {
+		return result{err: c.Sync.RefreshAll(ctx, sdkCompanyID)}
+	}
+
+	t.Run("204 is a success", func(t *testing.T) {
+		r := run(t, "Sync.RefreshAll", false, refresh)
+		require.NoError(t, r.err)
+	})
+	t.Run("200 with its body read is a success", func(t *testing.T) {
+		r := run(t, "Companies.Create", true, create)
+		require.NoError(t, r.err)
+		assert.Equal(t, sdkCompanyID, r.id)
+	})
+	t.Run("200 whose body is cut off is ambiguous", func(t *testing.T) {
+		r := run(t, "Companies.Create", false, create)
+		if r.err != nil { // the body may still have been read before the cancellation took hold
+			assert.True(t, codat.IsAmbiguous(r.err), "a write that may have taken effect: %v", r.err)
+			assert.ErrorIs(t, r.err, context.Canceled)
+		} else {
+			assert.Equal(t, sdkCompanyID, r.id)
+		}
+	})
+	t.Run("cancelled in flight is ambiguous", func(t *testing.T) {
+		arrived := make(chan struct{})
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.ReadAll(r.Body) // so the server notices the client hanging up
+			close(arrived)
+			select { // never answers
+			case <-r.Context().Done():
+			case <-time.After(10 * time.Second):
+			}
+		}))
+		defer srv.Close()
+		c, err := codat.NewClient(sdkAPIKey, codat.WithBaseURL(srv.URL), codat.WithRetryPolicy(sdkFastPolicy()))
+		require.NoError(t, err)
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() { <-arrived; cancel() }()
+		_, err = c.Companies.Create(ctx, codat.CreateCompanyRequest{Name: "Acme"})
+		require.ErrorIs(t, err, context.Canceled)
+		assert.True(t, codat.IsAmbiguous(err))
+	})
 }

@@ -95,7 +95,7 @@ func TestSyncWait(t *testing.T) {
 			},
 			opts:      codat.WaitOptions{Interval: 7 * time.Second},
 			wantPolls: 3,
-			wantWaits: []time.Duration{7 * time.Second, 7 * time.Second},
+			wantWaits: []time.Duration{7 * time.Second, 10500 * time.Millisecond}, // each wait 1.5× the last
 			wantFinal: map[string]string{"invoices": "Complete", "bills": "Complete", "suppliers": ""},
 		},
 		{
@@ -136,8 +136,80 @@ func TestSyncWait(t *testing.T) {
 			},
 			opts:      codat.WaitOptions{Interval: time.Second, DataTypes: []string{"bills"}},
 			wantPolls: 3,
-			wantWaits: []time.Duration{time.Second, time.Second},
+			wantWaits: []time.Duration{time.Second, 1500 * time.Millisecond},
 			wantFinal: map[string]string{"invoices": "Complete", "bills": "Complete", "items": "Fetching"},
+		},
+		{
+			name: "empty status right after data/all: not started, keep polling",
+			script: []map[string]string{
+				{},
+				{},
+				{"invoices": "Queued"},
+				{"invoices": "Complete"},
+			},
+			opts:      codat.WaitOptions{Interval: time.Second},
+			wantPolls: 4,
+			wantWaits: []time.Duration{time.Second, 1500 * time.Millisecond, 2250 * time.Millisecond},
+			wantFinal: map[string]string{"invoices": "Complete"},
+		},
+		{
+			name: "data types listed without a currentStatus: not started, keep polling",
+			script: []map[string]string{
+				{"invoices": "", "bills": ""},
+				{"invoices": "Complete", "bills": ""},
+			},
+			opts:      codat.WaitOptions{Interval: time.Second},
+			wantPolls: 2,
+			wantWaits: []time.Duration{time.Second},
+			wantFinal: map[string]string{"invoices": "Complete", "bills": ""},
+		},
+		{
+			name: "waits grow by half up to MaxInterval",
+			script: []map[string]string{
+				{"invoices": "Queued"}, {"invoices": "Queued"}, {"invoices": "Fetching"},
+				{"invoices": "Fetching"}, {"invoices": "Complete"},
+			},
+			opts:      codat.WaitOptions{Interval: 10 * time.Second, MaxInterval: 20 * time.Second},
+			wantPolls: 5,
+			wantWaits: []time.Duration{10 * time.Second, 15 * time.Second, 20 * time.Second, 20 * time.Second},
+			wantFinal: map[string]string{"invoices": "Complete"},
+		},
+		{
+			name: "default MaxInterval is one minute",
+			script: []map[string]string{
+				{"invoices": "Queued"}, {"invoices": "Queued"}, {"invoices": "Queued"},
+				{"invoices": "Queued"}, {"invoices": "Complete"},
+			},
+			opts:      codat.WaitOptions{Interval: 30 * time.Second},
+			wantPolls: 5,
+			wantWaits: []time.Duration{30 * time.Second, 45 * time.Second, time.Minute, time.Minute},
+			wantFinal: map[string]string{"invoices": "Complete"},
+		},
+		{
+			name: "Interval above MaxInterval is kept",
+			script: []map[string]string{
+				{"invoices": "Queued"}, {"invoices": "Queued"}, {"invoices": "Complete"},
+			},
+			opts:      codat.WaitOptions{Interval: 2 * time.Minute, MaxInterval: time.Minute, Timeout: time.Hour},
+			wantPolls: 3,
+			wantWaits: []time.Duration{2 * time.Minute, 2 * time.Minute},
+			wantFinal: map[string]string{"invoices": "Complete"},
+		},
+		{
+			name:      "Timeout: the last poll is at the bound, then ErrSyncTimeout",
+			script:    []map[string]string{{"invoices": "Queued", "bills": "Complete"}},
+			opts:      codat.WaitOptions{Interval: 2 * time.Second, Timeout: 3 * time.Second},
+			wantPolls: 3,
+			wantWaits: []time.Duration{2 * time.Second, time.Second},
+			wantErr:   codat.ErrSyncTimeout,
+		},
+		{
+			name:      "Timeout while nothing has started",
+			script:    []map[string]string{{}},
+			opts:      codat.WaitOptions{Interval: time.Second, MaxInterval: time.Second, Timeout: 2 * time.Second},
+			wantPolls: 3,
+			wantWaits: []time.Duration{time.Second, time.Second},
+			wantErr:   codat.ErrSyncTimeout,
 		},
 	}
 	for _, tt := range tests {
@@ -157,7 +229,12 @@ func TestSyncWait(t *testing.T) {
 			assert.Equal(t, tt.wantWaits, clock.Waits(), "waits")
 			if tt.wantErr != nil {
 				require.ErrorIs(t, err, tt.wantErr)
-				assert.Contains(t, err.Error(), "invoices")
+				if len(tt.script[0]) > 0 {
+					assert.Contains(t, err.Error(), "invoices")
+					assert.NotNil(t, st, "the last statuses come back with the error")
+				} else {
+					assert.Contains(t, err.Error(), "no data type has started")
+				}
 				return
 			}
 			require.NoError(t, err)
@@ -219,4 +296,48 @@ func TestIsTerminalSyncStatus(t *testing.T) {
 	for _, s := range running {
 		assert.False(t, codat.IsTerminalSyncStatus(s), s)
 	}
+}
+
+// The default bound: about half an hour of polling, never more than a minute
+// apart, then ErrSyncTimeout.
+func TestSyncWaitDefaultBound(t *testing.T) {
+	srv := &migStatusServer{script: []map[string]string{{"invoices": "Queued"}}}
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	c, err := codat.NewClient("key", codat.WithBaseURL(ts.URL), codat.WithRetryPolicy(migRetries()))
+	require.NoError(t, err)
+	clock := &migAfter{}
+
+	st, err := c.Sync.Wait(context.Background(), "co-1", &codat.WaitOptions{After: clock.After})
+
+	require.ErrorIs(t, err, codat.ErrSyncTimeout)
+	assert.Contains(t, err.Error(), "invoices (Queued)")
+	assert.Equal(t, "Queued", st["invoices"].CurrentStatus)
+	waits := clock.Waits()
+	var total time.Duration
+	for i, d := range waits {
+		total += d
+		assert.LessOrEqual(t, d, codat.DefaultWaitMaxInterval, "wait %d", i)
+		if i > 0 && i < len(waits)-1 {
+			assert.GreaterOrEqual(t, d, waits[i-1], "waits never shrink before the last")
+		}
+	}
+	assert.Equal(t, 5*time.Second, waits[0])
+	assert.Equal(t, codat.DefaultWaitTimeout, total, "the waits add up to the bound")
+	assert.Equal(t, len(waits)+1, srv.Polls())
+	assert.Equal(t, 36, srv.Polls())
+
+	// A negative Timeout waits for ctx only.
+	srv2 := &migStatusServer{script: make([]map[string]string, 60)}
+	for i := range srv2.script {
+		srv2.script[i] = map[string]string{"invoices": "Queued"}
+	}
+	srv2.script = append(srv2.script, map[string]string{"invoices": "Complete"})
+	ts2 := httptest.NewServer(srv2)
+	defer ts2.Close()
+	c2, err := codat.NewClient("key", codat.WithBaseURL(ts2.URL), codat.WithRetryPolicy(migRetries()))
+	require.NoError(t, err)
+	_, err = c2.Sync.Wait(context.Background(), "co-1", &codat.WaitOptions{Timeout: -1, After: (&migAfter{}).After})
+	require.NoError(t, err)
+	assert.Equal(t, 61, srv2.Polls(), "an hour of polls, unbounded")
 }
