@@ -16,7 +16,6 @@ import (
 	"runtime"
 	"sort"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -63,28 +62,10 @@ func crashEnv() []string {
 	return append(env, envAPIKey+"="+crashAPIKey)
 }
 
-// crashLocked is a buffer safe for a process's output goroutines and the test.
-type crashLocked struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *crashLocked) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *crashLocked) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // crashFake is the `codat-migrate fake` subprocess.
 type crashFake struct {
 	url string
-	out crashLocked
+	out syncBuffer
 }
 
 func crashStartFake(t *testing.T, bin string, args ...string) *crashFake {
@@ -226,7 +207,7 @@ func TestCrashAndResume(t *testing.T) {
 		}
 		cmd := exec.Command(bin, args...)
 		cmd.Env = crashEnv()
-		var stdout, stderr crashLocked
+		var stdout, stderr syncBuffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		require.NoError(t, cmd.Start())
 		launches++
@@ -277,7 +258,7 @@ func TestCrashAndResume(t *testing.T) {
 	defer cancel()
 	final := exec.CommandContext(ctx, bin, args...)
 	final.Env = crashEnv()
-	var stdout, stderr crashLocked
+	var stdout, stderr syncBuffer
 	final.Stdout, final.Stderr = &stdout, &stderr
 	err := final.Run()
 	outputs = append(outputs, stdout.String(), stderr.String())
