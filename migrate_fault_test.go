@@ -87,22 +87,25 @@ func (k migFaultKind) client(route string) migClientOpt {
 	return migClientOpt{}
 }
 
+// Short names for the routes, so the request sequences the tests below pin
+// read as one line each.
+const (
+	C  = migCreateCompany
+	L  = migListCompanies
+	N  = migCreateConn
+	LN = migListConns
+	G  = migGetConn
+	P  = migPutAuth
+	S  = migDataAll
+	DS = migDataStatus
+)
+
 // TestMigrateFaultMatrix injects one fault into each write of the migration
 // and checks that the migration completes, or returns a resumable error that
 // a second call finishes, with exactly one company and one connection for the
 // Ref and the token PUT sent at most twice. Where the outcome is
 // deterministic it also pins the exact requests: the cost of reconciling.
 func TestMigrateFaultMatrix(t *testing.T) {
-	const (
-		C  = migCreateCompany
-		L  = migListCompanies
-		N  = migCreateConn
-		LN = migListConns
-		G  = migGetConn
-		P  = migPutAuth
-		S  = migDataAll
-		DS = migDataStatus
-	)
 	type outcome struct {
 		first    []string   // requests of the first call (nil: not pinned)
 		failStep codat.Step // "" when the first call succeeds
@@ -269,16 +272,6 @@ func TestMigrateMaxTokenResends(t *testing.T) {
 // nothing, Migrate stops with a resumable error rather than sending the write
 // again with a new key, which could create a duplicate.
 func TestMigrateUnsettledWriteNotRepeated(t *testing.T) {
-	const (
-		C  = migCreateCompany
-		L  = migListCompanies
-		N  = migCreateConn
-		LN = migListConns
-		G  = migGetConn
-		P  = migPutAuth
-		S  = migDataAll
-		DS = migDataStatus
-	)
 	tests := []struct {
 		step   codat.Step
 		method string
@@ -336,16 +329,6 @@ func TestMigrateUnsettledWriteNotRepeated(t *testing.T) {
 // behind it. Migrate looks the object up once and, finding nothing, stops
 // with a resumable error: no second create, no token re-send.
 func TestMigrateUnsettled5xx(t *testing.T) {
-	const (
-		C  = migCreateCompany
-		L  = migListCompanies
-		N  = migCreateConn
-		LN = migListConns
-		G  = migGetConn
-		P  = migPutAuth
-		S  = migDataAll
-		DS = migDataStatus
-	)
 	steps := []struct {
 		step   codat.Step
 		route  string
