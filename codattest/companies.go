@@ -218,29 +218,15 @@ func (s *Server) getCompany(c *call) reply {
 }
 
 // PUT /companies/{companyId}: replaces name, description and tags.
-func (s *Server) replaceCompany(c *call) reply {
-	b, bad := s.parseCompanyBody(c.body, true)
-	s.st.mu.Lock()
-	defer s.st.mu.Unlock()
-	co, nf := s.companyLocked(c)
-	if nf != nil {
-		return *nf
-	}
-	if bad != nil {
-		return *bad
-	}
-	co.name = *b.Name
-	co.description = ""
-	if b.Description != nil {
-		co.description = *b.Description
-	}
-	s.st.setTagsLocked(co, copyTags(b.Tags))
-	return jsonReply(http.StatusOK, s.renderCompanyLocked(co, c.now))
-}
+func (s *Server) replaceCompany(c *call) reply { return s.writeCompany(c, true) }
 
 // PATCH /companies/{companyId}: updates the fields given (null = unchanged).
-func (s *Server) updateCompany(c *call) reply {
-	b, bad := s.parseCompanyBody(c.body, false)
+func (s *Server) updateCompany(c *call) reply { return s.writeCompany(c, false) }
+
+// writeCompany applies a PUT (replace: name required, an absent description
+// or tags clears it) or a PATCH (only the fields given change).
+func (s *Server) writeCompany(c *call, replace bool) reply {
+	b, bad := s.parseCompanyBody(c.body, replace)
 	s.st.mu.Lock()
 	defer s.st.mu.Unlock()
 	co, nf := s.companyLocked(c)
@@ -249,6 +235,9 @@ func (s *Server) updateCompany(c *call) reply {
 	}
 	if bad != nil {
 		return *bad
+	}
+	if replace {
+		co.description = ""
 	}
 	if b.Name != nil {
 		co.name = *b.Name
@@ -256,7 +245,7 @@ func (s *Server) updateCompany(c *call) reply {
 	if b.Description != nil {
 		co.description = *b.Description
 	}
-	if b.Tags != nil {
+	if replace || b.Tags != nil {
 		s.st.setTagsLocked(co, copyTags(b.Tags))
 	}
 	return jsonReply(http.StatusOK, s.renderCompanyLocked(co, c.now))

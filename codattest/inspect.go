@@ -3,6 +3,7 @@ package codattest
 import (
 	"fmt"
 	"sort"
+	"time"
 )
 
 // Companies returns every company, oldest first, as GET would return it now.
@@ -69,21 +70,13 @@ func (s *Server) CompaniesWithTag(key, value string) []Company {
 // Connections returns a company's connections, oldest first (nil if the
 // company does not exist).
 func (s *Server) Connections(companyID string) []Connection {
-	u, ok := parseUID(companyID)
-	if !ok {
-		return nil
-	}
-	now := s.clock.Now()
-	s.st.mu.RLock()
-	defer s.st.mu.RUnlock()
-	co := s.st.companies[u]
-	if co == nil {
-		return nil
-	}
-	out := make([]Connection, 0, len(co.conns))
-	for _, cn := range co.conns {
-		out = append(out, s.renderConnectionLocked(cn, now))
-	}
+	var out []Connection
+	s.readCompany(companyID, func(co *company, now time.Time) {
+		out = make([]Connection, 0, len(co.conns))
+		for _, cn := range co.conns {
+			out = append(out, s.renderConnectionLocked(cn, now))
+		}
+	})
 	return out
 }
 
@@ -115,38 +108,41 @@ func (s *Server) AllConnections() []Connection {
 // PullOperations returns a company's pull operations, oldest first, with
 // their status as of the server's clock.
 func (s *Server) PullOperations(companyID string) []PullOperation {
-	u, ok := parseUID(companyID)
-	if !ok {
-		return nil
-	}
-	now := s.clock.Now()
-	s.st.mu.RLock()
-	defer s.st.mu.RUnlock()
-	co := s.st.companies[u]
-	if co == nil {
-		return nil
-	}
-	out := make([]PullOperation, 0, len(co.ops))
-	for _, op := range co.ops {
-		out = append(out, s.renderPullOp(co, op, now))
-	}
+	var out []PullOperation
+	s.readCompany(companyID, func(co *company, now time.Time) {
+		out = make([]PullOperation, 0, len(co.ops))
+		for _, op := range co.ops {
+			out = append(out, s.renderPullOp(co, op, now))
+		}
+	})
 	return out
 }
 
 // DataStatuses returns what GET /companies/{companyId}/dataStatus would.
 func (s *Server) DataStatuses(companyID string) (map[string]DataStatus, bool) {
+	var out map[string]DataStatus
+	found := s.readCompany(companyID, func(co *company, now time.Time) {
+		out = s.dataStatusesLocked(co, now)
+	})
+	return out, found
+}
+
+// readCompany calls f with the company and the clock's time, under the read
+// lock; it reports false, without calling f, when there is no such company.
+func (s *Server) readCompany(companyID string, f func(co *company, now time.Time)) bool {
 	u, ok := parseUID(companyID)
 	if !ok {
-		return nil, false
+		return false
 	}
 	now := s.clock.Now()
 	s.st.mu.RLock()
 	defer s.st.mu.RUnlock()
 	co := s.st.companies[u]
 	if co == nil {
-		return nil, false
+		return false
 	}
-	return s.dataStatusesLocked(co, now), true
+	f(co, now)
+	return true
 }
 
 // SetConnectionStatus changes a connection's status as if it had happened on
