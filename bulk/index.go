@@ -306,7 +306,8 @@ func eachRow(ctx context.Context, in Input, fn func(row Row, rowErr *RowError) e
 			return err
 		}
 	}
-	rd, err := NewReader(rc, f)
+	in.Format = f
+	rd, err := in.NewReader(rc)
 	if err != nil {
 		return fmt.Errorf("%w (input %s)", err, in.Name)
 	}

@@ -9,14 +9,16 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/codat-migrate/codat"
 )
 
 type jsonlReader struct {
-	r    *bufio.Reader
-	line int
-	eof  bool
+	r      *bufio.Reader
+	ignore map[string]bool // authorization keys to leave out (normColumn form)
+	line   int
+	eof    bool
 }
 
 // readLine returns the next physical line without its newline. A line longer
@@ -54,7 +56,7 @@ func (j *jsonlReader) readLine() (line []byte, tooLong bool, err error) {
 			}
 			return buf, tooLong, nil
 		default:
-			return nil, false, fmt.Errorf("bulk: read JSONL: %w", err)
+			return nil, false, fmt.Errorf("read JSONL: %w", err)
 		}
 	}
 }
@@ -76,7 +78,11 @@ func (j *jsonlReader) next() (Row, error) {
 		if len(raw) == 0 {
 			continue
 		}
-		return parseJSONLRecord(j.line, raw)
+		if !utf8.Valid(raw) {
+			// Decoding would turn the bad bytes into U+FFFD silently.
+			return Row{}, notUTF8(j.line)
+		}
+		return parseJSONLRecord(j.line, raw, j.ignore)
 	}
 }
 
@@ -106,6 +112,9 @@ func jsonType(raw json.RawMessage) string {
 func jsonString(raw json.RawMessage, what string) (string, error) {
 	if t := jsonType(raw); t != "a string" {
 		return "", fmt.Errorf("%s must be a string, not %s", what, t)
+	}
+	if len(raw) > MaxFieldBytes+2 {
+		return "", fmt.Errorf("%s is longer than %d bytes", what, MaxFieldBytes)
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
@@ -137,7 +146,7 @@ func syntaxReason(err error) string {
 	return "invalid JSON"
 }
 
-func parseJSONLRecord(line int, raw []byte) (Row, error) {
+func parseJSONLRecord(line int, raw []byte, ignore map[string]bool) (Row, error) {
 	var top map[string]json.RawMessage
 	if t := jsonType(raw); t != "an object" {
 		return Row{}, &RowError{Line: line, Reason: fmt.Sprintf("line is %s, not a JSON object", t)}
@@ -212,22 +221,35 @@ func parseJSONLRecord(line int, raw []byte) (Row, error) {
 		}
 		row.Fields = make(map[string]codat.Secret, len(auth))
 		for _, k := range sortedKeys(auth) {
-			t := jsonType(auth[k])
-			if t == "null" {
+			if ignore[normColumn(k)] {
+				continue
+			}
+			v := bytes.TrimSpace(auth[k])
+			switch t := jsonType(v); {
+			case t == "null":
 				continue // absent, as a blank CSV cell
-			}
-			if t != "a string" {
+			case len(v) > MaxFieldBytes+2:
+				problems = append(problems, fmt.Sprintf("authorization.%s is longer than %d bytes", safeName(k), MaxFieldBytes))
+			case t == "a number":
+				// An epoch expiresAt, a numeric realmId: the text it is
+				// written as, as in a CSV cell.
+				if !json.Valid(v) {
+					problems = append(problems, fmt.Sprintf("authorization.%s is not a valid JSON number", safeName(k)))
+					continue
+				}
+				row.Fields[k] = codat.Secret(string(v))
+			case t != "a string":
 				// Codat's authorization body is an object of strings.
-				problems = append(problems, fmt.Sprintf("authorization.%s must be a string, not %s", safeName(k), t))
-				continue
-			}
-			var s string
-			if err := json.Unmarshal(auth[k], &s); err != nil {
-				problems = append(problems, fmt.Sprintf("authorization.%s is not a valid JSON string", safeName(k)))
-				continue
-			}
-			if s = strings.TrimSpace(s); s != "" {
-				row.Fields[k] = codat.Secret(s)
+				problems = append(problems, fmt.Sprintf("authorization.%s must be a string or a number, not %s", safeName(k), t))
+			default:
+				var s string
+				if err := json.Unmarshal(v, &s); err != nil {
+					problems = append(problems, fmt.Sprintf("authorization.%s is not a valid JSON string", safeName(k)))
+					continue
+				}
+				if s = strings.TrimSpace(s); s != "" {
+					row.Fields[k] = codat.Secret(s)
+				}
 			}
 		}
 	} else {

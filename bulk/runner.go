@@ -259,7 +259,10 @@ type classifier struct {
 	checkAccount func()
 }
 
+// baseReport is the report row of row, its cells that may be credentials
+// withheld (see shownRow).
 func baseReport(row Row) ReportRow {
+	row = shownRow(row)
 	return ReportRow{Line: row.Line, Ref: row.Ref, CompanyName: row.CompanyName, Platform: row.Platform}
 }
 

@@ -3,8 +3,9 @@ package bulk
 import (
 	"errors"
 	"io"
-	"os"
+	"maps"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -120,26 +121,26 @@ func TestJSONLQuirks(t *testing.T) {
 		`{"ref":7,"company":"Acme","platform":"qhyg"}` + "\n" +
 		`{"ref":"j-6","company":{"name":"F","description":null},"platform":"qhyg","authorization":{"accessToken":"` + tok + `","note":null}}` // no final newline
 	rows, bad := readAll(t, FormatJSONL, data)
-	require.Len(t, rows, 2)
+	require.Len(t, rows, 3)
 	assert.Equal(t, Row{Line: 1, Ref: "j-1", CompanyName: "Acme", Description: "d", Platform: "qhyg",
 		Tags:   map[string]string{"region": "eu"},
 		Fields: map[string]codat.Secret{"realmId": "1", "accessToken": tok, "refreshToken": "r1-xxxxxxx"}}, rows[0])
-	assert.Equal(t, 8, rows[1].Line)
-	assert.Equal(t, map[string]codat.Secret{"accessToken": tok}, rows[1].Fields, "null counts as absent")
-	assert.Equal(t, "j-6", rows[1].Ref)
+	assert.Equal(t, 5, rows[1].Line)
+	assert.Equal(t, map[string]codat.Secret{"realmId": "12345", "accessToken": tok}, rows[1].Fields,
+		"a JSON number is read as the text it is written as, as a CSV cell")
+	assert.Equal(t, 8, rows[2].Line)
+	assert.Equal(t, map[string]codat.Secret{"accessToken": tok}, rows[2].Fields, "null counts as absent")
+	assert.Equal(t, "j-6", rows[2].Ref)
 
-	require.Len(t, bad, 4)
+	require.Len(t, bad, 3)
 	assert.Equal(t, 4, bad[0].Line)
 	assert.Contains(t, bad[0].Reason, "invalid JSON")
-	assert.Equal(t, 5, bad[1].Line)
-	assert.Equal(t, "j-3", bad[1].Ref)
-	assert.Contains(t, bad[1].Reason, `authorization."realmId" must be a string, not a number`)
-	assert.Equal(t, 6, bad[2].Line)
-	assert.Contains(t, bad[2].Reason, "an array, not a JSON object")
-	assert.Equal(t, 7, bad[3].Line)
-	assert.Contains(t, bad[3].Reason, "ref must be a string, not a number")
-	assert.Contains(t, bad[3].Reason, "company must be an object, not a string")
-	assert.Contains(t, bad[3].Reason, "authorization is missing")
+	assert.Equal(t, 6, bad[1].Line)
+	assert.Contains(t, bad[1].Reason, "an array, not a JSON object")
+	assert.Equal(t, 7, bad[2].Line)
+	assert.Contains(t, bad[2].Reason, "ref must be a string, not a number")
+	assert.Contains(t, bad[2].Reason, "company must be an object, not a string")
+	assert.Contains(t, bad[2].Reason, "authorization is missing")
 	for _, b := range bad {
 		assert.NotContains(t, b.Error(), tok)
 		assert.NotContains(t, b.Error(), "secret-")
@@ -174,26 +175,32 @@ func TestNewReaderFormat(t *testing.T) {
 
 func TestSpoolMakesAOneShotReaderReopenable(t *testing.T) {
 	dir := t.TempDir()
-	in, cleanup, err := Spool(strings.NewReader("ref,company_name,platform\n"), dir, "stdin", FormatCSV)
+	const data = "ref,company_name,platform\n"
+	in, cleanup, err := Spool(strings.NewReader(data), dir, "stdin", FormatCSV)
 	require.NoError(t, err)
 	assert.Equal(t, "stdin", in.Name)
-	for range 2 {
-		rc, err := in.Open()
-		require.NoError(t, err)
+	files, err := filepath.Glob(filepath.Join(dir, "*"))
+	require.NoError(t, err)
+	if runtime.GOOS != "windows" {
+		assert.Empty(t, files, "the spool is unlinked at once: a killed process leaves no copy of the export")
+	}
+	// Two readers at once, as the pre-pass and the run could be.
+	r1, err := in.Open()
+	require.NoError(t, err)
+	r2, err := in.Open()
+	require.NoError(t, err)
+	for _, rc := range []io.ReadCloser{r1, r2} {
 		b, err := io.ReadAll(rc)
 		require.NoError(t, err)
 		require.NoError(t, rc.Close())
-		assert.Equal(t, "ref,company_name,platform\n", string(b))
+		assert.Equal(t, data, string(b))
 	}
-	files, err := filepath.Glob(filepath.Join(dir, "*"))
-	require.NoError(t, err)
-	require.Len(t, files, 1)
-	st, err := os.Stat(files[0])
-	require.NoError(t, err)
-	assert.Equal(t, os.FileMode(0o600), st.Mode().Perm())
 	require.NoError(t, cleanup())
-	_, err = os.Stat(files[0])
-	assert.True(t, os.IsNotExist(err))
+	rc, err := in.Open()
+	if err == nil {
+		_, err = io.ReadAll(rc)
+	}
+	assert.Error(t, err, "after cleanup the spool is closed")
 	assert.NoError(t, cleanup(), "a second cleanup is harmless")
 }
 
@@ -264,4 +271,85 @@ func TestSafeName(t *testing.T) {
 	assert.Equal(t, `"accessToken"`, safeName("accessToken"))
 	assert.Equal(t, "(name not shown)", safeName("eyJhbGciOi/JIUzI1+NiJ9"))
 	assert.Equal(t, "(name not shown)", safeName(strings.Repeat("a", 65)))
+}
+
+func TestCredentialShaped(t *testing.T) {
+	tests := []struct {
+		v    string
+		want bool
+	}{
+		{"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl", true},
+		{"shpat_0123456789abcdef0123456789abcdef", true},
+		{"AB11734567890aBcDeFgHiJkLmNoPqRsTuVwXyZ0123", true},
+		{"Bearer abcdefghijklmnop", true},
+		{strings.Repeat("0123456789abcdef", 4), true},
+		{"8f1b3c9e-5a4e-4d7a-9a51-0c2f6f6d1a11", false},           // UUID
+		{"0015g00000XyZabAAF", false},                             // Salesforce id
+		{"cus_NffrFeUfNV2Hib", false},                             // Stripe-like id
+		{"jane.doe+acme@example.com", false},                      // e-mail-like key
+		{"cust-0005", false},                                      // CRM ref
+		{"9130350000000001", false},                               // realmId
+		{"0123456789abcdef0123456789abcdef", false},               // 32-digit hex id
+		{"acme-holdings-international-europe-division-01", false}, // words
+		{"Acme Holdings International Limited (Europe)", false},
+		{"QuickBooks Online", false},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, credentialShaped(tt.v), tt.v)
+	}
+}
+
+// TestCheckRowWithholdsCredentials: swapped or shifted columns put a token
+// where a ref, name or platform belongs; the row is invalid offline, the
+// message names the column and withholds the value, and the report shows
+// none of it.
+func TestCheckRowWithholdsCredentials(t *testing.T) {
+	const tok = "tok-crm-1-s3cr3t-value"
+	const jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"
+	good := Row{Line: 2, Ref: "crm-1", CompanyName: "Acme", Platform: "qhyg",
+		Fields: map[string]codat.Secret{"realmId": "9130350000000001", "accessToken": tok, "refreshToken": "refresh-token-value"}}
+	tests := []struct {
+		name string
+		edit func(*Row)
+		want string
+	}{
+		{"ref is the row's token", func(r *Row) { r.Ref = tok }, "the ref holds one of the row's authorization values"},
+		{"ref is a JWT", func(r *Row) { r.Ref = jwt }, "the ref looks like a credential"},
+		{"platform is the token", func(r *Row) { r.Platform = tok }, "the platform holds one of the row's authorization values"},
+		{"platform is a JWT", func(r *Row) { r.Platform = jwt }, "the platform looks like a credential"},
+		{"name is the token", func(r *Row) { r.CompanyName = tok }, "the company name holds one of the row's authorization values"},
+		{"token holds a name", func(r *Row) { r.Fields["accessToken"] = "Acme Ltd" }, `"accessToken" holds spaces`},
+		{"token holds a few characters", func(r *Row) { r.Fields["accessToken"] = "qhyg" }, `"accessToken" holds 4 characters`},
+		{"column name is a token", func(r *Row) { r.Fields[jwt] = "x1234567" }, "(a column name, withheld)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			row := good
+			row.Fields = maps.Clone(good.Fields)
+			tt.edit(&row)
+			_, err := checkRow(testRegistry(), row)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+			assert.NotContains(t, err.Error(), tok)
+			assert.NotContains(t, err.Error(), jwt)
+			rep := baseReport(row)
+			for _, cell := range []string{rep.Ref, rep.CompanyName, rep.Platform} {
+				assert.NotContains(t, cell, tok)
+				assert.NotContains(t, cell, jwt)
+			}
+		})
+	}
+	for _, ref := range []string{"8f1b3c9e-5a4e-4d7a-9a51-0c2f6f6d1a11", "0015g00000XyZabAAF", "jane.doe@example.com", "9130350000000001"} {
+		row := good
+		row.Ref = ref
+		_, err := checkRow(testRegistry(), row)
+		assert.NoError(t, err, "an ordinary id is a valid ref: %s", ref)
+	}
+	row := good
+	row.Platform = "Ledgerly Classic"
+	_, err := checkRow(testRegistry(), row)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `unknown platform "Ledgerly Classic"`, "a platform that cannot be a credential is quoted")
+	assert.NotContains(t, err.Error(), "integrations:")
+	assert.NotContains(t, err.Error(), "Registry.")
 }

@@ -2,6 +2,7 @@ package bulk
 
 import (
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"strings"
 	"unicode"
@@ -31,8 +32,10 @@ type checked struct {
 // and the authorization body through the registry. Its error is a reason
 // that names fields, never their values.
 func checkRow(reg *integrations.Registry, row Row) (checked, error) {
-	var problems []string
-	if err := codat.ValidateRef(row.Ref); err != nil {
+	problems := credentialProblems(reg, row)
+	if matchesSecret(row.Ref, row) || credentialShaped(row.Ref) {
+		// Said above; ValidateRef's reason could quote a character of it.
+	} else if err := codat.ValidateRef(row.Ref); err != nil {
 		problems = append(problems, strings.TrimPrefix(err.Error(), codat.ErrInvalidMigration.Error()+": "))
 	}
 	if row.CompanyName == "" {
@@ -60,23 +63,40 @@ func checkRow(reg *integrations.Registry, row Row) (checked, error) {
 	if len(problems) > 0 {
 		return checked{}, reasonError(scrub(strings.Join(problems, "; "), row))
 	}
-	plain := make(map[string]string, len(row.Fields))
-	for k, v := range row.Fields {
-		plain[k] = v.Reveal()
-	}
-	auth, err := reg.FromRecord(row.Platform, plain)
+	auth, err := reg.FromSecrets(row.Platform, row.Fields)
 	if err != nil {
-		return checked{}, reasonError(scrub(err.Error(), row))
+		return checked{}, reasonError(registryReason(err, row))
 	}
 	body, err := auth.Body()
 	if err != nil {
-		return checked{}, reasonError(scrub(err.Error(), row))
+		return checked{}, reasonError(registryReason(err, row))
 	}
 	c := checked{auth: auth, platformKey: auth.PlatformKey(), fingerprint: fingerprint(auth.PlatformKey(), body)}
 	if t, ok := integrations.TenantID(auth); ok && t != "" {
 		c.tenant = c.platformKey + "\x00" + t
 	}
 	return c, nil
+}
+
+// registryReason is the registry's error about row as a reason for an
+// operator: without the package prefix, with the platform quoted only when
+// it cannot be a credential, column names only when they look like names,
+// a hint for columns that are not for Codat, and no field value.
+func registryReason(err error, row Row) string {
+	if errors.Is(err, integrations.ErrUnknownPlatform) {
+		return fmt.Sprintf("unknown platform %s: give its four-letter Codat key or its name (codat-migrate integrations lists them)",
+			quoteValue("platform", row.Platform, row))
+	}
+	msg := strings.TrimPrefix(err.Error(), "integrations: ")
+	for k := range row.Fields {
+		if safeName(k) == nameWithheld {
+			msg = strings.ReplaceAll(msg, fmt.Sprintf("%q", k), "(a column name, withheld)")
+		}
+	}
+	if strings.Contains(msg, "is not a field of this platform") {
+		msg += "; to leave out a column that is not for Codat, pass --ignore-columns NAME"
+	}
+	return scrub(msg, row)
 }
 
 type reasonError string
@@ -139,15 +159,20 @@ func scrub(msg string, row Row) string {
 	return msg
 }
 
+// nameWithheld stands for a field or column name that safeName does not
+// show.
+const nameWithheld = "(name not shown)"
+
 // safeName quotes a field or column name for a message when it looks like a
-// name; anything else (which might be a misplaced value) is not shown.
+// name; anything else (which might be a misplaced value, a token in a header
+// cell or a JSON key) is not shown.
 func safeName(s string) string {
-	if s == "" || len(s) > 64 {
-		return "(name not shown)"
+	if s == "" || len(s) > maxEchoLen || credentialShaped(s) {
+		return nameWithheld
 	}
 	for _, r := range s {
 		if !(r == '_' || r == '-' || r == '.' || r == ':' || r == ' ' || unicode.IsLetter(r) || unicode.IsDigit(r)) {
-			return "(name not shown)"
+			return nameWithheld
 		}
 	}
 	return fmt.Sprintf("%q", s)
