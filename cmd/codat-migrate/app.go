@@ -212,7 +212,7 @@ func (a *app) parse(c *command, fs *flag.FlagSet, args []string) (ok bool, code 
 			"Set CODAT_API_KEY in the environment, or pass --api-key-file FILE.\n", c.name, bad)
 		return false, exitUsage
 	}
-	err := fs.Parse(args)
+	err := parseInterleaved(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		a.commandHelp(a.stdout, c, fs)
 		return false, exitOK
@@ -222,6 +222,34 @@ func (a *app) parse(c *command, fs *flag.FlagSet, args []string) (ok bool, code 
 		return false, exitUsage
 	}
 	return true, exitOK
+}
+
+// parseInterleaved parses args with flags before, between and after the
+// positional arguments (the standard flag package stops at the first
+// positional one): "validate export.csv --report r.json" works. A "--"
+// ends the flags; what follows it is positional. Afterwards fs.Args() holds
+// the positional arguments in order.
+func parseInterleaved(fs *flag.FlagSet, args []string) error {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		// The flag package consumes a "--" that ends the flags; find out
+		// whether it did, from what was left before the positional.
+		consumed := len(args) - len(rest)
+		if consumed > 0 && args[consumed-1] == "--" {
+			pos = append(pos, rest...)
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+	return fs.Parse(append([]string{"--"}, pos...))
 }
 
 // forbiddenKeyFlag reports a flag that would put the API key on the command

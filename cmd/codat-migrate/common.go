@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/codat-migrate/codat"
-	"github.com/codat-migrate/codat/bulk"
 	"github.com/codat-migrate/codat/integrations"
 )
 
@@ -60,12 +59,38 @@ type inputFlags struct {
 	input  string
 	format string
 	spec   string
+	ignore listFlag
 }
 
 func (f *inputFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.input, "input", "", "the export to read: a CSV or JSONL `file`, or - for standard input")
-	fs.StringVar(&f.format, "format", "", "input `format`: csv or jsonl (default: from the file extension, else sniffed)")
+	fs.StringVar(&f.format, "format", "", "input `format`: csv or jsonl (default: from the file extension, else sniffed); the CSV delimiter (',', ';' or tab) is detected")
 	fs.StringVar(&f.spec, "spec", "", "correct or extend the integrations' field names from a Postman collection or a spec `file` (detected)")
+	fs.Var(&f.ignore, "ignore-columns", "input `columns` that are not for Codat (owner_email,notes): not read, not checked; comma-separated, repeatable")
+}
+
+// open opens the input the flags name, with the columns to ignore.
+func (f *inputFlags) open(a *app) (*inputFile, error) {
+	in, err := openInput(f.input, f.format, a.stdin, a.stderr)
+	if err != nil {
+		return nil, err
+	}
+	in.input.IgnoreColumns = f.ignore
+	return in, nil
+}
+
+// listFlag is a comma-separated, repeatable list of names.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*l = append(*l, s)
+		}
+	}
+	return nil
 }
 
 // resolveInput takes --input, or the single positional argument.
@@ -82,12 +107,6 @@ func (f *inputFlags) resolveInput(fs *flag.FlagSet) error {
 		return usageError{errNoInput}
 	}
 	return nil
-}
-
-func (in *inputFile) bulkInput() bulk.Input {
-	bi := bulk.FileInput(in.Path, bulk.Format(in.Format))
-	bi.Name = in.Name
-	return bi
 }
 
 // loadRegistry returns a fresh registry, corrected by the --spec file when

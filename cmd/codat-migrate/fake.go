@@ -54,7 +54,7 @@ Its state lives in memory: stopping it (Ctrl-C) forgets everything.`,
 		// check the other commands make.
 		fs.SetOutput(nilWriter{})
 		fs.Usage = func() {}
-		err := fs.Parse(args)
+		err := parseInterleaved(fs, args)
 		if errors.Is(err, flag.ErrHelp) {
 			a.commandHelp(a.stdout, c, fs)
 			return exitOK

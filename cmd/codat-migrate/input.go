@@ -7,18 +7,19 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
+
+	"github.com/codat-migrate/codat/bulk"
 )
 
-// inputFile is an export opened for a command: a path on disk that can be read
-// more than once (a duplicate pre-pass, then the run). Standard input is
-// spooled to a private temporary file first; Close removes it.
+// inputFile is an export opened for a command: a source of rows that can be
+// read more than once (a duplicate pre-pass, then the run). Standard input is
+// spooled to a private temporary file, unlinked at once; Close closes it.
 type inputFile struct {
 	mu sync.Mutex
 
-	// Path is the file to read.
+	// Path is the file given, "" for standard input.
 	Path string
 	// Name is what messages call it: the path given, or "stdin".
 	Name string
@@ -26,10 +27,14 @@ type inputFile struct {
 	Format string
 	// Stdin reports whether the rows came from standard input.
 	Stdin   bool
-	cleanup func()
+	input   bulk.Input
+	cleanup func() error
 }
 
-// Close removes the spooled copy of standard input, if there is one.
+// bulkInput is the input for bulk, with the columns to ignore.
+func (in *inputFile) bulkInput() bulk.Input { return in.input }
+
+// Close closes the spooled copy of standard input, if there is one.
 func (in *inputFile) Close() {
 	if in == nil {
 		return
@@ -37,7 +42,7 @@ func (in *inputFile) Close() {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.cleanup != nil {
-		in.cleanup()
+		_ = in.cleanup()
 		in.cleanup = nil
 	}
 }
@@ -46,12 +51,14 @@ func (in *inputFile) Close() {
 var errNoInput = errors.New("no input: pass --input FILE (or --input - for standard input)")
 
 // openInput resolves --input and --format. arg "-" reads standard input into a
-// 0600 temporary file, removed by Close. A file that other users can read is
-// reported on warn, because exports hold live tokens.
+// 0600 temporary file, unlinked at once and closed by Close. A file that other
+// users can read is reported on warn, because exports hold live tokens.
 func openInput(arg, format string, stdin io.Reader, warn io.Writer) (*inputFile, error) {
 	format = strings.ToLower(strings.TrimSpace(format))
 	switch format {
 	case "", "csv", "jsonl":
+	case "tsv":
+		format = "csv" // the delimiter is detected
 	case "ndjson", "json":
 		format = "jsonl"
 	default:
@@ -65,6 +72,9 @@ func openInput(arg, format string, stdin io.Reader, warn io.Writer) (*inputFile,
 	}
 	st, err := os.Stat(arg)
 	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("input %s: no such file", arg)
+		}
 		return nil, err
 	}
 	if st.IsDir() {
@@ -85,59 +95,41 @@ func openInput(arg, format string, stdin io.Reader, warn io.Writer) (*inputFile,
 		format = sniffFormat(bufio.NewReader(f))
 		f.Close()
 	}
-	return &inputFile{Path: arg, Name: arg, Format: format}, nil
+	in := bulk.FileInput(arg, bulk.Format(format))
+	return &inputFile{Path: arg, Name: arg, Format: format, input: in}, nil
 }
 
 // formatFromName returns the format a file name's extension implies, or "".
 func formatFromName(name string) string {
-	switch strings.ToLower(filepath.Ext(name)) {
-	case ".csv":
-		return "csv"
-	case ".jsonl", ".ndjson", ".json":
-		return "jsonl"
+	f, err := bulk.FormatFromPath(name)
+	if err != nil {
+		return ""
 	}
-	return ""
+	return string(f)
 }
 
-// sniffFormat guesses the format from the first non-blank byte: a JSON object
-// starts with '{'; anything else is read as CSV.
+// sniffFormat guesses the format from the first non-blank byte: JSON starts
+// with '{' (or '[', which the reader then refuses by name); anything else is
+// read as CSV.
 func sniffFormat(r *bufio.Reader) string {
 	head, _ := r.Peek(4096)
 	head = bytes.TrimLeft(bytes.TrimPrefix(head, []byte("\xef\xbb\xbf")), " \t\r\n")
-	if len(head) > 0 && head[0] == '{' {
+	if len(head) > 0 && (head[0] == '{' || head[0] == '[') {
 		return "jsonl"
 	}
 	return "csv"
 }
 
 func spoolStdin(stdin io.Reader, format string) (*inputFile, error) {
-	f, err := os.CreateTemp("", "codat-migrate-stdin-*")
-	if err != nil {
-		return nil, fmt.Errorf("spooling standard input: %w", err)
-	}
-	name := f.Name()
-	cleanup := func() { os.Remove(name) }
-	// CreateTemp already creates the file 0600; say so explicitly, since it
-	// holds tokens.
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		cleanup()
-		return nil, fmt.Errorf("spooling standard input: %w", err)
-	}
 	br := bufio.NewReader(stdin)
 	if format == "" {
 		format = sniffFormat(br)
 	}
-	if _, err := io.Copy(f, br); err != nil {
-		f.Close()
-		cleanup()
+	in, cleanup, err := bulk.Spool(br, "", "stdin", bulk.Format(format))
+	if err != nil {
 		return nil, fmt.Errorf("reading standard input: %w", err)
 	}
-	if err := f.Close(); err != nil {
-		cleanup()
-		return nil, fmt.Errorf("spooling standard input: %w", err)
-	}
-	return &inputFile{Path: name, Name: "stdin", Format: format, Stdin: true, cleanup: cleanup}, nil
+	return &inputFile{Name: "stdin", Format: format, Stdin: true, input: in, cleanup: cleanup}, nil
 }
 
 // usageError marks an error that should end the command with exit code 2.

@@ -186,7 +186,7 @@ func (a *app) migrate(c *command, fs *flag.FlagSet, args []string, cf *connFlags
 	if inf.input == "-" && o.journal == "" {
 		return a.exitForSetupError(c, usageError{errors.New("--journal is required with --input -: a rerun needs the same journal to resume")})
 	}
-	in, err := openInput(inf.input, inf.format, a.stdin, a.stderr)
+	in, err := inf.open(a)
 	if err != nil {
 		return a.exitForSetupError(c, err)
 	}

@@ -69,7 +69,7 @@ requests today).`,
 		if err != nil {
 			return a.exitForSetupError(c, err)
 		}
-		in, err := openInput(inf.input, inf.format, a.stdin, a.stderr)
+		in, err := inf.open(a)
 		if err != nil {
 			return a.exitForSetupError(c, err)
 		}

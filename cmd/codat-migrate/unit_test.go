@@ -140,15 +140,20 @@ func TestOpenInput(t *testing.T) {
 			assert.Equal(t, tt.wantWarn, strings.Contains(warn.String(), "chmod 600"), warn.String())
 			if tt.arg == "-" {
 				assert.True(t, in.Stdin)
-				st, err := os.Stat(in.Path)
-				require.NoError(t, err)
-				assert.Equal(t, os.FileMode(0o600), st.Mode().Perm())
-				b, err := os.ReadFile(in.Path)
-				require.NoError(t, err)
-				assert.Equal(t, tt.stdin, string(b))
+				assert.Empty(t, in.Path, "the spooled copy of stdin has no name on disk")
+				for range 2 {
+					rc, err := in.bulkInput().Open()
+					require.NoError(t, err)
+					b, err := io.ReadAll(rc)
+					require.NoError(t, err)
+					assert.Equal(t, tt.stdin, string(b))
+				}
 				in.Close()
-				_, err = os.Stat(in.Path)
-				assert.True(t, os.IsNotExist(err), "the spooled copy of stdin is removed")
+				rc, err := in.bulkInput().Open()
+				if err == nil {
+					_, err = io.ReadAll(rc)
+				}
+				assert.Error(t, err, "Close closes the spooled copy")
 			} else {
 				assert.Equal(t, tt.arg, in.Path)
 				in.Close()

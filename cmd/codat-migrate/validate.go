@@ -44,7 +44,7 @@ Exit code 0 when every row is valid, 1 otherwise.`,
 		if err != nil {
 			return a.exitForSetupError(c, err)
 		}
-		in, err := openInput(inf.input, inf.format, a.stdin, a.stderr)
+		in, err := inf.open(a)
 		if err != nil {
 			return a.exitForSetupError(c, err)
 		}
