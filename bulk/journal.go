@@ -231,7 +231,10 @@ func scanJournal(r io.Reader, j *journal) (*JournalSummary, int64, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var off int64
 	for n := 1; ; n++ {
-		b, err := br.ReadBytes('\n')
+		b, err := readBoundedLine(br, maxJournalLine)
+		if errors.Is(err, errLineTooLong) {
+			return nil, 0, fmt.Errorf("bulk: journal line %d is longer than %d bytes: the file is not a journal", n, maxJournalLine)
+		}
 		if len(b) > 0 && (err != nil || b[len(b)-1] != '\n') {
 			// No newline at the end of the file: a torn write.
 			sum.TornTail = true

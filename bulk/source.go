@@ -304,3 +304,27 @@ func columnSet(names []string) map[string]bool {
 	}
 	return m
 }
+
+// maxJournalLine bounds one journal line when a journal is read: its lines
+// are a few hundred bytes, and a file that is not a journal (a device, a
+// binary) must not be read into memory whole.
+const maxJournalLine = MaxRecordBytes
+
+// errLineTooLong is readBoundedLine's error for a line over its bound.
+var errLineTooLong = errors.New("line too long")
+
+// readBoundedLine is bufio.Reader.ReadBytes('\n') holding at most max bytes:
+// a longer line is errLineTooLong.
+func readBoundedLine(br *bufio.Reader, max int) ([]byte, error) {
+	var buf []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if len(buf)+len(chunk) > max {
+			return nil, errLineTooLong
+		}
+		buf = append(buf, chunk...)
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			return buf, err
+		}
+	}
+}
