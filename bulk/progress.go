@@ -14,11 +14,17 @@ const (
 	PhaseScan Phase = "scan"
 	// PhaseCanary: the canary migrations run; the rest wait for them.
 	PhaseCanary Phase = "canary"
+	// PhaseCanarySync: a canary is linked and waits for its first sync to
+	// complete (a real first sync can take many minutes); the rest wait.
+	PhaseCanarySync Phase = "canary-sync"
 	// PhaseMigrate: migrations run.
 	PhaseMigrate Phase = "migrate"
 	// PhaseQuotaWait: the daily quota is spent; the run sleeps until
 	// Progress.QuotaReset (Runner.WaitForQuota).
 	PhaseQuotaWait Phase = "quota-wait"
+	// PhaseRateLimited: a short rate limit (the per-minute limit, say)
+	// pauses new migrations until Progress.PauseUntil.
+	PhaseRateLimited Phase = "rate-limited"
 	// PhaseStopped: the run stopped early (quota, failed canary, Stop,
 	// cancellation); the migrations in flight finish and the remaining rows
 	// are being reported.
@@ -31,6 +37,9 @@ const (
 // and phase change, from one goroutine at a time.
 type Progress struct {
 	Phase Phase
+	// PhaseSince is when Phase began (the canary's wait for its first
+	// sync, a pause: how long it has lasted).
+	PhaseSince time.Time
 	// Rows is the number of input rows reported so far.
 	Rows int
 	// Total is the number of rows the pre-pass expects to send requests
@@ -57,6 +66,8 @@ type Progress struct {
 	Quota codat.Quota
 	// QuotaReset is when a quota wait ends (PhaseQuotaWait).
 	QuotaReset time.Time
+	// PauseUntil is when a short rate-limit pause ends (PhaseRateLimited).
+	PauseUntil time.Time
 }
 
 // eta estimates the time left for remaining migrations: at the rate seen so

@@ -117,9 +117,11 @@ func (r *csvReport) Write(row ReportRow) error {
 			return err
 		}
 	}
+	// Every text cell is defused, the ones Codat's answers fill (ids, the
+	// link URL) as much as the input's.
 	err := r.w.Write([]string{strconv.Itoa(row.Line), csvSafe(row.Ref), csvSafe(row.CompanyName), csvSafe(row.Platform),
-		string(row.Status), row.CompanyID, row.ConnectionID, row.LinkURL, row.ErrorClass, csvSafe(row.Error),
-		strconv.Itoa(row.Requests)})
+		csvSafe(string(row.Status)), csvSafe(row.CompanyID), csvSafe(row.ConnectionID), csvSafe(row.LinkURL),
+		csvSafe(row.ErrorClass), csvSafe(row.Error), strconv.Itoa(row.Requests)})
 	if err != nil {
 		return err
 	}
@@ -145,10 +147,13 @@ func (r *csvReport) Close() error {
 	return err
 }
 
-// csvSafe defuses spreadsheet formulas: a cell starting with = + - @ is
-// prefixed with a quote, as spreadsheet programs would otherwise evaluate it.
+// csvSafe defuses spreadsheet formulas: a cell whose first character that
+// is not a space is one of = + - @ (or that starts with a tab, a carriage
+// return or a line feed) is prefixed with a quote, as spreadsheet programs
+// would otherwise evaluate it.
 func csvSafe(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+	t := strings.TrimLeft(s, " ")
+	if t != "" && strings.ContainsRune("=+-@\t\r\n", rune(t[0])) {
 		return "'" + s
 	}
 	return s
@@ -346,3 +351,62 @@ type discard struct{}
 
 func (discard) Write(ReportRow) error { return nil }
 func (discard) Close() error          { return nil }
+
+// maxHeldRows bounds the report rows held back to keep the report in input
+// order: when that many rows decided after a migration still in flight are
+// waiting for it, the run reads no further row until it ends.
+const maxHeldRows = 4096
+
+// orderedReport writes rows to a ReportWriter in input order. Run decides
+// rows out of order (a migration in flight is reported when it ends, the
+// rows after it at once); each row reserves its place when it is read and
+// is written once every row before it has been. At most maxHeldRows rows
+// wait in memory.
+type orderedReport struct {
+	mu   sync.Mutex
+	cond *sync.Cond
+	next ReportWriter
+	seq  int // the next place to reserve
+	head int // the next place to write
+	held map[int]ReportRow
+	err  error // the first write error
+}
+
+func newOrderedReport(next ReportWriter) *orderedReport {
+	o := &orderedReport{next: next, held: map[int]ReportRow{}}
+	o.cond = sync.NewCond(&o.mu)
+	return o
+}
+
+// reserve returns the next row's place. It waits while maxHeldRows rows
+// are held.
+func (o *orderedReport) reserve() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for len(o.held) >= maxHeldRows {
+		o.cond.Wait()
+	}
+	o.seq++
+	return o.seq - 1
+}
+
+// write records the row of place seq and writes every row whose turn has
+// come. It returns the first write error of the report.
+func (o *orderedReport) write(seq int, r ReportRow) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.held[seq] = r
+	for {
+		r, ok := o.held[o.head]
+		if !ok {
+			break
+		}
+		delete(o.held, o.head)
+		o.head++
+		if err := o.next.Write(r); err != nil && o.err == nil {
+			o.err = err
+		}
+	}
+	o.cond.Broadcast()
+	return o.err
+}

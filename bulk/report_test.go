@@ -2,12 +2,16 @@ package bulk
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -104,5 +108,75 @@ func TestStatusResumable(t *testing.T) {
 	}
 	for _, s := range []Status{StatusMigrated, StatusAlreadyMigrated, StatusInvalid, StatusDuplicate, StatusTokenRejected, StatusTokenChanged, StatusValid} {
 		assert.False(t, s.Resumable(), s)
+	}
+}
+
+// TestCSVReportDefusesEveryCell: a server can answer with ids and URLs that
+// are formulas; every text cell is defused, whoever filled it.
+func TestCSVReportDefusesEveryCell(t *testing.T) {
+	var buf bytes.Buffer
+	w := NewCSVReport(&buf)
+	row := ReportRow{Line: 2, Ref: "-r", CompanyName: " =1+1", Platform: "@p", Status: "=s", CompanyID: "=HYPERLINK(\"x\")",
+		ConnectionID: "+cn", LinkURL: "=link", ErrorClass: "-c", Error: "\t=e"}
+	require.NoError(t, w.Write(row))
+	require.NoError(t, w.Close())
+	recs, err := csv.NewReader(&buf).ReadAll()
+	require.NoError(t, err)
+	require.Len(t, recs, 2)
+	for i, cell := range recs[1] {
+		if i == 0 || i == len(recs[1])-1 {
+			continue // the line and the requests are numbers
+		}
+		assert.True(t, strings.HasPrefix(cell, "'"), "column %s is defused: %q", reportHeader[i], cell)
+	}
+}
+
+// TestOrderedReport: rows decided out of order are written in input order.
+func TestOrderedReport(t *testing.T) {
+	rep := &memReport{}
+	o := newOrderedReport(rep)
+	seqs := []int{o.reserve(), o.reserve(), o.reserve()}
+	require.NoError(t, o.write(seqs[2], ReportRow{Line: 4}))
+	require.NoError(t, o.write(seqs[1], ReportRow{Line: 3}))
+	assert.Empty(t, rep.rows, "nothing is written while the first row is in flight")
+	require.NoError(t, o.write(seqs[0], ReportRow{Line: 2}))
+	require.Len(t, rep.rows, 3)
+	for i, r := range rep.rows {
+		assert.Equal(t, i+2, r.Line)
+	}
+}
+
+// TestRunReportsInInputOrder: with migrations in flight finishing in any
+// order and rows decided without a request between them, the report is in
+// input order, one line per row.
+func TestRunReportsInInputOrder(t *testing.T) {
+	clk := newFakeClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
+	f := newFakeCodat(clk)
+	var mu sync.Mutex
+	n := 0
+	f.hook = func(ref string) {
+		mu.Lock()
+		n++
+		d := time.Duration(n%7) * time.Millisecond
+		mu.Unlock()
+		time.Sleep(d) // real time: the migrations overtake each other
+	}
+	var b strings.Builder
+	b.WriteString(csvHeader)
+	for i := range 60 {
+		if i%5 == 0 {
+			b.WriteString(fmt.Sprintf("bad-%d,,qhyg,1,x,y\n", i)) // invalid: decided at once
+			continue
+		}
+		b.WriteString(csvRow(fmt.Sprintf("r%d", i), 1000+i))
+	}
+	r := testRunner(t, f, clk)
+	r.Concurrency = 6
+	rep := &memReport{}
+	_, err := r.Run(context.Background(), BytesInput("in.csv", FormatCSV, []byte(b.String())), rep)
+	require.NoError(t, err)
+	require.Len(t, rep.rows, 60)
+	for i, row := range rep.rows {
+		assert.Equal(t, i+2, row.Line, "row %d is in input order", i)
 	}
 }

@@ -235,6 +235,8 @@ type job struct {
 	journaled, sent int
 	// pauses counts the short rate-limit pauses of this migration.
 	pauses int
+	// seq is the row's place in the input, for the report's order.
+	seq int
 }
 
 // verdict is what classify decides for a row.
@@ -713,8 +715,9 @@ type run struct {
 	j       *journal
 	cl      *classifier
 	rep     ReportWriter
-	gate    quotaGate // closed while the daily quota is spent
-	pause   quotaGate // closed while a shorter rate limit lasts
+	order   *orderedReport // rep, written in input order
+	gate    quotaGate      // closed while the daily quota is spent
+	pause   quotaGate      // closed while a shorter rate limit lasts
 	limiter *rate.Limiter
 	sem     chan struct{}
 	wg      sync.WaitGroup
@@ -730,9 +733,10 @@ type run struct {
 	skipped     int
 	consecutive int
 	phase       Phase
-	canaryOpen  bool // the canary gate is still to be judged
-	canaryLeft  int  // canaries still to start
-	canaryRun   int  // canaries started this run
+	phaseSince  time.Time // when phase began
+	canaryOpen  bool      // the canary gate is still to be judged
+	canaryLeft  int       // canaries still to start
+	canaryRun   int       // canaries started this run
 	canaryFails []string
 	fatal       error
 }
@@ -785,8 +789,8 @@ func (r *Runner) Run(ctx context.Context, in Input, rep ReportWriter) (*Summary,
 	started := s.Now()
 	stops := newStopping(ctx, s.ctl.done, s.StopGrace)
 	defer stops.close()
-	x := &run{s: s, stop: stops, in: in, rep: rep, per: RequestsPerCompany(s.Sync), sem: make(chan struct{}, s.Concurrency),
-		sum: &Summary{Input: in.Name, Counts: map[Status]int{}, Started: started}, phase: PhaseScan}
+	x := &run{s: s, stop: stops, in: in, rep: rep, order: newOrderedReport(rep), per: RequestsPerCompany(s.Sync), sem: make(chan struct{}, s.Concurrency),
+		sum: &Summary{Input: in.Name, Counts: map[Status]int{}, Started: started}, phase: PhaseScan, phaseSince: started}
 	x.progress()
 	j, err := openJournal(s.JournalPath)
 	if err != nil {
@@ -815,6 +819,12 @@ func (r *Runner) Run(ctx context.Context, in Input, rep ReportWriter) (*Summary,
 	if err != nil {
 		return nil, err
 	}
+	// The journal's first write comes before the report is replaced: a run
+	// that cannot write its journal (a full disk) stops here and leaves the
+	// earlier report as it was.
+	if err := j.append(&entry{Time: started, Event: eventRun, Input: in.Name}); err != nil {
+		return nil, err
+	}
 	// Only now that this run holds the journal, and the input reads, may
 	// the report replace an earlier one: a second run refused by the lock
 	// leaves it alone.
@@ -838,12 +848,10 @@ func (r *Runner) Run(ctx context.Context, in Input, rep ReportWriter) (*Summary,
 		}
 		x.limiter = startLimiter(rpm, x.per)
 	}
-	if err := j.append(&entry{Time: started, Event: eventRun, Input: in.Name}); err != nil {
-		return nil, err
-	}
-	x.setPhase(PhaseMigrate)
 	if x.canaryLeft > 0 {
 		x.setPhase(PhaseCanary)
+	} else {
+		x.setPhase(PhaseMigrate)
 	}
 	// The second pass reads to the end even after a stop, so that every
 	// row is reported; it sends nothing once stopped.
@@ -856,7 +864,7 @@ func (r *Runner) Run(ctx context.Context, in Input, rep ReportWriter) (*Summary,
 	defer x.mu.Unlock()
 	x.sum.Finished = s.Now()
 	if x.phase != PhaseStopped {
-		x.phase = PhaseDone
+		x.setPhaseLocked(PhaseDone)
 	}
 	x.progressLocked()
 	switch {
@@ -876,17 +884,19 @@ func (r *Runner) Run(ctx context.Context, in Input, rep ReportWriter) (*Summary,
 
 // handle decides one row of the second pass.
 func (x *run) handle(row Row, rowErr *RowError) error {
+	seq := x.order.reserve()
 	v, err := x.cl.classify(row, rowErr)
 	if err != nil {
 		x.stopWith(&stop{status: StatusNotStarted, err: err}, true)
 		rr := baseReport(row)
 		rr.Status, rr.ErrorClass, rr.Error = StatusNotStarted, "journal", "the journal could not be read"
-		return x.emit(rr, outcomeSkipped)
+		return x.emit(seq, rr, outcomeSkipped)
 	}
 	if v.out != nil {
-		return x.emit(*v.out, outcomeSkipped)
+		return x.emit(seq, *v.out, outcomeSkipped)
 	}
 	jb := v.job
+	jb.seq = seq
 	// A canary is only needed while the gate is open; finish it before
 	// starting non-canary rows.
 	x.mu.Lock()
@@ -1008,7 +1018,9 @@ func (x *run) waitPause() error {
 		return errors.New(string(st))
 	}
 	x.s.log.Info("bulk: rate limited; new migrations wait", "until", x.pause.closedUntil().UTC().Format(time.RFC3339))
+	prev := x.enterPhase(PhaseRateLimited)
 	err := x.pause.wait(x.stop.start, x.s.Now, x.s.Sleep)
+	x.leavePhase(PhaseRateLimited, prev)
 	if err != nil {
 		err = x.stopStarting(err)
 	}
@@ -1055,18 +1067,10 @@ func (x *run) checkAccount(idx *index) {
 // waitQuota sleeps until reset (one sleeper for all goroutines).
 func (x *run) waitQuota(reset time.Time) error {
 	x.gate.close(reset)
-	x.mu.Lock()
-	prev := x.phase
-	x.phase = PhaseQuotaWait
-	x.progressLocked()
-	x.mu.Unlock()
+	prev := x.enterPhase(PhaseQuotaWait)
 	x.s.log.Info("bulk: daily quota spent; waiting for the reset", "reset", reset.UTC().Format(time.RFC3339))
 	err := x.gate.wait(x.stop.start, x.s.Now, x.s.Sleep)
-	x.mu.Lock()
-	if x.phase == PhaseQuotaWait {
-		x.phase = prev
-	}
-	x.mu.Unlock()
+	x.leavePhase(PhaseQuotaWait, prev)
 	if err != nil {
 		err = x.stopStarting(err)
 	}
@@ -1240,6 +1244,9 @@ func (x *run) migrateOne(jb *job) (ReportRow, *codat.MigrationResult, error) {
 		WaitPoll: x.s.WaitPoll,
 		OnStep: func(snap codat.MigrationResult) {
 			record(&snap, jb.journaled+jb.sent+snap.Requests)
+			if jb.canary && snap.Done(codat.StepSync) && !snap.Done(codat.StepWait) {
+				x.canaryWaits()
+			}
 		},
 	}
 	// Not the start context: Stop lets the migrations in flight finish.
@@ -1429,7 +1436,7 @@ func (x *run) finishJob(jb *job, rr ReportRow, err error) {
 		x.stopWith(&stop{status: StatusNotStarted, err: fmt.Errorf("%w: %d in a row; the last: %s", ErrTooManyFailures, consecutive, rr.Error)}, true)
 	}
 	x.s.log.Info("bulk: row", "line", rr.Line, "ref", rr.Ref, "status", string(rr.Status), "class", rr.ErrorClass, "requests", rr.Requests)
-	if werr := x.emit(rr, kind); werr != nil {
+	if werr := x.emit(jb.seq, rr, kind); werr != nil {
 		x.setFatal(werr)
 	}
 }
@@ -1470,8 +1477,8 @@ func (x *run) finishCanary() {
 	fails := x.canaryFails
 	started := x.canaryRun
 	left := x.canaryLeft
-	if x.phase == PhaseCanary {
-		x.phase = PhaseMigrate
+	if x.phase == PhaseCanary || x.phase == PhaseCanarySync {
+		x.setPhaseLocked(PhaseMigrate)
 	}
 	x.mu.Unlock()
 	if x.stoppedStatus() != "" {
@@ -1510,7 +1517,7 @@ func (x *run) stopWith(s *stop, final bool) {
 	defer x.mu.Unlock()
 	if x.stopped == nil || (final && x.stopped.status == StatusPendingQuota) {
 		x.stopped = s
-		x.phase = PhaseStopped
+		x.setPhaseLocked(PhaseStopped)
 		x.progressLocked()
 	}
 }
@@ -1520,7 +1527,7 @@ func (x *run) setFatal(err error) {
 	defer x.mu.Unlock()
 	if x.fatal == nil {
 		x.fatal = err
-		x.phase = PhaseStopped
+		x.setPhaseLocked(PhaseStopped)
 	}
 }
 
@@ -1548,11 +1555,12 @@ func (x *run) emitNotRun(jb *job, st Status) error {
 		}
 	}
 	x.mu.Unlock()
-	return x.emit(rr, outcomeNotRun)
+	return x.emit(jb.seq, rr, outcomeNotRun)
 }
 
-// emit writes a report row and publishes progress.
-func (x *run) emit(rr ReportRow, kind outcomeKind) error {
+// emit writes the report row of the seq-th input row (in input order: see
+// orderedReport) and publishes progress.
+func (x *run) emit(seq int, rr ReportRow, kind outcomeKind) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.sum.Rows++
@@ -1565,7 +1573,7 @@ func (x *run) emit(rr ReportRow, kind outcomeKind) error {
 	case outcomeFailed:
 		x.failed++
 	}
-	err := x.rep.Write(rr)
+	err := x.order.write(seq, rr)
 	x.progressLocked()
 	if err != nil {
 		err = fmt.Errorf("bulk: write report: %w", err)
@@ -1578,9 +1586,50 @@ func (x *run) emit(rr ReportRow, kind outcomeKind) error {
 
 func (x *run) setPhase(p Phase) {
 	x.mu.Lock()
-	x.phase = p
+	x.setPhaseLocked(p)
 	x.progressLocked()
 	x.mu.Unlock()
+}
+
+// setPhaseLocked sets the phase, and when it began if it changed.
+func (x *run) setPhaseLocked(p Phase) {
+	if x.phase != p || x.phaseSince.IsZero() {
+		x.phase, x.phaseSince = p, x.s.Now()
+	}
+}
+
+// enterPhase sets a waiting phase (a rate-limit pause, the quota wait),
+// unless the run has stopped, and returns the phase to go back to.
+func (x *run) enterPhase(p Phase) Phase {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	prev := x.phase
+	if prev != PhaseStopped {
+		x.setPhaseLocked(p)
+		x.progressLocked()
+	}
+	return prev
+}
+
+// leavePhase goes back to prev when the phase is still p.
+func (x *run) leavePhase(p, prev Phase) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.phase == p {
+		x.setPhaseLocked(prev)
+		x.progressLocked()
+	}
+}
+
+// canaryWaits marks the canaries as waiting for their first sync, once
+// one of them has queued it.
+func (x *run) canaryWaits() {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.phase == PhaseCanary {
+		x.setPhaseLocked(PhaseCanarySync)
+		x.progressLocked()
+	}
 }
 
 func (x *run) progress() {
@@ -1595,14 +1644,17 @@ func (x *run) progressLocked() {
 	}
 	now := x.s.Now()
 	elapsed := now.Sub(x.sum.Started)
-	p := Progress{Phase: x.phase, Rows: x.sum.Rows, Total: x.total, Done: x.done, Failed: x.failed, Skipped: x.skipped,
+	p := Progress{Phase: x.phase, PhaseSince: x.phaseSince, Rows: x.sum.Rows, Total: x.total, Done: x.done, Failed: x.failed, Skipped: x.skipped,
 		InFlight: x.inFlight, Requests: x.sum.Requests, Elapsed: elapsed, Quota: x.s.quota()}
 	if elapsed > 0 && x.done+x.failed > 0 {
 		p.Rate = float64(x.done+x.failed) / elapsed.Minutes()
 	}
 	p.ETA = eta(x.total-x.done-x.failed, p.Rate, p.Quota, x.per, now)
-	if x.phase == PhaseQuotaWait {
+	switch x.phase {
+	case PhaseQuotaWait:
 		p.QuotaReset = x.gate.closedUntil()
+	case PhaseRateLimited:
+		p.PauseUntil = x.pause.closedUntil()
 	}
 	x.s.OnProgress(p)
 }
