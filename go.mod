@@ -9,6 +9,7 @@ require (
 	github.com/pb33f/libopenapi v0.36.6
 	github.com/pb33f/libopenapi-validator v0.13.8
 	github.com/stretchr/testify v1.12.1
+	golang.org/x/text v0.37.0
 	golang.org/x/time v0.16.0
 )
 
@@ -28,5 +29,4 @@ require (
 	golang.org/x/net v0.50.0 // indirect
 	golang.org/x/sync v0.20.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
-	golang.org/x/text v0.37.0 // indirect
 )
