@@ -317,16 +317,18 @@ func testRunner(t *testing.T, f *fakeCodat, clk *fakeClock) *Runner {
 	}
 }
 
-// journalLines decodes the journal.
-func journalLines(t *testing.T, path string) []entry {
+// journalLines decodes the journal's records (the header line apart).
+func journalLines(t *testing.T, path string) []Record {
 	t.Helper()
 	b := readFile(t, path)
-	var out []entry
+	require.True(t, strings.HasPrefix(string(b), journalHeader), "the journal starts with its header")
+	b = b[len(journalHeader):]
+	var out []Record
 	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
 		if l == "" {
 			continue
 		}
-		var e entry
+		var e Record
 		require.NoError(t, json.Unmarshal([]byte(l), &e), l)
 		out = append(out, e)
 	}

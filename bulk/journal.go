@@ -2,6 +2,7 @@ package bulk
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,7 +14,8 @@ import (
 	"github.com/codat-migrate/codat"
 )
 
-// The journal is a JSON Lines file, appended to and fsynced on every step
+// The journal is a JSON Lines file, after a header line that marks it as
+// one (journalHeader), appended to and fsynced on every step
 // transition of every migration. A line records the whole state of one ref
 // after the transition, so the last line of a ref is all a rerun needs. It
 // holds IDs, statuses and a fingerprint of the authorization fields, never a
@@ -39,7 +41,7 @@ const (
 	eventQuota        = "quota-stop"
 )
 
-type entry struct {
+type Record struct {
 	Time         time.Time    `json:"t"`
 	Event        string       `json:"event,omitempty"`
 	Input        string       `json:"input,omitempty"`
@@ -78,20 +80,20 @@ type entry struct {
 }
 
 // finished reports whether the entry ends its ref's migration successfully.
-func (e *entry) finished() bool { return e.Step == string(codat.StepDone) }
+func (e *Record) finished() bool { return e.Step == string(codat.StepDone) }
 
 // rejected reports whether the entry ends with Codat refusing the token.
-func (e *entry) rejected() bool { return e.Step == stepFailed && e.Result == StatusTokenRejected }
+func (e *Record) rejected() bool { return e.Step == stepFailed && e.Result == StatusTokenRejected }
 
 // tokenSent reports whether a token was sent (or may have been) in the
 // state the entry records. An attempt that replaces a token (Relink) had one
 // sent before.
-func (e *entry) tokenSent() bool {
+func (e *Record) tokenSent() bool {
 	return e.pastToken() || e.AlreadyMigrated || e.Relink
 }
 
 // pastToken reports whether the recorded steps include the token PUT.
-func (e *entry) pastToken() bool {
+func (e *Record) pastToken() bool {
 	for _, s := range e.Steps {
 		if s == codat.StepAuthorize || s == codat.StepVerify || s == codat.StepDone {
 			return true
@@ -101,7 +103,7 @@ func (e *entry) pastToken() bool {
 }
 
 // done reports whether the recorded steps include s.
-func (e *entry) done(s codat.Step) bool {
+func (e *Record) done(s codat.Step) bool {
 	for _, d := range e.Steps {
 		if d == s {
 			return true
@@ -112,10 +114,10 @@ func (e *entry) done(s codat.Step) bool {
 
 // canaryFailed reports whether the entry ends a canary that did not pass
 // although its migration finished (sync errors).
-func (e *entry) canaryFailed() bool { return e.finished() && e.Verdict == verdictFailed }
+func (e *Record) canaryFailed() bool { return e.finished() && e.Verdict == verdictFailed }
 
 // outcome is the status a ref's last entry stands for, in a journal summary.
-func (e *entry) outcome() Status {
+func (e *Record) outcome() Status {
 	switch {
 	case e.canaryFailed():
 		return StatusFailed
@@ -130,7 +132,7 @@ func (e *entry) outcome() Status {
 }
 
 // result is the codat.MigrationResult the entry records, for Migration.Resume.
-func (e *entry) result() *codat.MigrationResult {
+func (e *Record) result() *codat.MigrationResult {
 	return &codat.MigrationResult{Ref: e.Ref, CompanyID: e.CompanyID, ConnectionID: e.ConnectionID,
 		Status: codat.ConnectionStatus(e.Status), LinkURL: e.LinkURL, Steps: append([]codat.Step(nil), e.Steps...),
 		AlreadyMigrated: e.AlreadyMigrated, TokenSent: e.TokenSent}
@@ -153,7 +155,7 @@ type journal struct {
 	cond    *sync.Cond
 	size    int64
 	index   map[key]span
-	tenants map[key]key // tenant → the ref it was migrated under
+	tenants map[key]span // tenant → the latest line of the ref it was migrated under
 	// loadedOnly: append updates the index and tenants only for refs and
 	// tenants they already hold (see Run), so that they do not grow with
 	// the lines this process writes.
@@ -168,8 +170,20 @@ type journal struct {
 // ErrJournalLocked is returned when another run holds the journal.
 var ErrJournalLocked = errors.New("bulk: the journal is in use by another run")
 
+// ErrNotJournal is returned when the journal path names a non-empty file
+// that is not a journal (it lacks journalHeader); the file is left untouched.
+var ErrNotJournal = errors.New("bulk: the file is not a codat-migrate journal")
+
+// journalHeader is the first line of every journal: it marks the file as
+// one, so that a path given by mistake (an export, a report) is refused and
+// never written to.
+const journalHeader = `{"codatMigrateJournal":1}` + "\n"
+
 // openJournal opens (creating it, mode 0600) and locks the journal at path,
-// loads its index, and cuts a torn last line left by a crash.
+// loads its index, and cuts a torn last line left by a crash. An existing
+// non-empty file that does not start with journalHeader is refused
+// (ErrNotJournal) and left as it was: nothing is written, truncated or
+// chmod-ed before the file is known to be a journal.
 func openJournal(path string) (*journal, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
@@ -187,15 +201,41 @@ func openJournal(path string) (*journal, error) {
 		_ = f.Close()
 		return nil, err
 	}
-	// A journal created by someone else with a wider mode is narrowed.
-	if st, err := f.Stat(); err == nil && st.Mode().Perm()&0o077 != 0 {
-		if err := f.Chmod(0o600); err != nil {
-			return fail(fmt.Errorf("bulk: journal mode: %w", err))
+	st, err := f.Stat()
+	if err != nil {
+		return fail(fmt.Errorf("bulk: journal: %w", err))
+	}
+	if !st.Mode().IsRegular() {
+		return fail(fmt.Errorf("%w: %s is not a regular file", ErrNotJournal, path))
+	}
+	if st.Size() == 0 || tornHeader(f, st.Size()) {
+		// New, or a creation cut short while writing the header: nothing
+		// was journaled yet.
+		if err := f.Truncate(0); err != nil {
+			return fail(fmt.Errorf("bulk: write journal: %w", err))
 		}
+		if _, err := f.WriteAt([]byte(journalHeader), 0); err != nil {
+			return fail(fmt.Errorf("bulk: write journal: %w", err))
+		}
+		if err := f.Sync(); err != nil {
+			return fail(fmt.Errorf("bulk: sync journal: %w", err))
+		}
+	} else if err := checkHeader(f, path); err != nil {
+		return fail(err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return fail(fmt.Errorf("bulk: journal: %w", err))
 	}
 	sum, good, err := scanJournal(f, j)
 	if err != nil {
 		return fail(err)
+	}
+	// A journal created by someone else with a wider mode is narrowed, now
+	// that it is known to be one.
+	if st.Mode().Perm()&0o077 != 0 {
+		if err := f.Chmod(0o600); err != nil {
+			return fail(fmt.Errorf("bulk: journal mode: %w", err))
+		}
 	}
 	if sum.TornTail {
 		// The last write was cut short: it recorded nothing complete, and
@@ -214,6 +254,33 @@ func openJournal(path string) (*journal, error) {
 	return j, nil
 }
 
+// tornHeader reports whether the file, of size n, holds a strict prefix of
+// journalHeader and nothing else.
+func tornHeader(f *os.File, n int64) bool {
+	if n >= int64(len(journalHeader)) {
+		return false
+	}
+	buf := make([]byte, n)
+	if _, err := f.ReadAt(buf, 0); err != nil {
+		return false
+	}
+	return journalHeader[:n] == string(buf)
+}
+
+// checkHeader reports whether the file at path, open as f, starts with
+// journalHeader (ErrNotJournal otherwise).
+func checkHeader(f *os.File, path string) error {
+	buf := make([]byte, len(journalHeader))
+	n, err := f.ReadAt(buf, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("bulk: read journal: %w", err)
+	}
+	if string(buf[:n]) != journalHeader {
+		return fmt.Errorf("%w: %s does not start with the journal header; it was left untouched (give --journal a new path)", ErrNotJournal, path)
+	}
+	return nil
+}
+
 // scanJournal reads every line of r. With j set, it fills j's index. It
 // returns the summary, the length of the well-formed prefix, and an error
 // for a corrupt line that is not the last.
@@ -221,7 +288,7 @@ func scanJournal(r io.Reader, j *journal) (*JournalSummary, int64, error) {
 	sum := &JournalSummary{Counts: map[Status]int{}}
 	ct := newCanaryTrack()
 	if j != nil {
-		j.index, j.tenants, j.canary = map[key]span{}, map[key]key{}, ct
+		j.index, j.tenants, j.canary = map[key]span{}, map[key]span{}, ct
 	}
 	outcomes := map[key]refOutcome{}
 	finish := func() *JournalSummary {
@@ -235,6 +302,13 @@ func scanJournal(r io.Reader, j *journal) (*JournalSummary, int64, error) {
 		if errors.Is(err, errLineTooLong) {
 			return nil, 0, fmt.Errorf("bulk: journal line %d is longer than %d bytes: the file is not a journal", n, maxJournalLine)
 		}
+		if n == 1 && len(b) > 0 {
+			if string(b) != journalHeader {
+				return nil, 0, fmt.Errorf("%w: it does not start with the journal header", ErrNotJournal)
+			}
+			off += int64(len(b))
+			continue
+		}
 		if len(b) > 0 && (err != nil || b[len(b)-1] != '\n') {
 			// No newline at the end of the file: a torn write.
 			sum.TornTail = true
@@ -246,7 +320,7 @@ func scanJournal(r io.Reader, j *journal) (*JournalSummary, int64, error) {
 		if err != nil {
 			return nil, 0, fmt.Errorf("bulk: read journal: %w", err)
 		}
-		var e entry
+		var e Record
 		if jerr := json.Unmarshal(b, &e); jerr != nil {
 			if _, perr := br.Peek(1); errors.Is(perr, io.EOF) {
 				// A complete but garbled last line is a torn write too.
@@ -262,9 +336,10 @@ func scanJournal(r io.Reader, j *journal) (*JournalSummary, int64, error) {
 			rk := refKey(e.Ref)
 			outcomes[rk] = refOutcome{status: e.outcome(), requests: e.Requests}
 			if j != nil {
-				j.index[rk] = span{off: off, n: int32(len(b))}
+				sp := span{off: off, n: int32(len(b))}
+				j.index[rk] = sp
 				if e.Tenant != "" {
-					j.tenants[tenantKey(e.Tenant)] = rk
+					j.tenants[tenantKey(e.Tenant)] = sp
 				}
 			}
 		}
@@ -273,37 +348,55 @@ func scanJournal(r io.Reader, j *journal) (*JournalSummary, int64, error) {
 }
 
 // get returns the latest entry of ref, or nil.
-func (j *journal) get(ref string) (*entry, error) {
+func (j *journal) get(ref string) (*Record, error) {
 	j.mu.Lock()
 	sp, ok := j.index[refKey(ref)]
 	j.mu.Unlock()
 	if !ok {
 		return nil, nil
 	}
-	buf := make([]byte, sp.n)
-	if _, err := j.f.ReadAt(buf, sp.off); err != nil {
-		return nil, fmt.Errorf("bulk: read journal: %w", err)
-	}
-	var e entry
-	if err := json.Unmarshal(buf, &e); err != nil {
-		return nil, fmt.Errorf("bulk: read journal: line at offset %d is corrupt", sp.off)
+	e, err := j.read(sp)
+	if err != nil {
+		return nil, err
 	}
 	if e.Ref != ref {
 		return nil, fmt.Errorf("bulk: journal index mismatch for a ref (hash collision)")
 	}
+	return e, nil
+}
+
+// read reads and decodes the line at sp.
+func (j *journal) read(sp span) (*Record, error) {
+	buf := make([]byte, sp.n)
+	if _, err := j.f.ReadAt(buf, sp.off); err != nil {
+		return nil, fmt.Errorf("bulk: read journal: %w", err)
+	}
+	var e Record
+	if err := json.Unmarshal(buf, &e); err != nil {
+		return nil, fmt.Errorf("bulk: read journal: line at offset %d is corrupt", sp.off)
+	}
 	return &e, nil
 }
 
-// tenantRef reports whether tenant (a tenantHash) was journaled under a ref
-// other than ref.
-func (j *journal) tenantElsewhere(tenant, ref string) bool {
+// tenantRef returns the ref tenant (a tenantHash) was journaled under, or "".
+func (j *journal) tenantRef(tenant string) (string, error) {
 	if tenant == "" {
-		return false
+		return "", nil
 	}
 	j.mu.Lock()
-	defer j.mu.Unlock()
-	rk, ok := j.tenants[tenantKey(tenant)]
-	return ok && rk != refKey(ref)
+	sp, ok := j.tenants[tenantKey(tenant)]
+	j.mu.Unlock()
+	if !ok {
+		return "", nil
+	}
+	e, err := j.read(sp)
+	if err != nil {
+		return "", err
+	}
+	if e.Tenant != tenant {
+		return "", fmt.Errorf("bulk: journal index mismatch for a tenant (hash collision)")
+	}
+	return e.Ref, nil
 }
 
 // canaryState returns whether a canary cohort passed in an earlier run, how
@@ -329,7 +422,7 @@ type canaryTrack struct {
 
 func newCanaryTrack() *canaryTrack { return &canaryTrack{passes: map[key]struct{}{}} }
 
-func (c *canaryTrack) add(e *entry) {
+func (c *canaryTrack) add(e *Record) {
 	switch {
 	case e.Event == eventRun:
 		c.run++
@@ -357,7 +450,7 @@ func (c *canaryTrack) fail() {
 
 // append writes e as one line and returns once it is on disk. Concurrent
 // appends share fsyncs.
-func (j *journal) append(e *entry) error {
+func (j *journal) append(e *Record) error {
 	b, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("bulk: journal: %w", err)
@@ -375,13 +468,14 @@ func (j *journal) append(e *entry) error {
 	}
 	if e.Ref != "" && e.Event == "" {
 		rk := refKey(e.Ref)
+		sp := span{off: j.size, n: int32(len(b))}
 		if _, known := j.index[rk]; known || !j.loadedOnly {
-			j.index[rk] = span{off: j.size, n: int32(len(b))}
+			j.index[rk] = sp
 		}
 		if e.Tenant != "" {
 			tk := tenantKey(e.Tenant)
 			if _, known := j.tenants[tk]; known || !j.loadedOnly {
-				j.tenants[tk] = rk
+				j.tenants[tk] = sp
 			}
 		}
 	}
@@ -411,6 +505,38 @@ func (j *journal) append(e *entry) error {
 	j.mu.Unlock()
 	return err
 }
+
+// The journal is the file Store: the process holds it under a lock, so its
+// claims never conflict and last as long as the lock.
+var _ Store = (*journal)(nil)
+
+// Get implements Store.
+func (j *journal) Get(_ context.Context, ref string) (*Record, error) { return j.get(ref) }
+
+// TenantRef implements Store.
+func (j *journal) TenantRef(_ context.Context, tenant string) (string, error) {
+	return j.tenantRef(tenant)
+}
+
+// Claim implements Store: the lock on the file is the claim.
+func (j *journal) Claim(_ context.Context, ref string) (Claim, error) {
+	return Claim{Ref: ref, Token: 1}, nil
+}
+
+// Release implements Store.
+func (j *journal) Release(context.Context, Claim) error { return nil }
+
+// Append implements Store.
+func (j *journal) Append(_ context.Context, _ Claim, rec *Record) error { return j.append(rec) }
+
+// Canary implements Store.
+func (j *journal) Canary(context.Context) (CanaryState, error) {
+	passed, passes, failed := j.canaryState()
+	return CanaryState{Passed: passed, Passes: passes, Failed: failed}, nil
+}
+
+// Close implements Store.
+func (j *journal) Close() error { return j.close() }
 
 func (j *journal) close() error {
 	if j == nil || j.f == nil {
@@ -464,7 +590,7 @@ func (s *JournalSummary) Resumable() int {
 	return n
 }
 
-func (s *JournalSummary) add(e *entry) {
+func (s *JournalSummary) add(e *Record) {
 	if s.First.IsZero() || e.Time.Before(s.First) {
 		s.First = e.Time
 	}

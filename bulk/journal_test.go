@@ -24,11 +24,11 @@ func TestJournalRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o600), st.Mode().Perm())
 
-	require.NoError(t, j.append(&entry{Time: t0, Ref: "a", Step: stepStart, Fingerprint: "fp1", Tenant: "t1"}))
-	require.NoError(t, j.append(&entry{Time: t0, Ref: "a", Step: "company", Steps: []codat.Step{"company"}, CompanyID: "co1", Fingerprint: "fp1", Tenant: "t1", Requests: 1}))
-	require.NoError(t, j.append(&entry{Time: t0, Ref: "b", Step: stepFailed, Result: StatusTokenRejected, LinkURL: "https://l", Fingerprint: "fp2", Requests: 3}))
-	require.NoError(t, j.append(&entry{Time: t0, Ref: "c", Step: "done", Steps: []codat.Step{"company", "done"}, Canary: true, Requests: 4}))
-	require.NoError(t, j.append(&entry{Time: t0, Event: eventCanaryPassed}))
+	require.NoError(t, j.append(&Record{Time: t0, Ref: "a", Step: stepStart, Fingerprint: "fp1", Tenant: "t1"}))
+	require.NoError(t, j.append(&Record{Time: t0, Ref: "a", Step: "company", Steps: []codat.Step{"company"}, CompanyID: "co1", Fingerprint: "fp1", Tenant: "t1", Requests: 1}))
+	require.NoError(t, j.append(&Record{Time: t0, Ref: "b", Step: stepFailed, Result: StatusTokenRejected, LinkURL: "https://l", Fingerprint: "fp2", Requests: 3}))
+	require.NoError(t, j.append(&Record{Time: t0, Ref: "c", Step: "done", Steps: []codat.Step{"company", "done"}, Canary: true, Requests: 4}))
+	require.NoError(t, j.append(&Record{Time: t0, Event: eventCanaryPassed}))
 
 	e, err := j.get("a")
 	require.NoError(t, err)
@@ -38,8 +38,12 @@ func TestJournalRoundTrip(t *testing.T) {
 	missing, err := j.get("zzz")
 	require.NoError(t, err)
 	assert.Nil(t, missing)
-	assert.True(t, j.tenantElsewhere("t1", "other"))
-	assert.False(t, j.tenantElsewhere("t1", "a"))
+	holder, err := j.tenantRef("t1")
+	require.NoError(t, err)
+	assert.Equal(t, "a", holder, "the tenant is known under the ref it was journaled with")
+	holder, err = j.tenantRef("t-unknown")
+	require.NoError(t, err)
+	assert.Empty(t, holder)
 	require.NoError(t, j.close())
 
 	// Reopen: the index is rebuilt from the file.
@@ -71,14 +75,14 @@ func TestJournalCanaryVerdicts(t *testing.T) {
 	j, err := openJournal(path)
 	require.NoError(t, err)
 	done := []codat.Step{"company", "connection", "authorize", "verify", "sync", "wait", "done"}
-	line := func(ref, verdict string) *entry {
-		return &entry{Time: t0, Ref: ref, Step: "done", Steps: done, Canary: true, Verdict: verdict}
+	line := func(ref, verdict string) *Record {
+		return &Record{Time: t0, Ref: ref, Step: "done", Steps: done, Canary: true, Verdict: verdict}
 	}
-	require.NoError(t, j.append(&entry{Time: t0, Event: eventRun}))
+	require.NoError(t, j.append(&Record{Time: t0, Event: eventRun}))
 	require.NoError(t, j.append(line("a", verdictPassed)))
 	require.NoError(t, j.append(line("b", verdictFailed)))
 	require.NoError(t, j.append(line("c", verdictPassed))) // same run as the failure
-	require.NoError(t, j.append(&entry{Time: t0, Event: eventCanaryFailed}))
+	require.NoError(t, j.append(&Record{Time: t0, Event: eventCanaryFailed}))
 	passed, passes, failed := j.canaryState()
 	assert.False(t, passed)
 	assert.Zero(t, passes, "a failure discards the passes before it and in its run")
@@ -87,7 +91,7 @@ func TestJournalCanaryVerdicts(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, StatusFailed, e.outcome(), "a finished canary that failed is a failure")
 
-	require.NoError(t, j.append(&entry{Time: t0, Event: eventRun}))
+	require.NoError(t, j.append(&Record{Time: t0, Event: eventRun}))
 	require.NoError(t, j.append(line("d", verdictPassed)))
 	passed, passes, failed = j.canaryState()
 	assert.False(t, passed)
@@ -105,7 +109,7 @@ func TestJournalCanaryVerdicts(t *testing.T) {
 	require.NoError(t, err)
 	passed, passes, failed = j.canaryState()
 	assert.Equal(t, []any{false, 1, true}, []any{passed, passes, failed}, "the same state from the file")
-	require.NoError(t, j.append(&entry{Time: t0, Event: eventCanaryPassed}))
+	require.NoError(t, j.append(&Record{Time: t0, Event: eventCanaryPassed}))
 	passed, _, failed = j.canaryState()
 	assert.True(t, passed)
 	assert.False(t, failed)
@@ -116,7 +120,7 @@ func TestJournalTornLine(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "j.jsonl")
 	j, err := openJournal(path)
 	require.NoError(t, err)
-	require.NoError(t, j.append(&entry{Time: t0, Ref: "a", Step: "company", Steps: []codat.Step{"company"}, CompanyID: "co1"}))
+	require.NoError(t, j.append(&Record{Time: t0, Ref: "a", Step: "company", Steps: []codat.Step{"company"}, CompanyID: "co1"}))
 	require.NoError(t, j.close())
 	good := readFile(t, path)
 
@@ -138,7 +142,7 @@ func TestJournalTornLine(t *testing.T) {
 	e, err := j.get("a")
 	require.NoError(t, err)
 	assert.Equal(t, "company", e.Step, "the torn line is dropped; the ref resumes from the line before")
-	require.NoError(t, j.append(&entry{Time: t0, Ref: "a", Step: "connection"}))
+	require.NoError(t, j.append(&Record{Time: t0, Ref: "a", Step: "connection"}))
 	require.NoError(t, j.close())
 	lines := journalLines(t, path)
 	require.Len(t, lines, 2)
@@ -147,10 +151,10 @@ func TestJournalTornLine(t *testing.T) {
 
 func TestJournalCorruptMiddleLineIsAnError(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "j.jsonl")
-	require.NoError(t, os.WriteFile(path, []byte("{\"ref\":\"a\"}\nnot json\n{\"ref\":\"b\"}\n"), 0o600))
+	require.NoError(t, os.WriteFile(path, []byte(journalHeader+"{\"ref\":\"a\"}\nnot json\n{\"ref\":\"b\"}\n"), 0o600))
 	_, err := openJournal(path)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "line 2 is corrupt")
+	assert.Contains(t, err.Error(), "line 3 is corrupt", "lines are numbered in the file, the header first")
 	_, err = ReadJournal(path)
 	require.Error(t, err)
 }
@@ -184,7 +188,7 @@ func TestJournalConcurrentAppends(t *testing.T) {
 			defer wg.Done()
 			for k := range 25 {
 				ref := string(rune('a'+i)) + "-" + string(rune('a'+k))
-				assert.NoError(t, j.append(&entry{Time: t0, Ref: ref, Step: stepStart}))
+				assert.NoError(t, j.append(&Record{Time: t0, Ref: ref, Step: stepStart}))
 			}
 		}()
 	}

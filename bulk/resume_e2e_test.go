@@ -143,7 +143,7 @@ func cutAfterLastStart(t *testing.T, path, ref string) {
 	for off := 0; off < len(b); {
 		n := bytes.IndexByte(b[off:], '\n')
 		require.GreaterOrEqual(t, n, 0)
-		var e entry
+		var e Record
 		require.NoError(t, json.Unmarshal(b[off:off+n], &e))
 		if e.Ref == ref && e.Step == stepStart {
 			end = off + n + 1

@@ -38,6 +38,10 @@ type Runner struct {
 	// JournalPath is the journal file (created mode 0600). Run requires one;
 	// a rerun with the same path resumes. Plan reads it when set.
 	JournalPath string
+	// Store, when set, keeps the run's state instead of the journal at
+	// JournalPath (a shared store, say: package pgstore). The caller opens
+	// and closes it; Run and Plan only use it.
+	Store Store
 	// Concurrency is the number of migrations in flight (0: 4).
 	Concurrency int
 	// Canary is the number of migrations run first with codat.SyncWait; the
@@ -222,7 +226,7 @@ func clientRefs(c *codat.Client) func(ctx context.Context, keep func(ref string)
 type job struct {
 	row     Row
 	c       checked
-	prev    *entry // the ref's latest journal entry, nil for a new ref
+	prev    *Record // the ref's latest journal entry, nil for a new ref
 	resume  *codat.MigrationResult
 	relink  bool
 	canary  bool
@@ -249,7 +253,8 @@ type verdict struct {
 type classifier struct {
 	reg    *integrations.Registry
 	idx    *index
-	j      *journal // nil: no journal
+	ctx    context.Context
+	st     Store // nil: no journal
 	relink bool
 	// inCodat holds the input refs that the journal does not know and that
 	// a company in Codat is tagged with (see Runner.SkipAccountCheck); nil
@@ -294,15 +299,18 @@ func (cl *classifier) classify(row Row, rowErr *RowError) (verdict, error) {
 		return verdict{out: &rep}, nil
 	}
 	jb := &job{row: row, c: c, tenantH: tenantHash(c.tenant)}
-	var e *entry
-	if cl.j != nil {
-		if cl.j.tenantElsewhere(jb.tenantH, row.Ref) {
+	var e *Record
+	if cl.st != nil {
+		other, err := cl.st.TenantRef(cl.ctx, jb.tenantH)
+		if err != nil {
+			return verdict{}, err
+		}
+		if other != "" && other != row.Ref {
 			rep.Status, rep.ErrorClass = StatusDuplicate, "duplicate"
-			rep.Error = fmt.Sprintf("the journal holds this %s tenant under another ref; not migrated twice", c.platformKey)
+			rep.Error = fmt.Sprintf("the journal holds this %s tenant under ref %q; not migrated twice", c.platformKey, other)
 			return verdict{out: &rep}, nil
 		}
-		var err error
-		if e, err = cl.j.get(row.Ref); err != nil {
+		if e, err = cl.st.Get(cl.ctx, row.Ref); err != nil {
 			return verdict{}, err
 		}
 	}
@@ -356,7 +364,7 @@ func (cl *classifier) classify(row Row, rowErr *RowError) (verdict, error) {
 
 // beforeToken is the state e records cut back to before the token was sent,
 // so that Migrate sends the row's token (with Relink set).
-func beforeToken(e *entry) *codat.MigrationResult {
+func beforeToken(e *Record) *codat.MigrationResult {
 	res := e.result()
 	res.Steps = res.Steps[:0]
 	for _, s := range e.Steps {
@@ -371,7 +379,7 @@ func beforeToken(e *entry) *codat.MigrationResult {
 // canaryFailedEarlier reports a canary that finished but failed in an
 // earlier run (sync errors): it is not retried, and does not count as a
 // canary that passed.
-func canaryFailedEarlier(rep ReportRow, e *entry) verdict {
+func canaryFailedEarlier(rep ReportRow, e *Record) verdict {
 	rep.Status, rep.ErrorClass = StatusFailed, "canary"
 	rep.Error = "this canary failed in an earlier run and is not retried; a new canary cohort must pass before the rest starts"
 	if e.Error != "" {
@@ -388,10 +396,10 @@ func canaryFailedEarlier(rep ReportRow, e *entry) verdict {
 // no valid row has is looked up.
 func (cl *classifier) invalid(row Row, rep ReportRow, reason string) (verdict, error) {
 	rep.Status, rep.ErrorClass, rep.Error = StatusInvalid, "invalid", reason
-	if cl.j == nil || !cl.idx.firstInvalid(row) {
+	if cl.st == nil || !cl.idx.firstInvalid(row) {
 		return verdict{out: &rep}, nil
 	}
-	e, err := cl.j.get(row.Ref)
+	e, err := cl.st.Get(cl.ctx, row.Ref)
 	if err != nil || e == nil {
 		return verdict{out: &rep}, err
 	}
@@ -444,7 +452,7 @@ func (r *Runner) Validate(ctx context.Context, in Input, rep ReportWriter) (*Sum
 	if err := openReport(rep); err != nil {
 		return sum, err
 	}
-	cl := &classifier{reg: s.reg, idx: idx}
+	cl := &classifier{ctx: ctx, reg: s.reg, idx: idx}
 	err = eachRow(ctx, in, func(row Row, rowErr *RowError) error {
 		v, err := cl.classify(row, rowErr)
 		if err != nil {
@@ -533,33 +541,41 @@ func (p *Plan) ToMigrate() int { return p.New + p.Resume }
 func (r *Runner) Plan(ctx context.Context, in Input) (*Plan, error) {
 	s := r.settings()
 	p := &Plan{Input: in.Name, RequestsPerCompany: RequestsPerCompany(s.Sync)}
-	var j *journal
-	if s.JournalPath != "" {
-		var err error
-		j, err = openJournalReadOnly(s.JournalPath)
+	var st Store
+	switch {
+	case s.Store != nil:
+		st = s.Store
+	case s.JournalPath != "":
+		j, err := openJournalReadOnly(s.JournalPath)
 		if err != nil {
 			return nil, err
 		}
-		defer j.close()
+		if j != nil {
+			defer j.close()
+			st = j
+		}
 	}
 	idx, err := scanInput(ctx, in, s.reg, nil, nil)
 	if err != nil {
 		return nil, err
 	}
 	canaryLeft := s.Canary
-	if j != nil {
-		passed, passes, _ := j.canaryState()
-		if passed {
+	if st != nil {
+		cs, err := st.Canary(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if cs.Passed {
 			canaryLeft = 0
 		} else {
-			canaryLeft = max(0, canaryLeft-passes)
+			canaryLeft = max(0, canaryLeft-cs.Passes)
 		}
 	}
-	cl := &classifier{reg: s.reg, idx: idx, j: j, relink: s.Relink}
+	cl := &classifier{ctx: ctx, reg: s.reg, idx: idx, st: st, relink: s.Relink}
 	listed := false
 	if !s.SkipAccountCheck && s.listRefs != nil {
 		cl.checkAccount = func() {
-			found, n, err := s.listRefs(ctx, accountFilter(idx, j))
+			found, n, err := s.listRefs(ctx, accountFilter(ctx, idx, st))
 			p.AccountCheckRequests = max(n, 1)
 			if err != nil {
 				p.AccountCheckError = err.Error()
@@ -652,15 +668,15 @@ func (r *Runner) Plan(ctx context.Context, in Input) (*Plan, error) {
 
 // accountFilter returns the refs the account check keeps: those of valid
 // input rows that the journal (if any) does not know.
-func accountFilter(idx *index, j *journal) func(ref string) bool {
+func accountFilter(ctx context.Context, idx *index, st Store) func(ref string) bool {
 	return func(ref string) bool {
 		if !idx.hasRef(ref) {
 			return false
 		}
-		if j == nil {
+		if st == nil {
 			return true
 		}
-		e, _ := j.get(ref)
+		e, _ := st.Get(ctx, ref)
 		return e == nil
 	}
 }
@@ -709,10 +725,13 @@ type stop struct {
 
 // run is one Run call.
 type run struct {
-	s       settings
-	stop    *stopping // the contexts of starts and of migrations
-	in      Input
-	j       *journal
+	s    settings
+	stop *stopping // the contexts of starts and of migrations
+	in   Input
+	st   Store
+	// jctx is the context of the store's writes: not cancelled by a stop,
+	// so that what was done is still journaled.
+	jctx    context.Context
 	cl      *classifier
 	rep     ReportWriter
 	order   *orderedReport // rep, written in input order
@@ -780,7 +799,7 @@ func (r *Runner) Run(ctx context.Context, in Input, rep ReportWriter) (*Summary,
 	if s.migrate == nil {
 		return nil, errors.New("bulk: Runner.Client is nil")
 	}
-	if s.JournalPath == "" {
+	if s.JournalPath == "" && s.Store == nil {
 		return nil, errors.New("bulk: Runner.JournalPath is empty: a run without a journal could not resume without duplicates")
 	}
 	if rep == nil {
@@ -792,11 +811,16 @@ func (r *Runner) Run(ctx context.Context, in Input, rep ReportWriter) (*Summary,
 	x := &run{s: s, stop: stops, in: in, rep: rep, order: newOrderedReport(rep), per: RequestsPerCompany(s.Sync), sem: make(chan struct{}, s.Concurrency),
 		sum: &Summary{Input: in.Name, Counts: map[Status]int{}, Started: started}, phase: PhaseScan, phaseSince: started}
 	x.progress()
-	j, err := openJournal(s.JournalPath)
-	if err != nil {
-		return nil, err
+	st := s.Store
+	if st == nil {
+		j, err := openJournal(s.JournalPath)
+		if err != nil {
+			return nil, err
+		}
+		defer j.close()
+		j.loadedOnly = true
+		st = j
 	}
-	defer j.close()
 	// The run looks up each ref in the journal before it journals it, and
 	// never after: every ref is migrated at most once a run (the pre-pass
 	// index lets one valid row of a ref through, and only the first invalid
@@ -808,11 +832,11 @@ func (r *Runner) Run(ctx context.Context, in Input, rep ReportWriter) (*Summary,
 	// valid row of a tenant through (index.duplicate). So the journal's
 	// index keeps what earlier runs left, kept up to date, and nothing new:
 	// its memory does not grow with the rows this run migrates.
-	j.loadedOnly = true
-	x.j = j
+	// (A shared store keeps its index in the store.)
+	x.st, x.jctx = st, context.WithoutCancel(ctx)
 	skip := 0 // rows the journal says need nothing, for Progress.Total
 	idx, err := scanInput(ctx, in, s.reg, func(row Row, c checked) {
-		if e, _ := j.get(row.Ref); e != nil && ((e.finished() && !s.Relink) || (e.rejected() && e.Fingerprint == c.fingerprint)) {
+		if e, _ := st.Get(ctx, row.Ref); e != nil && ((e.finished() && !s.Relink) || (e.rejected() && e.Fingerprint == c.fingerprint)) {
 			skip++
 		}
 	}, nil)
@@ -822,7 +846,7 @@ func (r *Runner) Run(ctx context.Context, in Input, rep ReportWriter) (*Summary,
 	// The journal's first write comes before the report is replaced: a run
 	// that cannot write its journal (a full disk) stops here and leaves the
 	// earlier report as it was.
-	if err := j.append(&entry{Time: started, Event: eventRun, Input: in.Name}); err != nil {
+	if err := st.Append(ctx, Claim{}, &Record{Time: started, Event: eventRun, Input: in.Name}); err != nil {
 		return nil, err
 	}
 	// Only now that this run holds the journal, and the input reads, may
@@ -831,14 +855,17 @@ func (r *Runner) Run(ctx context.Context, in Input, rep ReportWriter) (*Summary,
 	if err := openReport(rep); err != nil {
 		return nil, err
 	}
-	x.cl = &classifier{reg: s.reg, idx: idx, j: j, relink: s.Relink}
+	x.cl = &classifier{ctx: ctx, reg: s.reg, idx: idx, st: st, relink: s.Relink}
 	if !s.SkipAccountCheck && s.listRefs != nil {
 		x.cl.checkAccount = func() { x.checkAccount(idx) }
 	}
 	x.total = max(0, idx.valid-idx.repeats-idx.conflts-skip)
-	passed, passes, _ := j.canaryState()
-	if !passed {
-		x.canaryLeft = max(0, s.Canary-passes)
+	cs, err := st.Canary(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !cs.Passed {
+		x.canaryLeft = max(0, s.Canary-cs.Passes)
 		x.canaryOpen = x.canaryLeft > 0
 	}
 	if s.RequestsPerMinute >= 0 {
@@ -874,7 +901,7 @@ func (r *Runner) Run(ctx context.Context, in Input, rep ReportWriter) (*Summary,
 		return x.sum, x.fatal
 	case x.stopped != nil:
 		if x.stopped.status == StatusPendingQuota {
-			_ = j.append(&entry{Time: s.Now(), Event: eventQuota, Reset: &x.stopped.reset})
+			_ = st.Append(context.WithoutCancel(ctx), Claim{}, &Record{Time: s.Now(), Event: eventQuota, Reset: &x.stopped.reset})
 			return x.sum, &QuotaError{Reset: x.stopped.reset, Pending: x.sum.Counts[StatusPendingQuota]}
 		}
 		return x.sum, x.stopped.err
@@ -1039,7 +1066,7 @@ func (x *run) checkAccount(idx *index) {
 		return
 	}
 	for pauses := 1; ; pauses++ {
-		found, n, err := x.s.listRefs(x.stop.start, accountFilter(idx, x.j))
+		found, n, err := x.s.listRefs(x.stop.start, accountFilter(x.stop.start, idx, x.st))
 		x.mu.Lock()
 		x.sum.AccountCheckRequests += n
 		x.mu.Unlock()
@@ -1188,7 +1215,7 @@ func nothingWritten(res *codat.MigrationResult, err error) bool {
 // migrateOne calls Migrate once for the job and journals what it did.
 func (x *run) migrateOne(jb *job) (ReportRow, *codat.MigrationResult, error) {
 	row := jb.row
-	start := &entry{Time: x.s.Now(), Ref: row.Ref, Line: row.Line, Step: stepStart, Fingerprint: jb.c.fingerprint,
+	start := &Record{Time: x.s.Now(), Ref: row.Ref, Line: row.Line, Step: stepStart, Fingerprint: jb.c.fingerprint,
 		Tenant: jb.tenantH, Canary: jb.canary, Relink: jb.relink}
 	var prevSteps []codat.Step
 	if jb.resume != nil {
@@ -1200,7 +1227,18 @@ func (x *run) migrateOne(jb *job) (ReportRow, *codat.MigrationResult, error) {
 	}
 	start.Requests = jb.journaled + jb.sent
 	rr := baseReport(row)
-	if err := x.j.append(start); err != nil {
+	claim, err := x.st.Claim(x.jctx, row.Ref)
+	if errors.Is(err, ErrClaimed) {
+		rr.Status, rr.ErrorClass, rr.Error = StatusIncomplete, "claimed", "another runner is migrating this ref; its run finishes it"
+		return rr, jb.resume, nil
+	}
+	if err != nil {
+		x.setFatal(err)
+		rr.Status, rr.ErrorClass, rr.Error = StatusNotStarted, "journal", "the journal could not be written"
+		return rr, jb.resume, err
+	}
+	defer func() { _ = x.st.Release(x.jctx, claim) }()
+	if err := x.st.Append(x.jctx, claim, start); err != nil {
 		x.setFatal(err)
 		rr.Status, rr.ErrorClass, rr.Error = StatusNotStarted, "journal", "the journal could not be written"
 		return rr, jb.resume, err
@@ -1209,8 +1247,8 @@ func (x *run) migrateOne(jb *job) (ReportRow, *codat.MigrationResult, error) {
 	if jb.canary {
 		mode = codat.SyncWait
 	}
-	line := func(name string, r *codat.MigrationResult, steps []codat.Step, requests int) *entry {
-		return &entry{Time: x.s.Now(), Ref: row.Ref, Line: row.Line, Step: name, Steps: steps, CompanyID: r.CompanyID,
+	line := func(name string, r *codat.MigrationResult, steps []codat.Step, requests int) *Record {
+		return &Record{Time: x.s.Now(), Ref: row.Ref, Line: row.Line, Step: name, Steps: steps, CompanyID: r.CompanyID,
 			ConnectionID: r.ConnectionID, Status: string(r.Status), LinkURL: r.LinkURL, Fingerprint: jb.c.fingerprint,
 			Tenant: jb.tenantH, Canary: jb.canary, Relink: jb.relink, AlreadyMigrated: r.AlreadyMigrated, TokenSent: r.TokenSent,
 			Requests: requests}
@@ -1230,7 +1268,7 @@ func (x *run) migrateOne(jb *job) (ReportRow, *codat.MigrationResult, error) {
 		}
 		for i := len(journaled); i < len(r.Steps) && r.Steps[i] != codat.StepDone && jerr == nil; i++ {
 			steps := append([]codat.Step(nil), r.Steps[:i+1]...)
-			jerr = x.j.append(line(string(r.Steps[i]), r, steps, requests))
+			jerr = x.st.Append(x.jctx, claim, line(string(r.Steps[i]), r, steps, requests))
 			journaled = steps
 		}
 	}
@@ -1282,7 +1320,7 @@ func (x *run) migrateOne(jb *job) (ReportRow, *codat.MigrationResult, error) {
 	jmu.Lock()
 	if jerr == nil {
 		steps := append([]codat.Step(nil), res.Steps...)
-		var e *entry
+		var e *Record
 		if err == nil {
 			if !res.Done(codat.StepDone) {
 				steps = append(steps, codat.StepDone)
@@ -1302,7 +1340,7 @@ func (x *run) migrateOne(jb *job) (ReportRow, *codat.MigrationResult, error) {
 				e.Verdict = verdictFailed
 			}
 		}
-		jerr = x.j.append(e)
+		jerr = x.st.Append(x.jctx, claim, e)
 	}
 	if jerr != nil {
 		x.setFatal(jerr)
@@ -1414,7 +1452,7 @@ func (x *run) finishJob(jb *job, rr ReportRow, err error) {
 	consecutive := x.consecutive
 	x.mu.Unlock()
 	switch {
-	case rr.Status == StatusIncomplete:
+	case rr.Status == StatusIncomplete && rr.ErrorClass != "claimed":
 		// Cancelled in flight: the run did not finish, even if every row
 		// was already dispatched.
 		var cerr error
@@ -1486,12 +1524,12 @@ func (x *run) finishCanary() {
 	}
 	now := x.s.Now()
 	if len(fails) > 0 {
-		_ = x.j.append(&entry{Time: now, Event: eventCanaryFailed})
+		_ = x.st.Append(x.jctx, Claim{}, &Record{Time: now, Event: eventCanaryFailed})
 		x.stopWith(&stop{status: StatusNotStarted, err: fmt.Errorf("%w: %s", ErrCanaryFailed, fails[0])}, true)
 		return
 	}
 	if left == 0 && started > 0 {
-		if err := x.j.append(&entry{Time: now, Event: eventCanaryPassed}); err != nil {
+		if err := x.st.Append(x.jctx, Claim{}, &Record{Time: now, Event: eventCanaryPassed}); err != nil {
 			x.setFatal(err)
 		}
 	}
