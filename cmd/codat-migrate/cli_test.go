@@ -71,12 +71,13 @@ func (r cliResult) String() string {
 func baseEnv(t *testing.T, tmp string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, envAPIKey+"=") || strings.HasPrefix(kv, "TMPDIR=") {
+		if strings.HasPrefix(kv, envAPIKey+"=") || strings.HasPrefix(kv, "TMPDIR=") || strings.HasPrefix(kv, "XDG_STATE_HOME=") {
 			continue
 		}
 		env = append(env, kv)
 	}
-	return append(env, "TMPDIR="+tmp)
+	// The account lock lives in the state directory: the test's own.
+	return append(env, "TMPDIR="+tmp, "XDG_STATE_HOME="+t.TempDir())
 }
 
 type runOpts struct {

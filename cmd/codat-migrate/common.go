@@ -173,19 +173,27 @@ func specKind(b []byte) string {
 // key is a codat.Secret from the moment it is read; it is revealed only to
 // NewClient.
 func (a *app) newClient(cf *connFlags, logger *slog.Logger) (*codat.Client, error) {
+	c, _, err := a.newClientKey(cf, logger)
+	return c, err
+}
+
+// newClientKey is newClient that also returns the API key (read once: it
+// may come from a pipe), for the account lock.
+func (a *app) newClientKey(cf *connFlags, logger *slog.Logger) (*codat.Client, codat.Secret, error) {
 	key, err := loadAPIKey(cf.apiKeyFile, a.getenv, a.stderr)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	// A migration's context is cancelled only when the first Ctrl-C's grace
 	// period runs out, and that ends its request at once; the resume
 	// reconciles what the request may have done.
-	return codat.NewClient(key.Reveal(),
+	c, err := codat.NewClient(key.Reveal(),
 		codat.WithHTTPClient(newHTTPClient()),
 		codat.WithBaseURL(cf.baseURL),
 		codat.WithUserAgent(userAgent()),
 		codat.WithLogger(logger),
 	)
+	return c, key, err
 }
 
 // idleConnsPerHost is how many idle connections the CLI's HTTP client keeps

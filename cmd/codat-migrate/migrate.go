@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -200,14 +201,32 @@ func (a *app) migrate(c *command, fs *flag.FlagSet, args []string, cf *connFlags
 	if reportPath == "" {
 		reportPath = defaultSidecar(in, journal, ".report.csv")
 	}
+	inputPath := in.Path
+	if in.Stdin {
+		inputPath = ""
+	}
+	if err := bulk.DistinctFiles(bulk.NamedFile{Role: "input", Path: inputPath}, bulk.NamedFile{Role: "journal", Path: journal},
+		bulk.NamedFile{Role: "report", Path: reportPath}); err != nil {
+		return a.exitForSetupError(c, usageError{err})
+	}
 	reg, err := loadRegistry(inf.spec, a.stderr)
 	if err != nil {
 		return a.exitForSetupError(c, err)
 	}
-	client, err := a.newClient(cf, logger)
+	client, key, err := a.newClientKey(cf, logger)
 	if err != nil {
 		return a.exitForSetupError(c, err)
 	}
+	release, err := a.lockAccount(key, client.BaseURL(), "journal "+absPath(journal))
+	if err != nil {
+		a.errorf(c, "%v", err)
+		var le *bulk.AccountLockedError
+		if errors.As(err, &le) {
+			fmt.Fprintln(a.stderr, "Two migrations into one account would each create the other's companies. Wait for the running one to finish (or stop it), then rerun.")
+		}
+		return exitFatal
+	}
+	defer release()
 	if o.canary == 0 {
 		a.warnf("--canary 0: no canary; every migration starts without a first company proving the field names and the sync")
 	}
@@ -441,4 +460,20 @@ func snapshotOf(p bulk.Progress) progressSnapshot {
 		Quota:      quotaShort(p.Quota),
 		Phase:      phase,
 	}
+}
+
+// lockAccount takes the machine-wide lock of the Codat account (the API key
+// with the base URL; see bulk.LockAccount) in $XDG_STATE_HOME, or the
+// default state directory.
+func (a *app) lockAccount(key codat.Secret, baseURL, holder string) (func() error, error) {
+	dir := ""
+	if state := a.getenv("XDG_STATE_HOME"); state != "" {
+		dir = filepath.Join(state, "codat-migrate", "locks")
+	} else {
+		var err error
+		if dir, err = bulk.AccountLockDir(); err != nil {
+			return nil, err
+		}
+	}
+	return bulk.LockAccount(dir, key, baseURL, holder)
 }
