@@ -203,8 +203,8 @@ func TestJournalConcurrentAppends(t *testing.T) {
 // TestReadJournalBoundsALine: a file that is not a journal (a device that
 // never ends a line) is refused at the line bound, not read into memory.
 func TestReadJournalBoundsALine(t *testing.T) {
-	r := &patternReader{head: `{"ref":"a"}` + "\n", body: 8 * maxJournalLine}
+	r := &patternReader{head: journalHeader + `{"ref":"a"}` + "\n", body: 8 * maxJournalLine}
 	_, _, err := scanJournal(r, nil)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "journal line 2 is longer than")
+	assert.Contains(t, err.Error(), "journal line 3 is longer than", "lines are numbered in the file, the header first")
 }
