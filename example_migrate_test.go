@@ -75,7 +75,7 @@ func ExampleClient_Migrate_resume() {
 			AccessToken:  codat.Secret("example-access-token"),
 			RefreshToken: codat.Secret("example-refresh-token"),
 		},
-		OnStep: func(r codat.MigrationResult) { journal = r },
+		OnStep: func(_ context.Context, r codat.MigrationResult) error { journal = r; return nil },
 	}
 	_, err = client.Migrate(context.Background(), m)
 	var me *codat.MigrationError

@@ -92,11 +92,19 @@ type Migration struct {
 	// because those break Codat's tag query language.
 	Ref string
 	// Company is the company to create. Its Tags are sent along with
-	// RefTagKey=Ref (at most 9 of your own tags).
+	// RefTagKey=Ref and, with TenantID, TenantTagKey (at most 10 in all).
 	Company CreateCompanyRequest
 	// Auth is the token body for PUT …/authorization; its PlatformKey chooses
 	// the integration. Auth.Body is validated before any request is sent.
 	Auth Authorization
+	// TenantID names the provider tenant Auth grants access to: a
+	// QuickBooks realm id, a Xero tenant id, a Shopify shop domain… (package
+	// integrations' TenantID returns it for a builder). When set, the
+	// company is created with the tag TenantTagKey =
+	// TenantTag(Auth.PlatformKey(), TenantID) too, so that a run that knows
+	// the customer under another Ref can find the company. That leaves 8
+	// tags of your own.
+	TenantID string
 	// Sync chooses what happens after the connection is linked (default SyncQueue).
 	Sync SyncMode
 	// Resume continues an earlier attempt for the same Ref from the result it
@@ -136,10 +144,17 @@ type Migration struct {
 	// the call with a MigrationError at StepWait wrapping ErrSyncTimeout; a
 	// resume polls again.
 	WaitTimeout time.Duration
-	// OnStep, if set, is called synchronously after every step is recorded,
-	// with a copy of the result so far. Journal it there: after a crash, pass
-	// the last copy back as Resume.
-	OnStep func(MigrationResult)
+	// OnStep, if set, is called synchronously with a copy of the result
+	// every time something a resume depends on changes (a completed step,
+	// the company or connection id, TokenSent, the connection status or
+	// link URL), always before the next request is sent. Journal it there:
+	// after a crash, pass the last copy back as Resume. ctx is the context
+	// Migrate was called with.
+	//
+	// An error from OnStep (a journal write that failed, a lease on the ref
+	// that was lost) stops Migrate before that next request: it returns a
+	// *MigrationError wrapping ErrOnStep and the hook's error.
+	OnStep func(ctx context.Context, r MigrationResult) error
 }
 
 // MigrationResult records how far a migration got. Client.Migrate always
@@ -232,6 +247,10 @@ var (
 	// company has more than one unlinked connection for the platform, so
 	// Migrate cannot tell which one is the customer's. Nothing is changed.
 	ErrDuplicateRef = errors.New("codat: ref is ambiguous: more than one match")
+	// ErrOnStep means Migration.OnStep returned an error, so Migrate stopped
+	// before its next request. The hook's error is wrapped too. Resume from
+	// the last result the hook did record.
+	ErrOnStep = errors.New("codat: the OnStep hook failed")
 )
 
 // ValidateRef reports whether ref can be used as Migration.Ref: 1–100
@@ -347,6 +366,7 @@ func (c *Client) Migrate(ctx context.Context, m Migration) (*MigrationResult, er
 	}
 	run := &migrationRun{c: c, m: m, res: res, resumed: m.Resume != nil}
 	run.ownCompany = run.resumed && res.Done(StepCompany)
+	run.reported = res.clone()
 	if err := run.validate(); err != nil {
 		return res, run.fail(run.nextStep(), err) // nothing was sent
 	}
@@ -399,6 +419,9 @@ type migrationRun struct {
 	readFirst bool
 	// alreadyLinked: the connection was found Linked by a look-up.
 	alreadyLinked bool
+	// reported is the state OnStep last saw (initially the state the call
+	// started from).
+	reported MigrationResult
 	// ownCompany: the resumed result already records the company, so any
 	// connection on it was created by an earlier attempt of this migration,
 	// and one found Linked was linked by that attempt's token PUT.
@@ -422,8 +445,7 @@ func (r *migrationRun) run(ctx context.Context) error {
 			break
 		}
 	}
-	r.record(StepDone)
-	return nil
+	return r.record(ctx, StepDone)
 }
 
 // requests is the number of HTTP attempts this call has sent, counted on the
@@ -516,29 +538,54 @@ func companyTags(m Migration) (map[string]string, error) {
 		if k == RefTagKey && v != m.Ref {
 			return nil, fmt.Errorf("%w: tag %q is reserved for the migration ref", ErrInvalidMigration, RefTagKey)
 		}
+		if k == TenantTagKey {
+			return nil, fmt.Errorf("%w: tag %q is reserved for the tenant; set Migration.TenantID", ErrInvalidMigration, TenantTagKey)
+		}
 		tags[k] = v
 	}
 	tags[RefTagKey] = m.Ref
+	if m.TenantID != "" && m.Auth != nil {
+		tags[TenantTagKey] = TenantTag(m.Auth.PlatformKey(), m.TenantID)
+	}
 	if len(tags) > maxCompanyTags {
 		return nil, fmt.Errorf("%w: %d company tags with %s; Codat allows %d", ErrInvalidMigration, len(tags), RefTagKey, maxCompanyTags)
 	}
 	return tags, nil
 }
 
-// record marks step s done (once) and reports the new state to OnStep.
-func (r *migrationRun) record(steps ...Step) {
-	changed := false
+// record marks the steps done (once) and reports the new state (see report).
+func (r *migrationRun) record(ctx context.Context, steps ...Step) error {
 	for _, s := range steps {
 		if !r.res.Done(s) {
 			r.res.Steps = append(r.res.Steps, s)
-			changed = true
 		}
 	}
-	if changed && r.m.OnStep != nil {
-		snap := r.res.clone()
-		snap.Requests = r.requests()
-		r.m.OnStep(snap)
+	return r.report(ctx)
+}
+
+// report hands a copy of the result to OnStep when something a resume
+// depends on changed since the last call (or since the call started). It
+// runs before every request that follows such a change; an error from the
+// hook is returned as the MigrationError that ends the call.
+func (r *migrationRun) report(ctx context.Context) error {
+	if r.m.OnStep == nil || r.reported.sameForResume(r.res) {
+		return nil
 	}
+	snap := r.res.clone()
+	snap.Requests = r.requests()
+	if err := r.m.OnStep(ctx, snap); err != nil {
+		return r.fail(r.nextStep(), fmt.Errorf("%w: %w", ErrOnStep, err))
+	}
+	r.reported = r.res.clone()
+	return nil
+}
+
+// sameForResume reports whether r and o hold the same state for a resume:
+// everything but Requests.
+func (r *MigrationResult) sameForResume(o *MigrationResult) bool {
+	return r.Ref == o.Ref && r.CompanyID == o.CompanyID && r.ConnectionID == o.ConnectionID &&
+		r.Status == o.Status && r.LinkURL == o.LinkURL && slices.Equal(r.Steps, o.Steps) &&
+		r.AlreadyMigrated == o.AlreadyMigrated && r.TokenSent == o.TokenSent && slices.Equal(r.SyncErrors, o.SyncErrors)
 }
 
 // fail wraps err as the MigrationError for step.
@@ -643,8 +690,7 @@ func (r *migrationRun) company(ctx context.Context) (bool, error) {
 		if err == nil {
 			r.res.CompanyID = co.ID
 			r.listFirst = false // brand new: it has no connection
-			r.record(StepCompany)
-			return false, nil
+			return false, r.record(ctx, StepCompany)
 		}
 		if stopped(ctx, err) {
 			return false, r.fail(StepCompany, ctxErr(ctx, err))
@@ -678,8 +724,7 @@ func (r *migrationRun) lookupCompany(ctx context.Context) (bool, error) {
 	case len(ids) == 1:
 		r.res.CompanyID = ids[0]
 		r.listFirst = true
-		r.record(StepCompany)
-		return true, nil
+		return true, r.record(ctx, StepCompany)
 	}
 	return false, nil
 }
@@ -694,8 +739,7 @@ func (r *migrationRun) connection(ctx context.Context) (bool, error) {
 	if r.listFirst {
 		found, err := r.lookupConnection(ctx)
 		if err != nil || found {
-			r.alreadyMigrated()
-			return false, err
+			return false, cmpOr(err, r.alreadyMigrated(ctx))
 		}
 	}
 	key := r.m.Auth.PlatformKey()
@@ -704,16 +748,14 @@ func (r *migrationRun) connection(ctx context.Context) (bool, error) {
 		if err == nil {
 			r.setConnection(cn)
 			r.readFirst = false
-			r.record(StepConnection)
-			return false, nil
+			return false, r.record(ctx, StepConnection)
 		}
 		if stopped(ctx, err) {
 			return false, r.fail(StepConnection, ctxErr(ctx, err))
 		}
 		found, lerr := r.lookupConnection(ctx)
 		if lerr != nil || found {
-			r.alreadyMigrated()
-			return false, lerr
+			return false, cmpOr(lerr, r.alreadyMigrated(ctx))
 		}
 		if err := again(err, attempt, "connection"); err != nil {
 			return false, r.fail(StepConnection, err)
@@ -749,8 +791,7 @@ func (r *migrationRun) lookupConnection(ctx context.Context) (bool, error) {
 		r.setConnection(linked[0])
 		r.readFirst = false
 		r.alreadyLinked = true
-		r.record(StepConnection)
-		return true, nil
+		return true, r.record(ctx, StepConnection)
 	case len(other) > 1:
 		ids := make([]string, len(other))
 		for i, cn := range other {
@@ -760,8 +801,7 @@ func (r *migrationRun) lookupConnection(ctx context.Context) (bool, error) {
 	case len(other) == 1:
 		r.setConnection(other[0])
 		r.readFirst = false
-		r.record(StepConnection)
-		return true, nil
+		return true, r.record(ctx, StepConnection)
 	case len(unknown) > 0:
 		// Codat's contract does not require integrationKey; without it a
 		// connection cannot be ruled out, and creating another could
@@ -779,17 +819,28 @@ func (r *migrationRun) lookupConnection(ctx context.Context) (bool, error) {
 // goes on to queue the sync that attempt never reached. Otherwise the
 // customer was migrated before: AlreadyMigrated, no token is sent, and the
 // sync step queues data/all only if no sync ever started (see sync).
-func (r *migrationRun) alreadyMigrated() {
+func (r *migrationRun) alreadyMigrated(ctx context.Context) error {
 	switch {
 	case !r.alreadyLinked:
 	case r.m.Relink && !r.res.TokenSent:
 	case r.ownCompany:
-		r.record(StepAuthorize, StepVerify)
+		return r.record(ctx, StepAuthorize, StepVerify)
 	case r.m.Relink:
 	default:
 		r.res.AlreadyMigrated = true
-		r.record(StepVerify)
+		return r.record(ctx, StepVerify)
 	}
+	return nil
+}
+
+// cmpOr returns the first error that is not nil.
+func cmpOr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // authorize sends the token (PUT …/authorization) and checks the connection
@@ -809,8 +860,7 @@ func (r *migrationRun) authorize(ctx context.Context) (bool, error) {
 		}
 		r.setConnection(cn)
 		if cn.Status.Is(StatusLinked) {
-			r.record(StepAuthorize, StepVerify)
-			return false, nil
+			return false, r.record(ctx, StepAuthorize, StepVerify)
 		}
 	}
 	sends := 1 + r.m.MaxTokenResends
@@ -819,31 +869,37 @@ func (r *migrationRun) authorize(ctx context.Context) (bool, error) {
 	}
 	sends = max(sends, 1)
 	for sent := 1; ; sent++ {
+		if err := r.report(ctx); err != nil {
+			return false, err
+		}
 		cn, err := r.c.Connections.UpdateAuthorization(ctx, companyID, connID, r.m.Auth)
 		if err == nil || IsAmbiguous(err) {
 			r.res.TokenSent = true
 		}
 		if err == nil {
 			r.setConnection(cn)
-			r.record(StepAuthorize)
+			if err := r.record(ctx, StepAuthorize); err != nil {
+				return false, err
+			}
 			if !cn.Status.Is(StatusLinked) {
 				return false, r.fail(StepAuthorize, fmt.Errorf("%w (status %s)", ErrTokenRejected, statusText(cn.Status)))
 			}
-			r.record(StepVerify)
-			return false, nil
+			return false, r.record(ctx, StepVerify)
 		}
 		if stopped(ctx, err) {
 			return false, r.fail(StepAuthorize, ctxErr(ctx, err))
 		}
 		// The PUT may or may not have been applied: read the connection back.
+		if err := r.report(ctx); err != nil {
+			return false, err
+		}
 		got, gerr := r.c.Connections.Get(ctx, companyID, connID)
 		if gerr != nil {
 			return false, r.fail(StepAuthorize, ctxErr(ctx, readBackErr(err, gerr, "reading the connection back")))
 		}
 		r.setConnection(got)
 		if got.Status.Is(StatusLinked) {
-			r.record(StepAuthorize, StepVerify)
-			return false, nil
+			return false, r.record(ctx, StepAuthorize, StepVerify)
 		}
 		if !settled(err) {
 			return false, r.fail(StepAuthorize, fmt.Errorf("%w (connection is %s; the PUT may still be in progress at Codat, so the token was not sent again: resume later to read the connection again)", err, statusText(got.Status)))
@@ -884,8 +940,7 @@ func (r *migrationRun) sync(ctx context.Context) (bool, error) {
 	for attempt := 1; ; attempt++ {
 		err := r.c.Sync.RefreshAll(ctx, r.res.CompanyID)
 		if err == nil {
-			r.record(StepSync)
-			return false, nil
+			return false, r.record(ctx, StepSync)
 		}
 		if stopped(ctx, err) {
 			return false, r.fail(StepSync, ctxErr(ctx, err))
@@ -896,8 +951,7 @@ func (r *migrationRun) sync(ctx context.Context) (bool, error) {
 		}
 		for _, ds := range st {
 			if ds.CurrentStatus != "" && !IsTerminalSyncStatus(ds.CurrentStatus) {
-				r.record(StepSync)
-				return false, nil
+				return false, r.record(ctx, StepSync)
 			}
 		}
 		if err := again(err, attempt, "sync"); err != nil {
@@ -916,6 +970,5 @@ func (r *migrationRun) wait(ctx context.Context) (bool, error) {
 		return false, r.fail(StepWait, ctxErr(ctx, err))
 	}
 	r.res.SyncErrors = failedDataTypes(st)
-	r.record(StepWait)
-	return false, nil
+	return false, r.record(ctx, StepWait)
 }

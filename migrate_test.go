@@ -128,7 +128,7 @@ func TestMigrateHappyPath(t *testing.T) {
 			m := newMigration("crm-42")
 			m.Sync = tt.sync
 			var journal []codat.MigrationResult
-			m.OnStep = func(r codat.MigrationResult) { journal = append(journal, r) }
+			m.OnStep = func(_ context.Context, r codat.MigrationResult) error { journal = append(journal, r); return nil }
 
 			res, err := f.c.Migrate(context.Background(), m)
 
@@ -335,10 +335,11 @@ func TestMigrateResumeCosts(t *testing.T) {
 			if tt.stopAfter == "" {
 				cancel()
 			}
-			m.OnStep = func(r codat.MigrationResult) {
+			m.OnStep = func(_ context.Context, r codat.MigrationResult) error {
 				if r.Done(tt.stopAfter) {
 					cancel()
 				}
+				return nil
 			}
 			res, err := f.c.Migrate(ctx, m)
 			cancel()
@@ -407,7 +408,7 @@ func TestMigrateCrashBeforeJournal(t *testing.T) {
 			f := newMigFakeWith(t, migClientOpt{wrap: crash})
 			m := newMigration("crm-crash")
 			var journal *codat.MigrationResult
-			m.OnStep = func(r codat.MigrationResult) { journal = &r }
+			m.OnStep = func(_ context.Context, r codat.MigrationResult) error { journal = &r; return nil }
 
 			_, err := f.c.Migrate(ctx, m)
 			require.ErrorIs(t, err, context.Canceled)
@@ -437,7 +438,7 @@ func TestMigrateResumeOwnLinkedConnection(t *testing.T) {
 	f := newMigFake(t)
 	m := newMigration("crm-lost")
 	var journal []codat.MigrationResult
-	m.OnStep = func(r codat.MigrationResult) { journal = append(journal, r) }
+	m.OnStep = func(_ context.Context, r codat.MigrationResult) error { journal = append(journal, r); return nil }
 	first, err := f.c.Migrate(context.Background(), m)
 	require.NoError(t, err)
 	require.NotEmpty(t, journal)
@@ -615,10 +616,11 @@ func TestMigrateResumeFromIDs(t *testing.T) {
 	m := newMigration("crm-ids")
 	m.Sync = codat.SyncNone
 	ctx, cancel := context.WithCancel(context.Background())
-	m.OnStep = func(r codat.MigrationResult) {
+	m.OnStep = func(_ context.Context, r codat.MigrationResult) error {
 		if r.Done(codat.StepConnection) {
 			cancel()
 		}
+		return nil
 	}
 	first, err := f.c.Migrate(ctx, m)
 	require.ErrorIs(t, err, context.Canceled)

@@ -230,7 +230,9 @@ func (f *fakeCodat) migrate(ctx context.Context, m codat.Migration) (*codat.Migr
 		if m.OnStep != nil {
 			c := *res
 			c.Steps = append([]codat.Step(nil), res.Steps...)
-			m.OnStep(c)
+			if err := m.OnStep(ctx, c); err != nil {
+				return fmt.Errorf("%w: %w", codat.ErrOnStep, err)
+			}
 		}
 		return nil
 	}
@@ -299,7 +301,9 @@ func (f *fakeCodat) migrate(ctx context.Context, m codat.Migration) (*codat.Migr
 	}
 	res.Steps = append(res.Steps, codat.StepDone)
 	if m.OnStep != nil {
-		m.OnStep(*res)
+		if err := m.OnStep(ctx, *res); err != nil {
+			return res, &codat.MigrationError{Ref: m.Ref, Step: codat.StepDone, Err: fmt.Errorf("%w: %w", codat.ErrOnStep, err)}
+		}
 	}
 	return res, nil
 }

@@ -1260,7 +1260,7 @@ func (x *run) migrateOne(jb *job) (ReportRow, *codat.MigrationResult, error) {
 	var jmu sync.Mutex
 	journaled := append([]codat.Step(nil), prevSteps...)
 	var jerr error
-	record := func(r *codat.MigrationResult, requests int) {
+	record := func(r *codat.MigrationResult, requests int) error {
 		jmu.Lock()
 		defer jmu.Unlock()
 		if !isPrefix(journaled, r.Steps) {
@@ -1271,6 +1271,7 @@ func (x *run) migrateOne(jb *job) (ReportRow, *codat.MigrationResult, error) {
 			jerr = x.st.Append(x.jctx, claim, line(string(r.Steps[i]), r, steps, requests))
 			journaled = steps
 		}
+		return jerr
 	}
 	m := codat.Migration{
 		Ref:      row.Ref,
@@ -1280,11 +1281,15 @@ func (x *run) migrateOne(jb *job) (ReportRow, *codat.MigrationResult, error) {
 		Resume:   jb.resume,
 		Relink:   jb.relink,
 		WaitPoll: x.s.WaitPoll,
-		OnStep: func(snap codat.MigrationResult) {
-			record(&snap, jb.journaled+jb.sent+snap.Requests)
+		// A journal write that fails stops Migrate before its next request.
+		OnStep: func(_ context.Context, snap codat.MigrationResult) error {
+			if err := record(&snap, jb.journaled+jb.sent+snap.Requests); err != nil {
+				return err
+			}
 			if jb.canary && snap.Done(codat.StepSync) && !snap.Done(codat.StepWait) {
 				x.canaryWaits()
 			}
+			return nil
 		},
 	}
 	// Not the start context: Stop lets the migrations in flight finish.
@@ -1299,7 +1304,7 @@ func (x *run) migrateOne(jb *job) (ReportRow, *codat.MigrationResult, error) {
 	}
 	jb.sent += res.Requests
 	total := jb.journaled + jb.sent
-	record(res, total)
+	_ = record(res, total) // a failure is in jerr, handled below
 	status, class, msg := outcome(x.stop.work, res, err)
 	msg = scrub(msg, row)
 	rr.CompanyID, rr.ConnectionID, rr.Requests = res.CompanyID, res.ConnectionID, jb.sent
