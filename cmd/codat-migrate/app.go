@@ -79,12 +79,18 @@ func (a *app) hardExit(code int) {
 
 func newApp() *app {
 	fd := int(os.Stderr.Fd())
+	tty := term.IsTerminal(fd)
+	var stderr io.Writer = os.Stderr
+	if tty {
+		// Messages and log lines go above the progress bar.
+		stderr = &console{w: os.Stderr}
+	}
 	return &app{
 		stdin:     os.Stdin,
 		stdout:    os.Stdout,
-		stderr:    os.Stderr,
+		stderr:    stderr,
 		getenv:    os.Getenv,
-		stderrTTY: term.IsTerminal(fd),
+		stderrTTY: tty,
 		termWidth: func() int {
 			w, _, err := term.GetSize(fd)
 			if err != nil {

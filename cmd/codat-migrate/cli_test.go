@@ -594,14 +594,16 @@ func TestInterruptAndResume(t *testing.T) {
 		t.Skip("sends SIGINT")
 	}
 	for _, tc := range []struct {
-		name    string
-		signals int
-	}{{"one Ctrl-C: in-flight steps finish", 1}, {"two Ctrl-C: quit at once", 2}} {
+		name        string
+		signals     int
+		latency     string
+		concurrency string
+	}{{"one Ctrl-C: in-flight steps finish", 1, "40ms", "3"}, {"two Ctrl-C: in-flight cut short, report complete", 2, "250ms", "6"}} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := startFake(t, append(fastSync, "--latency", "40ms")...)
+			f := startFake(t, append(fastSync, "--latency", tc.latency)...)
 			dir := t.TempDir()
 			ex := writeExport(t, dir, sampleOptions{Customers: 40, Clean: true})
-			args := migrateArgs(f, ex.Path, "--concurrency", "3")
+			args := migrateArgs(f, ex.Path, "--concurrency", tc.concurrency)
 			cmd := exec.Command(binary, args...)
 			cmd.Env = append(baseEnv(t, t.TempDir()), keyEnv()...)
 			var stdout, stderr syncBuffer
@@ -615,7 +617,8 @@ func TestInterruptAndResume(t *testing.T) {
 				30*time.Second, 20*time.Millisecond)
 			for i := 0; i < tc.signals; i++ {
 				require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
-				time.Sleep(5 * time.Millisecond)
+				// Apart enough not to be merged into one signal.
+				time.Sleep(150 * time.Millisecond)
 			}
 			select {
 			case <-done:
@@ -647,7 +650,17 @@ func TestInterruptAndResume(t *testing.T) {
 				assert.Contains(t, stderr.String(), fmt.Sprintf("Interrupted: %d row(s) left to do", counts["not-started"]))
 				firstMigrated = counts["migrated"]
 			} else {
-				assert.Contains(t, stderr.String(), "Quitting now")
+				assert.Contains(t, stderr.String(), "Cutting the migrations in flight short")
+				assert.NotContains(t, stderr.String(), "Quitting now")
+				rows := readReport(t, ex.Path+".report.csv")
+				require.Len(t, rows, 40, "after two Ctrl-C every input row has its report line")
+				for i, r := range rows {
+					assert.Equal(t, fmt.Sprint(i+2), r["line"], "the report is in input order")
+				}
+				counts := statusCounts(rows)
+				assert.Positive(t, counts["incomplete"], "the migrations in flight are reported incomplete: %v", counts)
+				assert.Equal(t, 40, counts["migrated"]+counts["incomplete"]+counts["not-started"], "%v", counts)
+				assert.Contains(t, stderr.String(), fmt.Sprintf("Interrupted: %d row(s) left to do", counts["incomplete"]+counts["not-started"]))
 			}
 			assert.Contains(t, stderr.String(), "codat-migrate migrate --input "+ex.Path)
 

@@ -300,8 +300,10 @@ func (a *app) execRun(spec runSpec) runResult {
 		}
 	}
 	// The first Ctrl-C is the runner's clean stop (no new migration starts;
-	// those in flight finish, within StopGrace); the second ends the
-	// process, which the journal survives.
+	// those in flight finish, within StopGrace); the second cancels the
+	// migrations in flight, which are journaled and reported incomplete, so
+	// the report is still complete; a third ends the process, which the
+	// journal survives.
 	grace := spec.runner.StopGrace
 	if grace == 0 {
 		grace = bulk.DefaultStopGrace
@@ -310,10 +312,14 @@ func (a *app) execRun(spec runSpec) runResult {
 	if grace > 0 {
 		firstMsg = fmt.Sprintf("Stopping: no new migration will start; the migrations in flight finish (for up to %s) and are journaled.", humanDuration(grace))
 	}
-	watch := a.watchInterrupts(spec.runner.Stop,
-		firstMsg+"\nPress Ctrl-C again to quit at once (the run stays resumable).",
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	watch := a.watchInterrupts(spec.runner.Stop, cancel,
+		firstMsg+"\nPress Ctrl-C again to cut the migrations in flight short (the run stays resumable).",
+		"Cutting the migrations in flight short: they are journaled and reported incomplete, and the report is completed.\n"+
+			"Press Ctrl-C once more to quit at once.",
 		"Quitting now. The journal is safe; resume with:\n  "+resume)
-	sum, runErr := spec.runner.Run(context.Background(), spec.input, tee)
+	sum, runErr := spec.runner.Run(ctx, spec.input, tee)
 	interrupted := watch.Interrupted()
 	watch.Stop()
 	view.Finish()
@@ -445,21 +451,26 @@ func exitForCounts(sum *bulk.Summary) int {
 
 // snapshotOf converts bulk's progress for the display.
 func snapshotOf(p bulk.Progress) progressSnapshot {
-	phase := string(p.Phase)
-	if p.Phase == bulk.PhaseQuotaWait && !p.QuotaReset.IsZero() {
-		phase = "waiting for the quota reset at " + p.QuotaReset.UTC().Format("15:04 MST")
-	}
-	return progressSnapshot{
+	s := progressSnapshot{
 		Total:      p.Total,
 		Done:       p.Done + p.Failed,
 		OK:         p.Done,
 		Failed:     p.Failed,
 		Skipped:    p.Skipped,
+		InFlight:   p.InFlight,
 		RatePerMin: p.Rate,
 		ETA:        p.ETA,
 		Quota:      quotaShort(p.Quota),
-		Phase:      phase,
+		Phase:      p.Phase,
+		PhaseSince: p.PhaseSince,
 	}
+	switch p.Phase {
+	case bulk.PhaseQuotaWait:
+		s.Until = p.QuotaReset
+	case bulk.PhaseRateLimited:
+		s.Until = p.PauseUntil
+	}
+	return s
 }
 
 // lockAccount takes the machine-wide lock of the Codat account (the API key

@@ -11,7 +11,9 @@ import (
 
 // interruptWatcher turns Ctrl-C into a clean stop. The first SIGINT (or
 // SIGTERM) calls onFirst, which stops new work from starting while work in
-// flight finishes and is journaled; the second ends the process at once.
+// flight finishes and is journaled; the second calls onSecond, which cancels
+// the work in flight at once (it is journaled and reported incomplete, and
+// the report is completed); a third ends the process at once.
 type interruptWatcher struct {
 	a         *app
 	ch        chan os.Signal
@@ -20,14 +22,17 @@ type interruptWatcher struct {
 	wg        sync.WaitGroup
 	count     atomic.Int32
 	onFirst   func()
+	onSecond  func()
 	firstMsg  string
 	secondMsg string
+	thirdMsg  string
 }
 
 // watchInterrupts starts watching for interrupt signals. Call Stop when the
 // work is over.
-func (a *app) watchInterrupts(onFirst func(), firstMsg, secondMsg string) *interruptWatcher {
-	w := &interruptWatcher{a: a, ch: a.signals, quit: make(chan struct{}), onFirst: onFirst, firstMsg: firstMsg, secondMsg: secondMsg}
+func (a *app) watchInterrupts(onFirst, onSecond func(), firstMsg, secondMsg, thirdMsg string) *interruptWatcher {
+	w := &interruptWatcher{a: a, ch: a.signals, quit: make(chan struct{}), onFirst: onFirst, onSecond: onSecond,
+		firstMsg: firstMsg, secondMsg: secondMsg, thirdMsg: thirdMsg}
 	if w.ch == nil {
 		w.ch = make(chan os.Signal, 2)
 		w.owned = true
@@ -51,8 +56,13 @@ func (w *interruptWatcher) loop() {
 				if w.onFirst != nil {
 					w.onFirst()
 				}
-			default:
+			case 2:
 				fmt.Fprintf(w.a.stderr, "\n%s\n", w.secondMsg)
+				if w.onSecond != nil {
+					w.onSecond()
+				}
+			default:
+				fmt.Fprintf(w.a.stderr, "\n%s\n", w.thirdMsg)
 				w.a.hardExit(exitInterrupted)
 				return
 			}

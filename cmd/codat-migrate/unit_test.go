@@ -165,20 +165,50 @@ func TestOpenInput(t *testing.T) {
 }
 
 func TestLineProgress(t *testing.T) {
-	var out bytes.Buffer
+	var out syncBuffer
+	var mu sync.Mutex
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	clock := func() time.Time { return now }
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
 	p := newLineProgress(&out, time.Hour, clock)
-	p.Update(progressSnapshot{Total: 10, Phase: "migrate"})
-	now = now.Add(4 * time.Second)
-	p.Update(progressSnapshot{Total: 10, Done: 4, OK: 3, Failed: 1, Phase: "migrate", Quota: "84/100 left"})
+	p.Update(progressSnapshot{Total: 10, Phase: bulk.PhaseMigrate})
+	advance(4 * time.Second)
+	p.Update(progressSnapshot{Total: 10, Done: 4, OK: 3, Failed: 1, Phase: bulk.PhaseMigrate, Quota: "84/100 left"})
+	p.tick()
+	// A long wait: its line says since when, and a heartbeat repeats it.
+	since := clock()
+	p.Update(progressSnapshot{Total: 10, Done: 4, OK: 3, Failed: 1, Phase: bulk.PhaseCanarySync, PhaseSince: since})
+	advance(13 * time.Hour)
+	p.tick()
+	p.tick() // nothing new, and no heartbeat due yet
 	p.Finish()
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	require.Len(t, lines, 2, out.String())
+	require.Len(t, lines, 4, out.String())
 	assert.Contains(t, lines[0], "0/10 migrations (0%)")
 	assert.Contains(t, lines[1], "4/10 migrations (40%), 3 ok, 1 failed, 0 skipped, 60/min, ETA 6s, quota 84/100 left")
+	assert.Contains(t, lines[2], "canary: waiting for its first sync to complete, for 0s")
+	assert.Contains(t, lines[3], "canary: waiting for its first sync to complete, for 13h")
 	p.Update(progressSnapshot{Total: 10, Done: 9})
-	assert.Len(t, strings.Split(strings.TrimSpace(out.String()), "\n"), 2, "nothing after Finish")
+	assert.Len(t, strings.Split(strings.TrimSpace(out.String()), "\n"), 4, "nothing after Finish")
+}
+
+// TestBarProgress: the status line stays at the bottom with messages above
+// it, shows a wait's time, and ends at the real count.
+func TestBarProgress(t *testing.T) {
+	var buf bytes.Buffer
+	c := &console{w: &buf}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	p := newBarProgress(c, 200, func() time.Time { return now })
+	p.Update(progressSnapshot{Total: 100, Done: 3, OK: 3, Phase: bulk.PhaseRateLimited, Until: now.Add(40 * time.Second)})
+	fmt.Fprintln(c, "level=INFO msg=row ref=r1")
+	p.Update(progressSnapshot{Total: 100, Done: 7, OK: 7, Phase: bulk.PhaseStopped})
+	p.Finish()
+	out := buf.String()
+	assert.Contains(t, out, "paused by a rate limit until 00:00:40 UTC (40s left)")
+	assert.Contains(t, out, "\r\x1b[Klevel=INFO msg=row ref=r1\n[", "a log line clears the bar, then the bar is drawn again under it")
+	assert.Contains(t, out, "7/100 (7%)")
+	assert.NotContains(t, out, "100/100", "a stopped run's bar stays at its count")
+	assert.True(t, strings.HasSuffix(out, "\n"), "the last state is left on its own line")
 }
 
 func TestExitCodeHelpMatchesConstants(t *testing.T) {
@@ -190,11 +220,18 @@ func TestExitCodeHelpMatchesConstants(t *testing.T) {
 func TestInterruptWatcher(t *testing.T) {
 	var stderr bytes.Buffer
 	exited := make(chan int, 1)
-	a := &app{stderr: &syncWriter{w: &stderr}, signals: make(chan os.Signal, 2), exit: func(code int) { exited <- code }}
-	stopped := make(chan struct{})
-	w := a.watchInterrupts(func() { close(stopped) }, "first", "second")
+	a := &app{stderr: &syncWriter{w: &stderr}, signals: make(chan os.Signal, 3), exit: func(code int) { exited <- code }}
+	stopped, cancelled := make(chan struct{}), make(chan struct{})
+	w := a.watchInterrupts(func() { close(stopped) }, func() { close(cancelled) }, "first", "second", "third")
 	assert.False(t, w.Interrupted())
 
+	noExit := func(which string) {
+		select {
+		case code := <-exited:
+			t.Fatalf("the %s interrupt exited with %d", which, code)
+		default:
+		}
+	}
 	a.signals <- os.Interrupt
 	select {
 	case <-stopped:
@@ -202,23 +239,28 @@ func TestInterruptWatcher(t *testing.T) {
 		t.Fatal("the first interrupt did not stop the work")
 	}
 	assert.True(t, w.Interrupted())
+	noExit("first")
+
+	a.signals <- os.Interrupt
 	select {
-	case code := <-exited:
-		t.Fatalf("the first interrupt exited with %d", code)
-	default:
+	case <-cancelled:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the second interrupt did not cancel the work in flight")
 	}
+	noExit("second")
 
 	a.signals <- os.Interrupt
 	select {
 	case code := <-exited:
 		assert.Equal(t, exitInterrupted, code)
 	case <-time.After(5 * time.Second):
-		t.Fatal("the second interrupt did not exit")
+		t.Fatal("the third interrupt did not exit")
 	}
 	w.Stop()
 	out := stderr.String()
 	assert.Contains(t, out, "first")
 	assert.Contains(t, out, "second")
+	assert.Contains(t, out, "third")
 }
 
 func TestExitForCounts(t *testing.T) {
