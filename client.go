@@ -18,7 +18,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/google/go-querystring/query"
 	"github.com/google/uuid"
 	"github.com/hashicorp/go-retryablehttp"
 	"golang.org/x/time/rate"
@@ -376,7 +375,7 @@ func listQuery(op string, opts *ListOptions, tagsAllowed bool) (url.Values, erro
 	if opts.Tags != "" && !tagsAllowed {
 		return nil, fmt.Errorf("codat: %s: ListOptions.Tags is supported only when listing companies", op)
 	}
-	return query.Values(opts)
+	return opts.values(), nil
 }
 
 // do runs one call: builds the request, sends it through the retrying client,

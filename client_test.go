@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -23,7 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/codat-migrate/codat"
-	"github.com/codat-migrate/codat/internal/contract"
+	"github.com/codat-migrate/codat/internal/endpoints"
 	"github.com/codat-migrate/codat/internal/testutil"
 )
 
@@ -33,9 +32,9 @@ const sdkPrefix = "/api/v1"
 
 const (
 	sdkAPIKey       = "sdk-test-KEY-7c2f1e0d9b8a"
-	sdkCompanyID    = "8a210b68-6988-11ed-a1eb-0242ac120002"
-	sdkConnectionID = "2e2eb431-c1fa-4dc9-93fa-d29781c12bcd"
-	sdkDatasetID    = "943accd0-4247-42d8-865b-363c8629e1da"
+	sdkCompanyID    = endpoints.CompanyID
+	sdkConnectionID = endpoints.ConnectionID
+	sdkDatasetID    = endpoints.DatasetID
 )
 
 func sdkFastPolicy() codat.RetryPolicy {
@@ -50,8 +49,8 @@ type sdkRequest struct {
 }
 
 // sdkHarness is an httptest server under sdkPrefix that records every
-// request and validates requests and responses against Codat's contract
-// when the contract file is present.
+// request. (The contracttest module checks every request the SDK can send
+// against Codat's OpenAPI contract.)
 type sdkHarness struct {
 	t      *testing.T
 	mux    *http.ServeMux
@@ -74,7 +73,7 @@ func newSDKHarness(t *testing.T, opts ...codat.Option) *sdkHarness {
 		h.mu.Unlock()
 		h.mux.ServeHTTP(w, r)
 	})
-	h.srv = httptest.NewServer(contract.Optional(t).Middleware(t, sdkPrefix, record))
+	h.srv = httptest.NewServer(record)
 	t.Cleanup(h.srv.Close)
 	all := append([]codat.Option{
 		codat.WithBaseURL(h.srv.URL + sdkPrefix),
@@ -100,11 +99,6 @@ func (h *sdkHarness) requests() []sdkRequest {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return append([]sdkRequest(nil), h.reqs...)
-}
-
-// sdkOffContract marks a response that deliberately breaks the contract.
-func sdkOffContract(w http.ResponseWriter, why string) {
-	w.Header().Set(contract.OffContractHeader, why)
 }
 
 // sdkExchange is one endpoint call and what must go over the wire.
@@ -341,16 +335,11 @@ func TestClientConcurrentUse(t *testing.T) {
 }
 
 // sdkEndpoint is one SDK method, for tables that run every method.
-type sdkEndpoint struct {
-	name      string
-	method    string
-	class     string // read, keyed, auth
-	decodes   bool   // a 2xx must carry a JSON body the method decodes
-	call      func(ctx context.Context, c *codat.Client) error
-	emptyIDOK bool // the method takes no ID
-}
+type sdkEndpoint = endpoints.Endpoint
 
-// first returns the first error of an iterator, reading it to the end.
+func sdkEndpoints() []sdkEndpoint { return endpoints.All() }
+
+// sdkFirst returns the first error of an iterator, reading it to the end.
 func sdkFirst[T any](seq func(func(T, error) bool)) error {
 	for _, err := range seq {
 		if err != nil {
@@ -358,93 +347,6 @@ func sdkFirst[T any](seq func(func(T, error) bool)) error {
 		}
 	}
 	return nil
-}
-
-func sdkEndpoints() []sdkEndpoint {
-	auth := sdkAuth{key: "qhyg", body: map[string]string{"accessToken": "tok"}}
-	return []sdkEndpoint{
-		{"Companies.Create", "POST", "keyed", true, func(ctx context.Context, c *codat.Client) error {
-			_, err := c.Companies.Create(ctx, codat.CreateCompanyRequest{Name: "Acme"})
-			return err
-		}, true},
-		{"Companies.Get", "GET", "read", true, func(ctx context.Context, c *codat.Client) error {
-			_, err := c.Companies.Get(ctx, sdkCompanyID)
-			return err
-		}, false},
-		{"Companies.List", "GET", "read", true, func(ctx context.Context, c *codat.Client) error {
-			_, err := c.Companies.List(ctx, nil)
-			return err
-		}, true},
-		{"Companies.All", "GET", "read", true, func(ctx context.Context, c *codat.Client) error {
-			return sdkFirst(c.Companies.All(ctx, nil))
-		}, true},
-		{"Companies.Update", "PATCH", "keyed", true, func(ctx context.Context, c *codat.Client) error {
-			_, err := c.Companies.Update(ctx, sdkCompanyID, codat.UpdateCompanyRequest{Description: "x"})
-			return err
-		}, false},
-		{"Companies.Delete", "DELETE", "read", false, func(ctx context.Context, c *codat.Client) error {
-			return c.Companies.Delete(ctx, sdkCompanyID)
-		}, false},
-		{"Connections.Create", "POST", "keyed", true, func(ctx context.Context, c *codat.Client) error {
-			_, err := c.Connections.Create(ctx, sdkCompanyID, "qhyg")
-			return err
-		}, false},
-		{"Connections.Get", "GET", "read", true, func(ctx context.Context, c *codat.Client) error {
-			_, err := c.Connections.Get(ctx, sdkCompanyID, sdkConnectionID)
-			return err
-		}, false},
-		{"Connections.List", "GET", "read", true, func(ctx context.Context, c *codat.Client) error {
-			_, err := c.Connections.List(ctx, sdkCompanyID, nil)
-			return err
-		}, false},
-		{"Connections.All", "GET", "read", true, func(ctx context.Context, c *codat.Client) error {
-			return sdkFirst(c.Connections.All(ctx, sdkCompanyID, nil))
-		}, false},
-		{"Connections.Delete", "DELETE", "read", false, func(ctx context.Context, c *codat.Client) error {
-			return c.Connections.Delete(ctx, sdkCompanyID, sdkConnectionID)
-		}, false},
-		{"Connections.Unlink", "PATCH", "keyed", true, func(ctx context.Context, c *codat.Client) error {
-			_, err := c.Connections.Unlink(ctx, sdkCompanyID, sdkConnectionID)
-			return err
-		}, false},
-		{"Connections.UpdateAuthorization", "PUT", "auth", true, func(ctx context.Context, c *codat.Client) error {
-			_, err := c.Connections.UpdateAuthorization(ctx, sdkCompanyID, sdkConnectionID, auth)
-			return err
-		}, false},
-		{"Sync.RefreshAll", "POST", "keyed", false, func(ctx context.Context, c *codat.Client) error {
-			return c.Sync.RefreshAll(ctx, sdkCompanyID)
-		}, false},
-		{"Sync.RefreshDataType", "POST", "keyed", true, func(ctx context.Context, c *codat.Client) error {
-			_, err := c.Sync.RefreshDataType(ctx, sdkCompanyID, "invoices", "")
-			return err
-		}, false},
-		{"Sync.Status", "GET", "read", true, func(ctx context.Context, c *codat.Client) error {
-			_, err := c.Sync.Status(ctx, sdkCompanyID)
-			return err
-		}, false},
-		{"Sync.PullOperations", "GET", "read", true, func(ctx context.Context, c *codat.Client) error {
-			_, err := c.Sync.PullOperations(ctx, sdkCompanyID, nil)
-			return err
-		}, false},
-		{"Sync.AllPullOperations", "GET", "read", true, func(ctx context.Context, c *codat.Client) error {
-			return sdkFirst(c.Sync.AllPullOperations(ctx, sdkCompanyID, nil))
-		}, false},
-		{"Sync.PullOperation", "GET", "read", true, func(ctx context.Context, c *codat.Client) error {
-			_, err := c.Sync.PullOperation(ctx, sdkCompanyID, sdkDatasetID)
-			return err
-		}, false},
-		{"Integrations.List", "GET", "read", true, func(ctx context.Context, c *codat.Client) error {
-			_, err := c.Integrations.List(ctx, nil)
-			return err
-		}, true},
-		{"Integrations.All", "GET", "read", true, func(ctx context.Context, c *codat.Client) error {
-			return sdkFirst(c.Integrations.All(ctx, nil))
-		}, true},
-		{"Integrations.Get", "GET", "read", true, func(ctx context.Context, c *codat.Client) error {
-			_, err := c.Integrations.Get(ctx, "qhyg")
-			return err
-		}, false},
-	}
 }
 
 // sdkAuth is a minimal Authorization.
@@ -471,17 +373,17 @@ func sdkClosedURL(t *testing.T) string {
 func TestFailurePaths(t *testing.T) {
 	policy := sdkFastPolicy()
 	for _, ep := range sdkEndpoints() {
-		t.Run(ep.name, func(t *testing.T) {
+		t.Run(ep.Name, func(t *testing.T) {
 			t.Run("unreachable base URL", func(t *testing.T) {
 				c, err := codat.NewClient(sdkAPIKey, codat.WithBaseURL(sdkClosedURL(t)), codat.WithRetryPolicy(policy))
 				require.NoError(t, err)
-				err = ep.call(context.Background(), c)
+				err = ep.Call(context.Background(), c)
 				var te *codat.TransportError
 				require.ErrorAs(t, err, &te)
-				assert.Equal(t, ep.method, te.Method)
+				assert.Equal(t, ep.Method, te.Method)
 				assert.False(t, codat.IsAmbiguous(err), "a refused dial never reached Codat")
 				assert.EqualValues(t, policy.MaxAttempts, c.Requests(), "dial errors are retried in every class")
-				assert.Contains(t, err.Error(), "codat: "+ep.method+" /")
+				assert.Contains(t, err.Error(), "codat: "+ep.Method+" /")
 				assert.NotContains(t, err.Error(), sdkPrefix+"/", "the path is relative to the base URL")
 			})
 
@@ -490,11 +392,11 @@ func TestFailurePaths(t *testing.T) {
 				h.handleAll(func(w http.ResponseWriter, r *http.Request) {
 					testutil.CodatError(w, 404, "No company was found with ID x", "corr-404")
 				})
-				err := ep.call(context.Background(), h.client)
+				err := ep.Call(context.Background(), h.client)
 				var ae *codat.APIError
 				require.ErrorAs(t, err, &ae)
 				assert.Equal(t, 404, ae.StatusCode)
-				assert.Equal(t, ep.method, ae.Method)
+				assert.Equal(t, ep.Method, ae.Method)
 				assert.Equal(t, "No company was found with ID x", ae.Message)
 				assert.Equal(t, "PublicApi", ae.Service)
 				assert.Equal(t, "corr-404", ae.CorrelationID)
@@ -509,12 +411,11 @@ func TestFailurePaths(t *testing.T) {
 			t.Run("non-JSON 5xx", func(t *testing.T) {
 				h := newSDKHarness(t)
 				h.handleAll(func(w http.ResponseWriter, r *http.Request) {
-					sdkOffContract(w, "a proxy's HTML error page")
 					w.Header().Set("Content-Type", "text/html")
 					w.WriteHeader(502)
 					_, _ = io.WriteString(w, "<html><body>Bad Gateway SECRET-BODY</body></html>")
 				})
-				err := ep.call(context.Background(), h.client)
+				err := ep.Call(context.Background(), h.client)
 				var ae *codat.APIError
 				require.ErrorAs(t, err, &ae)
 				assert.Equal(t, 502, ae.StatusCode)
@@ -523,20 +424,19 @@ func TestFailurePaths(t *testing.T) {
 				assert.NotContains(t, err.Error(), "html")
 				assert.True(t, codat.IsAmbiguous(err), "a 5xx leaves a write in an unknown state")
 				want := 1
-				if ep.class == "read" {
+				if ep.Class == "read" {
 					want = policy.MaxAttempts
 				}
-				assert.Len(t, h.requests(), want, "retry class %s", ep.class)
+				assert.Len(t, h.requests(), want, "retry class %s", ep.Class)
 			})
 
 			t.Run("empty body", func(t *testing.T) {
 				h := newSDKHarness(t)
 				h.handleAll(func(w http.ResponseWriter, r *http.Request) {
-					sdkOffContract(w, "200 with no body")
 					w.WriteHeader(200)
 				})
-				err := ep.call(context.Background(), h.client)
-				if !ep.decodes {
+				err := ep.Call(context.Background(), h.client)
+				if !ep.Decodes {
 					assert.NoError(t, err, "the method expects no body")
 					return
 				}
@@ -549,10 +449,9 @@ func TestFailurePaths(t *testing.T) {
 			t.Run("empty error body", func(t *testing.T) {
 				h := newSDKHarness(t)
 				h.handleAll(func(w http.ResponseWriter, r *http.Request) {
-					sdkOffContract(w, "403 with no body")
 					w.WriteHeader(403)
 				})
-				err := ep.call(context.Background(), h.client)
+				err := ep.Call(context.Background(), h.client)
 				var ae *codat.APIError
 				require.ErrorAs(t, err, &ae)
 				assert.Equal(t, 403, ae.StatusCode)
@@ -563,12 +462,11 @@ func TestFailurePaths(t *testing.T) {
 			t.Run("malformed JSON", func(t *testing.T) {
 				h := newSDKHarness(t)
 				h.handleAll(func(w http.ResponseWriter, r *http.Request) {
-					sdkOffContract(w, "truncated JSON")
 					w.Header().Set("Content-Type", "application/json")
 					_, _ = io.WriteString(w, `{"id": "SECRET-BODY`)
 				})
-				err := ep.call(context.Background(), h.client)
-				if !ep.decodes {
+				err := ep.Call(context.Background(), h.client)
+				if !ep.Decodes {
 					assert.NoError(t, err)
 					return
 				}
@@ -582,7 +480,7 @@ func TestFailurePaths(t *testing.T) {
 				h.handleAll(func(w http.ResponseWriter, r *http.Request) { t.Error("no request may be sent") })
 				ctx, cancel := context.WithCancel(context.Background())
 				cancel()
-				err := ep.call(ctx, h.client)
+				err := ep.Call(ctx, h.client)
 				require.Error(t, err)
 				assert.ErrorIs(t, err, context.Canceled)
 				assert.False(t, codat.IsAmbiguous(err), "nothing was sent")
@@ -601,7 +499,7 @@ func TestFailurePaths(t *testing.T) {
 				defer srv.Close()
 				c, err := codat.NewClient(sdkAPIKey, codat.WithBaseURL(srv.URL+"/wrong"), codat.WithRetryPolicy(policy))
 				require.NoError(t, err)
-				err = ep.call(context.Background(), c)
+				err = ep.Call(context.Background(), c)
 				assert.ErrorIs(t, err, codat.ErrNotFound)
 			})
 		})
@@ -693,75 +591,6 @@ func TestClientStringHidesCredentials(t *testing.T) {
 func sdkDecodeJSON(t *testing.T, r *http.Request, v any) {
 	t.Helper()
 	require.NoError(t, json.NewDecoder(r.Body).Decode(v))
-}
-
-// sdkContractSuccess writes a contract-valid 2xx answer for any endpoint.
-func sdkContractSuccess(w http.ResponseWriter, r *http.Request, endpoint string) {
-	base := r.URL.Path
-	switch endpoint {
-	case "Companies.List", "Companies.All":
-		testutil.WriteJSON(w, 200, testutil.Page("/companies", []any{testutil.Company(sdkCompanyID, "Acme", map[string]string{"migrationRef": "crm-1"})}, 1, 100, 1, false))
-	case "Connections.List", "Connections.All":
-		testutil.WriteJSON(w, 200, testutil.Page(base, []any{testutil.Connection(sdkCompanyID, sdkConnectionID, "qhyg", "Linked")}, 1, 100, 1, false))
-	case "Sync.PullOperations", "Sync.AllPullOperations":
-		testutil.WriteJSON(w, 200, testutil.Page(base, []any{testutil.PullOperation(sdkCompanyID, sdkConnectionID, sdkDatasetID, "invoices", "Complete", true)}, 1, 100, 1, false))
-	case "Integrations.List", "Integrations.All":
-		testutil.WriteJSON(w, 200, testutil.Page("/integrations", []any{sdkIntegration("qhyg", "QuickBooks Online")}, 1, 100, 1, false))
-	case "Integrations.Get":
-		testutil.WriteJSON(w, 200, sdkIntegration("qhyg", "QuickBooks Online"))
-	case "Sync.Status":
-		testutil.WriteJSON(w, 200, map[string]any{"invoices": map[string]any{"dataType": "invoices", "currentStatus": "Complete"}})
-	case "Connections.Delete":
-		w.WriteHeader(200)
-	default:
-		sdkSuccess(w, endpoint)
-	}
-}
-
-// TestContract sends every request the SDK can make, and decodes every kind
-// of response it reads, through a server that validates each pair against
-// Codat's published OpenAPI contract. (Every other test's server validates
-// too, when the contract is present; this one skips when it is absent and
-// checks that the validation really ran.)
-func TestContract(t *testing.T) {
-	v := contract.Load(t)
-	for _, ep := range sdkEndpoints() {
-		for _, status := range []int{200, 404, 429} {
-			t.Run(fmt.Sprintf("%s %d", ep.name, status), func(t *testing.T) {
-				var endpoint string
-				inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					endpoint = r.Method + " " + r.URL.Path
-					w.Header().Set("X-Rate-Limit-Remaining", "10")
-					switch status {
-					case 200:
-						sdkContractSuccess(w, r, ep.name)
-					case 429:
-						w.Header().Set("Retry-After", "86400")
-						testutil.CodatError(w, 429, "You have made too many requests", "bc997528a9d7abb9161ef45f05d38599")
-					default:
-						testutil.CodatError(w, status, "Not found", "corr")
-					}
-				})
-				handler, counts := v.Counted(t, sdkPrefix, inner)
-				srv := httptest.NewServer(handler)
-				defer srv.Close()
-				c, err := codat.NewClient(sdkAPIKey, codat.WithBaseURL(srv.URL+sdkPrefix), codat.WithRetryPolicy(sdkFastPolicy()))
-				require.NoError(t, err)
-				err = ep.call(context.Background(), c)
-				if status == 200 {
-					require.NoError(t, err)
-				} else {
-					var ae *codat.APIError
-					require.ErrorAs(t, err, &ae)
-					assert.Equal(t, status, ae.StatusCode)
-				}
-				nReq, nResp := counts()
-				assert.EqualValues(t, c.Requests(), nReq, "every request was validated (%s)", endpoint)
-				assert.EqualValues(t, c.Requests(), nResp, "every response was validated")
-				assert.Positive(t, nReq)
-			})
-		}
-	}
 }
 
 func TestQuotaFromResponses(t *testing.T) {

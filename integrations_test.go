@@ -14,18 +14,7 @@ import (
 	"github.com/codat-migrate/codat/internal/testutil"
 )
 
-func sdkIntegration(key, name string) map[string]any {
-	return map[string]any{
-		"key": key, "logoUrl": "https://static.codat.io/public/officialLogos/Full/" + key + ".png", "name": name,
-		"enabled": true, "sourceId": "8b1b6b5d-1c88-4d6b-8f3a-12ad0e7e0e9a", "sourceType": "Accounting",
-		"integrationId": "fd321cb6-7963-4506-b873-e99593a45e30", "isOfflineConnector": false, "isBeta": false,
-		"dataProvidedBy": "Codat",
-		"datatypeFeatures": []any{map[string]any{
-			"datatype":          "invoices",
-			"supportedFeatures": []any{map[string]any{"featureType": "Get", "featureState": "Release"}},
-		}},
-	}
-}
+func sdkIntegration(key, name string) map[string]any { return testutil.Integration(key, name) }
 
 func TestIntegrationsEndpoints(t *testing.T) {
 	qbo := sdkIntegration("qhyg", "QuickBooks Online")

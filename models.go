@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"net/url"
 	"strconv"
 	"strings"
 )
@@ -136,15 +137,35 @@ func (d *DataConnectionError) UnmarshalJSON(data []byte) error {
 // endpoints. Zero fields are not sent (Codat's defaults: page 1, pageSize 100).
 type ListOptions struct {
 	// Page is the 1-based page number.
-	Page int `url:"page,omitempty"`
+	Page int
 	// PageSize is the number of results per page, at most MaxPageSize.
-	PageSize int `url:"pageSize,omitempty"`
+	PageSize int
 	// Query is a Codat query-language filter, e.g. "status=Linked".
-	Query string `url:"query,omitempty"`
+	Query string
 	// OrderBy sorts the results, e.g. "-modifiedDate".
-	OrderBy string `url:"orderBy,omitempty"`
+	OrderBy string
 	// Tags filters companies by tag, e.g. "migrationRef=crm-42" (companies only).
-	Tags string `url:"tags,omitempty"`
+	Tags string
+}
+
+// values encodes the options as query parameters, leaving out zero values.
+func (o *ListOptions) values() url.Values {
+	v := url.Values{}
+	set := func(name, value string) {
+		if value != "" {
+			v.Set(name, value)
+		}
+	}
+	if o.Page != 0 {
+		set("page", strconv.Itoa(o.Page))
+	}
+	if o.PageSize != 0 {
+		set("pageSize", strconv.Itoa(o.PageSize))
+	}
+	set("query", o.Query)
+	set("orderBy", o.OrderBy)
+	set("tags", o.Tags)
+	return v
 }
 
 // Page is one page of a list endpoint: results plus Codat's PagingInfo.

@@ -38,7 +38,7 @@ func sdkSuccess(w http.ResponseWriter, endpoint string) {
 
 func sdkFindEndpoint(t *testing.T, name string) sdkEndpoint {
 	for _, ep := range sdkEndpoints() {
-		if ep.name == name {
+		if ep.Name == name {
 			return ep
 		}
 	}
@@ -95,7 +95,7 @@ func TestRetryClasses(t *testing.T) {
 				}
 				sdkSuccess(w, c.endpoint)
 			})
-			err := ep.call(context.Background(), h.client)
+			err := ep.Call(context.Background(), h.client)
 			assert.Len(t, h.requests(), c.wantAttempts)
 			assert.EqualValues(t, c.wantAttempts, h.client.Requests())
 			if c.wantStatus == 0 {
@@ -211,13 +211,13 @@ func TestTransportErrorsByClass(t *testing.T) {
 			srv, keysOf := sdkDroppingServer(t, 1, func(w http.ResponseWriter, r *http.Request) { sdkSuccess(w, tc.endpoint) })
 			c, err := codat.NewClient(sdkAPIKey, codat.WithBaseURL(srv.URL+sdkPrefix), codat.WithRetryPolicy(sdkFastPolicy()))
 			require.NoError(t, err)
-			err = ep.call(context.Background(), c)
+			err = ep.Call(context.Background(), c)
 			keys := keysOf()
 			assert.Len(t, keys, tc.wantAttempts)
 			assert.EqualValues(t, tc.wantAttempts, c.Requests())
 			if tc.wantSuccess {
 				require.NoError(t, err)
-				if ep.class == "keyed" {
+				if ep.Class == "keyed" {
 					assert.NotEmpty(t, keys[0])
 					assert.Equal(t, keys[0], keys[1], "the retry after a dropped connection re-sends the key")
 				}
@@ -279,7 +279,7 @@ func TestRetryAfterBeyondMaxWait(t *testing.T) {
 				testutil.CodatError(w, 429, "daily quota exceeded", "corr-q")
 			})
 			start := time.Now()
-			err := ep.call(context.Background(), h.client)
+			err := ep.Call(context.Background(), h.client)
 			assert.Less(t, time.Since(start), 5*time.Second, "the client does not sleep for an hour")
 			assert.Len(t, h.requests(), 1)
 			var ae *codat.APIError

@@ -19,7 +19,7 @@ func TestConcurrentClients(t *testing.T) {
 	const clients, perClient = 24, 20
 	s, _, _ := newFake(t, WithDataTypes("gbol", "invoices", "customers"), WithRequestLog(-1),
 		WithFaults(Fault{Route: "POST /companies", Kind: FaultDropAfterCommit, Rate: 0.05}))
-	c := rawClient(t, s)
+	c := newClient(t, s)
 
 	// post retries a keyed POST until it gets an HTTP answer other than 409/429.
 	post := func(path, key string, body any) (*tresp, error) {

@@ -2,7 +2,8 @@
 // the endpoints a token migration uses, Codat's error body, Idempotency-Key
 // semantics, quota and rate limits, a controllable clock and fault injection.
 // It imports nothing else from this module; its wire types are written from
-// Codat's OpenAPI contract, and its tests validate every response against it.
+// Codat's OpenAPI contract, and the contracttest module validates its answers
+// against that contract.
 //
 // # Usage
 //

@@ -190,3 +190,17 @@ func itoa(n int) string {
 	b, _ := json.Marshal(n)
 	return string(b)
 }
+
+// Integration is a contract-valid Integration for platformKey.
+func Integration(platformKey, name string) map[string]any {
+	return map[string]any{
+		"key": platformKey, "logoUrl": "https://static.codat.io/public/officialLogos/Full/" + platformKey + ".png", "name": name,
+		"enabled": true, "sourceId": "8b1b6b5d-1c88-4d6b-8f3a-12ad0e7e0e9a", "sourceType": "Accounting",
+		"integrationId": "fd321cb6-7963-4506-b873-e99593a45e30", "isOfflineConnector": false, "isBeta": false,
+		"dataProvidedBy": "Codat",
+		"datatypeFeatures": []any{map[string]any{
+			"datatype":          "invoices",
+			"supportedFeatures": []any{map[string]any{"featureType": "Get", "featureState": "Release"}},
+		}},
+	}
+}
