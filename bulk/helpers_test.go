@@ -17,7 +17,13 @@ import (
 	"github.com/codat-migrate/codat/integrations"
 )
 
-func testRegistry() *integrations.Registry { return integrations.NewRegistry() }
+func testRegistry() *integrations.Registry {
+	reg, err := integrations.NewRegistry()
+	if err != nil {
+		panic(err)
+	}
+	return reg
+}
 
 const csvHeader = "ref,company_name,platform,realmId,accessToken,refreshToken\n"
 

@@ -283,7 +283,9 @@ func TestE2EExpiredTokenResumesFromTheJournal(t *testing.T) {
 	var clock atomic.Pointer[time.Time]
 	now := e.clk.Now()
 	clock.Store(&now)
-	e.r.Registry = integrations.NewRegistry(integrations.WithClock(func() time.Time { return *clock.Load() }))
+	reg, err := integrations.NewRegistry(integrations.WithClock(func() time.Time { return *clock.Load() }))
+	require.NoError(t, err)
+	e.r.Registry = reg
 	e.r.Canary = -1
 	e.r.Concurrency = 1
 	// Shopify: the access token is the only credential, so once it expires
@@ -296,7 +298,7 @@ func TestE2EExpiredTokenResumesFromTheJournal(t *testing.T) {
 	// The first migration's data/all is refused: it stops at step sync.
 	require.NoError(t, e.srv.AddFault(codattest.Fault{Route: "POST /companies/{companyId}/data/all", Kind: codattest.FaultBeforeCommit, Status: 400, Times: 1}))
 	rep := &memReport{}
-	_, err := e.r.Run(context.Background(), BytesInput("in.csv", FormatCSV, []byte(header+row("ex-sync")+row("ex-done"))), rep)
+	_, err = e.r.Run(context.Background(), BytesInput("in.csv", FormatCSV, []byte(header+row("ex-sync")+row("ex-done"))), rep)
 	require.NoError(t, err)
 	require.Equal(t, StatusFailed, rep.byRef("ex-sync")[0].Status)
 	require.Equal(t, StatusMigrated, rep.byRef("ex-done")[0].Status)

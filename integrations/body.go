@@ -366,7 +366,7 @@ func joinTenant(parts []string) (string, bool) {
 	return strings.Join(parts, "/"), true
 }
 
-func normalizeTenant(format Format, v string) string {
+func normalizeTenant(format FieldFormat, v string) string {
 	v = strings.TrimSpace(v)
 	switch format {
 	case FormatUUID, FormatShopDomain:

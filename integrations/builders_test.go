@@ -20,8 +20,15 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 // fixedNow is the clock of every test registry.
 var fixedNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-func testRegistry() *Registry {
-	return NewRegistry(WithClock(func() time.Time { return fixedNow }))
+func testRegistry() *Registry { return mustRegistry(WithClock(func() time.Time { return fixedNow })) }
+
+// mustRegistry is NewRegistry for options that cannot fail.
+func mustRegistry(opts ...Option) *Registry {
+	r, err := NewRegistry(opts...)
+	if err != nil {
+		panic(err)
+	}
+	return r
 }
 
 var farFuture = time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)

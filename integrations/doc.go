@@ -58,11 +58,12 @@
 // # Correcting the registry
 //
 // Users with Codat's Postman collection export it (Collection v2.1) and load
-// it, before building any body:
+// it into a registry of their own, before building any body:
 //
 //	f, _ := os.Open("Codat API.postman_collection.json")
-//	changes, err := integrations.LoadPostman(f)
+//	reg, changes, err := integrations.LoadPostman(f)
 //	fmt.Println(changes) // "overridden qhyg (QuickBooks Online): … (renamed refreshToken → refresh_token)"
+//	auth := reg.Bind(integrations.QuickBooksOnline{…}) // sent with the loaded field names
 //
 // Every request whose URL ends in /authorization under the "OAuth Token
 // Migrations" folder replaces the fields of its platform (found by a
@@ -112,8 +113,12 @@
 // Unknown keys are errors. Both loaders report what they changed (Changes),
 // and either apply everything or, on any error, nothing.
 //
-// The package-level functions use Default(), the registry that typed builders'
-// Body methods use. NewRegistry returns an independent registry (with an
-// injectable clock, WithClock); Registry.Bind sends a builder through it.
-// Registries are safe for concurrent use.
+// Default() is the read-only registry of the built-in platforms: typed
+// builders' Body methods and the package-level Lookup, Platforms, FromRecord
+// and FromSecrets use it, and nothing in a process can change it (its
+// Register, LoadPostman and LoadSpec return an error wrapping ErrReadOnly).
+// The package-level LoadPostman and LoadSpec return a new registry;
+// NewRegistry returns one to load into (with an injectable clock, WithClock).
+// Registry.Bind sends a builder through a registry of your own, and
+// bulk.Runner.Registry takes one. Registries are safe for concurrent use.
 package integrations

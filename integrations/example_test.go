@@ -68,7 +68,11 @@ func ExampleFromRecord() {
 }
 
 func ExampleRegistry_LoadSpec() {
-	reg := integrations.NewRegistry()
+	reg, err := integrations.NewRegistry()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	changes, err := reg.LoadSpec(strings.NewReader(`{
 	  "version": 1,
 	  "platforms": [{
@@ -102,7 +106,7 @@ func ExampleRegistry_LoadSpec() {
 }
 
 func ExampleRegistry_Platforms() {
-	for _, p := range integrations.NewRegistry().Platforms()[:3] {
+	for _, p := range integrations.Default().Platforms()[:3] {
 		fmt.Printf("%s  %-22s %-10s %s\n", p.Key, p.Name, p.Evidence, p.Expected())
 	}
 	// Output:

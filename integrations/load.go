@@ -34,7 +34,7 @@ type loadedField struct {
 	req     *bool
 	secret  *bool
 	tenant  *bool
-	format  Format
+	format  FieldFormat
 	aliases []string
 	doc     string
 }
@@ -203,7 +203,7 @@ func appendAlias(aliases []string, a string) []string {
 
 // guessField guesses whether a field nobody has described is a credential,
 // and its format, from its name.
-func guessField(name string) (secret bool, format Format) {
+func guessField(name string) (secret bool, format FieldFormat) {
 	n := normalize(name)
 	for _, w := range []string{"password", "passphrase"} {
 		if strings.Contains(n, w) {

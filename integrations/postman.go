@@ -108,6 +108,9 @@ func (f pmFound) where() string {
 // collection are never copied into errors or Changes.
 func (r *Registry) LoadPostman(rd io.Reader) (Changes, error) {
 	const what = "LoadPostman"
+	if err := r.checkWritable(what); err != nil {
+		return Changes{}, err
+	}
 	data, err := readLimited(rd, what)
 	if err != nil {
 		return Changes{}, err
@@ -169,8 +172,20 @@ func (r *Registry) LoadPostman(rd io.Reader) (Changes, error) {
 	return ch, nil
 }
 
-// LoadPostman is Default().LoadPostman.
-func LoadPostman(rd io.Reader) (Changes, error) { return Default().LoadPostman(rd) }
+// LoadPostman returns a new registry: the built-in platforms corrected by the
+// Postman collection read from rd (see Registry.LoadPostman). Default is not
+// changed.
+func LoadPostman(rd io.Reader) (*Registry, Changes, error) {
+	r, err := NewRegistry()
+	if err != nil {
+		return nil, Changes{}, err
+	}
+	ch, err := r.LoadPostman(rd)
+	if err != nil {
+		return nil, Changes{}, err
+	}
+	return r, ch, nil
+}
 
 func isFolder(it pmItem) bool { return it.Item != nil && len(it.Request) == 0 }
 

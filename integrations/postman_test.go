@@ -231,18 +231,32 @@ func TestQuoteTemplateVars(t *testing.T) {
 	assert.Equal(t, `{{unterminated`, quoteTemplateVars(`{{unterminated`))
 }
 
-func TestPackageLevelLoadersUseDefault(t *testing.T) {
-	// Registering a new platform on Default is visible through the package functions
-	// and harmless to the other tests, which use their own registries.
-	ch, err := LoadSpec(strings.NewReader(`{"platforms":[{"key":"zzyq","name":"Test Only Platform","fields":[{"name":"accessToken"}]}]}`))
+// The package-level loaders return a registry of their own; Default, which
+// typed builders use, cannot be changed by anyone in the process.
+func TestPackageLevelLoadersReturnANewRegistry(t *testing.T) {
+	before := Default().Platforms()
+	reg, ch, err := LoadSpec(strings.NewReader(`{"platforms":[{"key":"zzyq","name":"Test Only Platform","fields":[{"name":"accessToken"}]}]}`))
 	require.NoError(t, err)
-	assert.Len(t, append(ch.Added, ch.Overridden...), 1) // added on the first run, overridden on later ones (-count)
-	p, ok := Lookup("test only platform")
+	assert.Len(t, ch.Added, 1)
+	p, ok := reg.Lookup("test only platform")
 	require.True(t, ok)
 	assert.Equal(t, "zzyq", p.Key)
-	assert.NotEmpty(t, Platforms())
-	_, err = LoadPostman(strings.NewReader(collection(authRequest("Test Only Platform", `{"accessToken": "1", "note": "2"}`))))
+	_, ok = Lookup("zzyq")
+	assert.False(t, ok, "Default is unchanged")
+
+	reg, _, err = LoadPostman(strings.NewReader(collection(authRequest("QuickBooks Online", `{"realm_id": "1", "access_token": "2", "refresh_token": "3"}`))))
 	require.NoError(t, err)
-	p, _ = Lookup("zzyq")
-	assert.Equal(t, []string{"accessToken", "note"}, wireNames(p.Fields))
+	p, _ = reg.Lookup("qhyg")
+	assert.Equal(t, []string{"realm_id", "access_token", "refresh_token"}, wireNames(p.Fields))
+	p, _ = Lookup("qhyg")
+	assert.Equal(t, []string{"realmId", "accessToken", "refreshToken", "expiresAt"}, wireNames(p.Fields), "Default is unchanged")
+	assert.Equal(t, before, Default().Platforms())
+
+	_, err = Default().LoadSpec(strings.NewReader(`{"platforms":[]}`))
+	assert.ErrorIs(t, err, ErrReadOnly)
+	_, err = Default().LoadPostman(strings.NewReader(collection(authRequest("Xero", `{"tenantId": "1"}`))))
+	assert.ErrorIs(t, err, ErrReadOnly)
+	_, err = Default().Register(Platform{Key: "zzyq", Name: "Z", Fields: []Field{{Name: "accessToken"}}})
+	assert.ErrorIs(t, err, ErrReadOnly)
+	assert.Equal(t, before, Default().Platforms())
 }

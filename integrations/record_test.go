@@ -132,7 +132,7 @@ func TestFromRecordChecksExpiryAgainstTheClock(t *testing.T) {
 	row := map[string]string{"shop": "fake-shop.myshopify.com", "accessToken": "fake-a", "expiresAt": "2026-03-01T12:30:00Z"}
 	_, err := testRegistry().FromRecord("fztf", row)
 	assert.NoError(t, err)
-	late := NewRegistry(WithClock(func() time.Time { return fixedNow.Add(time.Hour) }))
+	late := mustRegistry(WithClock(func() time.Time { return fixedNow.Add(time.Hour) }))
 	_, err = late.FromRecord("fztf", row)
 	assert.ErrorContains(t, err, `"expiresAt" is in the past`)
 	// With a refresh token, Codat renews the access token: not an error.

@@ -25,35 +25,35 @@ const (
 	Loaded Evidence = "loaded"
 )
 
-// Format is the shape a field's value must have. Body and FromRecord check it
+// FieldFormat is the shape a field's value must have. Body and FromRecord check it
 // offline, before anything is sent.
-type Format string
+type FieldFormat string
 
 const (
 	// FormatText is any non-blank text without control characters.
-	FormatText Format = "text"
+	FormatText FieldFormat = "text"
 	// FormatToken is an opaque credential: no whitespace, no "Bearer " prefix;
 	// when it is a JWT, its exp claim is read (no signature check) and an
 	// expired token is an error.
-	FormatToken Format = "token"
+	FormatToken FieldFormat = "token"
 	// FormatID is an identifier: printable, no whitespace, at most 256 bytes.
-	FormatID Format = "id"
+	FormatID FieldFormat = "id"
 	// FormatNumeric is an identifier made of digits only (QuickBooks realmId,
 	// Zoho organization_id, Exact division).
-	FormatNumeric Format = "numeric"
+	FormatNumeric FieldFormat = "numeric"
 	// FormatUUID is a UUID in its 8-4-4-4-12 hex form, any case.
-	FormatUUID Format = "uuid"
+	FormatUUID FieldFormat = "uuid"
 	// FormatShopDomain is a Shopify shop's permanent domain,
 	// "name.myshopify.com", without a scheme or a path.
-	FormatShopDomain Format = "shop-domain"
+	FormatShopDomain FieldFormat = "shop-domain"
 	// FormatURL is an absolute http or https URL with a host.
-	FormatURL Format = "url"
+	FormatURL FieldFormat = "url"
 	// FormatExpiry is a time that must be in the future: RFC 3339, or a Unix
 	// epoch in seconds or milliseconds.
-	FormatExpiry Format = "expiry"
+	FormatExpiry FieldFormat = "expiry"
 )
 
-var knownFormats = []Format{FormatText, FormatToken, FormatID, FormatNumeric, FormatUUID, FormatShopDomain, FormatURL, FormatExpiry}
+var knownFormats = []FieldFormat{FormatText, FormatToken, FormatID, FormatNumeric, FormatUUID, FormatShopDomain, FormatURL, FormatExpiry}
 
 // Field is one key of an authorization body.
 type Field struct {
@@ -71,7 +71,7 @@ type Field struct {
 	// organisation, shop, business…); see TenantID.
 	Tenant bool
 	// Format is checked by Body and FromRecord; empty means FormatText.
-	Format Format
+	Format FieldFormat
 	// Aliases are other names FromRecord accepts as a column for this field,
 	// besides the wire name and the role's synonyms (e.g. "realm_id").
 	Aliases []string
@@ -150,7 +150,7 @@ func (f Field) clone() Field {
 	return f
 }
 
-func (f Field) format() Format {
+func (f Field) format() FieldFormat {
 	if f.Format == "" {
 		return FormatText
 	}
@@ -223,47 +223,76 @@ func matchField(fields []Field, name string) (int, bool) {
 
 // Registry maps platform keys and names to their authorization fields. It is
 // safe for concurrent use: bulk runs read it from many goroutines while a
-// loader may correct it.
+// loader may correct it. Default is read-only; NewRegistry returns one the
+// caller owns and may correct.
 type Registry struct {
 	mu        sync.RWMutex
 	platforms map[string]Platform // by key
 	names     map[string]string   // normalized name or alias → key
 	now       func() time.Time
+	readOnly  bool // Default: Register, LoadPostman and LoadSpec refuse to change it
 }
 
 // Option configures a Registry.
-type Option func(*Registry)
+type Option func(*Registry) error
 
 // WithClock sets the clock that expiry checks use (default time.Now). Tests
 // use it to pin "now".
 func WithClock(now func() time.Time) Option {
-	return func(r *Registry) {
-		if now != nil {
-			r.now = now
+	return func(r *Registry) error {
+		if now == nil {
+			return errors.New("integrations: WithClock: nil clock")
 		}
+		r.now = now
+		return nil
 	}
 }
 
 // NewRegistry returns a registry holding its own copy of the built-in
 // platforms. Changes to it (LoadPostman, LoadSpec, Register) do not affect
 // Default or any other registry.
-func NewRegistry(opts ...Option) *Registry {
+func NewRegistry(opts ...Option) (*Registry, error) {
 	r := &Registry{platforms: make(map[string]Platform), now: time.Now}
 	for _, p := range builtinPlatforms() {
 		r.platforms[p.Key] = p.clone()
 	}
 	r.reindex()
 	for _, o := range opts {
-		o(r)
+		if err := o(r); err != nil {
+			return nil, err
+		}
 	}
-	return r
+	return r, nil
 }
 
-var defaultRegistry = sync.OnceValue(func() *Registry { return NewRegistry() })
+var defaultRegistry = sync.OnceValue(func() *Registry {
+	r, err := NewRegistry()
+	if err != nil { // not expected: no options
+		panic(err)
+	}
+	r.readOnly = true
+	return r
+})
 
-// Default returns the process-wide registry that typed builders' Body methods
-// and the package-level functions use. Correct it with LoadPostman or LoadSpec.
+// Default returns the read-only registry of the built-in platforms, which
+// typed builders' Body methods and the package-level functions use. Nothing
+// can change it, so one library in a process cannot change another's wire
+// bodies. To correct the built-in fields, load into a registry of your own
+// (NewRegistry, or the package-level LoadPostman and LoadSpec, which return
+// one) and send builders through it with Registry.Bind.
 func Default() *Registry { return defaultRegistry() }
+
+// ErrReadOnly is wrapped by the error of Register, LoadPostman and LoadSpec
+// called on Default.
+var ErrReadOnly = errors.New("integrations: registry is read-only")
+
+// checkWritable returns an error wrapping ErrReadOnly when r is Default.
+func (r *Registry) checkWritable(what string) error {
+	if r.readOnly {
+		return fmt.Errorf("%w: %s on Default; use NewRegistry for a registry you can change", ErrReadOnly, what)
+	}
+	return nil
+}
 
 // ErrUnknownPlatform is wrapped by errors about a platform key or name the
 // registry does not hold.
@@ -313,6 +342,9 @@ func (r *Registry) Platforms() []Platform {
 // the definition (key of four lowercase letters, a name, unique field names
 // and roles, known formats and roles). An empty Evidence is recorded as Loaded.
 func (r *Registry) Register(p Platform) (Changes, error) {
+	if err := r.checkWritable("Register"); err != nil {
+		return Changes{}, err
+	}
 	p = p.clone()
 	if p.Evidence == "" {
 		p.Evidence = Loaded

@@ -49,7 +49,7 @@ const (
 // roleInfo gives a role's defaults (used when a loaded field is matched to a
 // role but no existing field carries it) and the names that mean it.
 type roleInfo struct {
-	format   Format
+	format   FieldFormat
 	secret   bool
 	tenant   bool
 	synonyms []string // normalized (see normalize)

@@ -48,6 +48,9 @@ type specField struct {
 // then nothing changes.
 func (r *Registry) LoadSpec(rd io.Reader) (Changes, error) {
 	const what = "LoadSpec"
+	if err := r.checkWritable(what); err != nil {
+		return Changes{}, err
+	}
 	data, err := readLimited(rd, what)
 	if err != nil {
 		return Changes{}, err
@@ -94,7 +97,7 @@ func (r *Registry) LoadSpec(rd io.Reader) (Changes, error) {
 			lp.source = "loaded from a platform spec: " + sp.Source
 		}
 		for j, sf := range sp.Fields {
-			format := Format(sf.Format)
+			format := FieldFormat(sf.Format)
 			if format != "" && !slices.Contains(knownFormats, format) {
 				errs = append(errs, fmt.Errorf("%s: fields[%d] (%s): unknown format %q", where, j, sf.Name, sf.Format))
 				continue
@@ -116,5 +119,16 @@ func (r *Registry) LoadSpec(rd io.Reader) (Changes, error) {
 	return ch, nil
 }
 
-// LoadSpec is Default().LoadSpec.
-func LoadSpec(rd io.Reader) (Changes, error) { return Default().LoadSpec(rd) }
+// LoadSpec returns a new registry: the built-in platforms corrected by the
+// spec file read from rd (see Registry.LoadSpec). Default is not changed.
+func LoadSpec(rd io.Reader) (*Registry, Changes, error) {
+	r, err := NewRegistry()
+	if err != nil {
+		return nil, Changes{}, err
+	}
+	ch, err := r.LoadSpec(rd)
+	if err != nil {
+		return nil, Changes{}, err
+	}
+	return r, ch, nil
+}

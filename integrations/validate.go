@@ -88,7 +88,7 @@ const maxIDLen = 256
 
 // checkValue checks v against format and returns why it is invalid, or "" when
 // it is valid. The reason never contains v.
-func checkValue(format Format, v string, now time.Time) string {
+func checkValue(format FieldFormat, v string, now time.Time) string {
 	reason, _ := checkValueExpiry(format, v, now)
 	return reason
 }
@@ -96,7 +96,7 @@ func checkValue(format Format, v string, now time.Time) string {
 // checkValueExpiry is checkValue that also reports whether the value's only
 // fault is that it has expired: a JWT past its exp claim, or an expiry time
 // that is not in the future.
-func checkValueExpiry(format Format, v string, now time.Time) (reason string, expired bool) {
+func checkValueExpiry(format FieldFormat, v string, now time.Time) (reason string, expired bool) {
 	reason = checkFormat(format, v, now)
 	return reason, reason == reasonPast || strings.HasPrefix(reason, reasonJWTExpired)
 }
@@ -125,7 +125,7 @@ type problemList struct {
 
 // check validates one value of a field with role and records its problem,
 // if any. It reports whether the value is valid.
-func (l *problemList) check(field string, role Role, format Format, v string, now time.Time) bool {
+func (l *problemList) check(field string, role Role, format FieldFormat, v string, now time.Time) bool {
 	reason, expired := checkValueExpiry(format, v, now)
 	if reason == "" {
 		return true
@@ -155,7 +155,7 @@ func (l *problemList) result(refresh bool) []Problem {
 }
 
 // checkFormat is checkValue's body.
-func checkFormat(format Format, v string, now time.Time) string {
+func checkFormat(format FieldFormat, v string, now time.Time) string {
 	if strings.TrimSpace(v) == "" {
 		return "is blank"
 	}

@@ -35,7 +35,7 @@ func TestCheckValue(t *testing.T) {
 
 	tests := []struct {
 		name   string
-		format Format
+		format FieldFormat
 		value  string
 		reason string // "" = valid
 	}{
@@ -157,14 +157,16 @@ func TestExpiresAtIsSentAsRFC3339UTC(t *testing.T) {
 func TestClockIsInjectable(t *testing.T) {
 	tok := codat.Secret(fakeJWT(t, map[string]any{"exp": fixedNow.Unix() + 60}))
 	a := Shopify{Shop: "fake-shop.myshopify.com", AccessToken: tok} // no refresh token: expiry is an error
-	before := NewRegistry(WithClock(func() time.Time { return fixedNow }))
-	after := NewRegistry(WithClock(func() time.Time { return fixedNow.Add(2 * time.Minute) }))
+	before := mustRegistry(WithClock(func() time.Time { return fixedNow }))
+	after := mustRegistry(WithClock(func() time.Time { return fixedNow.Add(2 * time.Minute) }))
 	_, err := before.Body(a)
 	assert.NoError(t, err)
 	_, err = after.Body(a)
 	assert.ErrorIs(t, err, ErrInvalid)
-	// A nil clock keeps the default.
-	assert.NotNil(t, NewRegistry(WithClock(nil)).now)
+	// A nil clock is an error, like a bad codat.Option.
+	r, err := NewRegistry(WithClock(nil))
+	assert.ErrorContains(t, err, "WithClock: nil clock")
+	assert.Nil(t, r)
 }
 
 func TestGenericBody(t *testing.T) {

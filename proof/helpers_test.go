@@ -188,7 +188,7 @@ func (l *lockedBuffer) String() string {
 
 // registry is the builtin integrations registry, shared (it is safe for
 // concurrent use).
-var registry = integrations.NewRegistry()
+var registry = integrations.Default()
 
 // exportCSVHeader is the header of the generated QuickBooks Online exports.
 const exportCSVHeader = "ref,company_name,platform,realmId,accessToken,refreshToken\n"

@@ -116,7 +116,7 @@ func TestSecretScanDemo(t *testing.T) {
 func exportCredentials(t *testing.T, path string) []string {
 	t.Helper()
 	secretCols := map[string]bool{}
-	for _, p := range integrations.NewRegistry().Platforms() {
+	for _, p := range integrations.Default().Platforms() {
 		for _, f := range p.Fields {
 			if f.Secret {
 				secretCols[f.Name] = true

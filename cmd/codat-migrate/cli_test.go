@@ -213,7 +213,7 @@ func writeExport(t *testing.T, dir string, o sampleOptions) *sampleExport {
 	if o.Seed == 0 {
 		o.Seed = 11
 	}
-	ex, err := generateSample(filepath.Join(dir, "export."+o.Format), integrations.NewRegistry(), o)
+	ex, err := generateSample(filepath.Join(dir, "export."+o.Format), integrations.Default(), o)
 	require.NoError(t, err)
 	require.NotEmpty(t, ex.Tokens)
 	return ex
@@ -365,7 +365,7 @@ func TestDemo(t *testing.T) {
 
 	// The demo's export is the one generateSample writes with the demo's
 	// seed; regenerate its tokens to check none leaked.
-	ex, err := generateSample(filepath.Join(t.TempDir(), "again.csv"), integrations.NewRegistry(),
+	ex, err := generateSample(filepath.Join(t.TempDir(), "again.csv"), integrations.Default(),
 		sampleOptions{Customers: 200, Format: "csv", Seed: 2024, RejectedToken: demoRejectedToken})
 	require.NoError(t, err)
 	want, err := os.ReadFile(filepath.Join(dir, "export.csv"))

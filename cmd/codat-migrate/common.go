@@ -112,9 +112,9 @@ func (f *inputFlags) resolveInput(fs *flag.FlagSet) error {
 // loadRegistry returns a fresh registry, corrected by the --spec file when
 // one is given. It says what the file changed on w.
 func loadRegistry(spec string, w io.Writer) (*integrations.Registry, error) {
-	reg := integrations.NewRegistry()
-	if spec == "" {
-		return reg, nil
+	reg, err := integrations.NewRegistry()
+	if err != nil || spec == "" {
+		return reg, err
 	}
 	b, err := os.ReadFile(spec)
 	if err != nil {

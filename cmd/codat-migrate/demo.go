@@ -137,7 +137,7 @@ func (a *app) demo(c *command, o demoOptions) int {
 		srv.URL(), srv.QuotaStatus().Limit, demoClockSpeed)
 
 	// 1. The sample export.
-	reg := integrations.NewRegistry()
+	reg := integrations.Default()
 	ex, err := generateSample(exportPath, reg, sampleOptions{Customers: o.customers, Format: o.format, Seed: 2024,
 		Now: time.Now(), RejectedToken: demoRejectedToken})
 	if err != nil {

@@ -53,8 +53,7 @@ func run(ctx context.Context, w io.Writer, getenv func(string) string, args []st
 	defer s.stop()
 
 	// 1. Teach a registry the platform's fields from the collection.
-	reg := integrations.NewRegistry()
-	changes, err := reg.LoadPostman(bytes.NewReader(s.collection))
+	reg, changes, err := integrations.LoadPostman(bytes.NewReader(s.collection))
 	if err != nil {
 		return err
 	}
