@@ -14,6 +14,7 @@ import (
 	"net/http/httptrace"
 	"net/url"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -529,12 +530,25 @@ func (c *Client) decodeError(resp *http.Response, method, path string) *APIError
 	}
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 		if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), now); ok {
-			e.RetryAfter = d
+			var distrusted bool
+			if e.RetryAfter, distrusted = trustWait(d, now); distrusted {
+				e.distrusted = "Retry-After of " + fmtHours(d)
+			}
 		}
 	}
+	e.remaining = -1
 	if resp.StatusCode == http.StatusTooManyRequests {
-		if q, ok := parseQuota(resp.Header, now); ok && q.Remaining == 0 && q.Reset.After(now) {
-			e.quotaReset = q.Reset
+		if v, err := strconv.Atoi(strings.TrimSpace(resp.Header.Get("X-Rate-Limit-Remaining"))); err == nil && v >= 0 {
+			e.remaining = v
+		}
+		if q, ok := parseQuota(resp.Header, now); ok && q.Reset.After(now) {
+			if q.ResetDistrusted && e.distrusted == "" {
+				e.distrusted = "X-Rate-Limit-Reset"
+			}
+			e.headerReset = q.Reset
+			if e.remaining == 0 {
+				e.quotaReset = q.Reset
+			}
 		}
 	}
 	return e

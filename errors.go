@@ -62,13 +62,21 @@ type APIError struct {
 	DetailedErrorCode int
 	// Validation holds Codat's validation errors and warnings, if any.
 	Validation *Validation
-	// RetryAfter is the wait Codat asked for in Retry-After (429 and 503), zero when absent.
+	// RetryAfter is the wait Codat asked for in Retry-After (429 and 503),
+	// zero when absent. A value beyond MaxResetWait is not trusted: it is
+	// replaced by the time until the next 00:00 UTC, and Error says so.
 	RetryAfter time.Duration
 
 	// observed is when the response arrived; with RetryAfter it gives the reset time.
 	observed time.Time
 	// quotaReset is X-Rate-Limit-Reset when X-Rate-Limit-Remaining was 0.
 	quotaReset time.Time
+	// headerReset is X-Rate-Limit-Reset and remaining X-Rate-Limit-Remaining
+	// of a 429 (remaining is -1 when absent).
+	headerReset time.Time
+	remaining   int
+	// distrusted names the server's wait when it was beyond MaxResetWait.
+	distrusted string
 	// ambiguous is set when an earlier attempt of the same call may have taken effect.
 	ambiguous bool
 	// lost is set when an attempt of the same call may have reached Codat
@@ -133,6 +141,10 @@ func (e *APIError) Error() string {
 	}
 	if e.RetryAfter > 0 {
 		extra = append(extra, "retry after "+e.RetryAfter.String())
+	}
+	if e.distrusted != "" {
+		extra = append(extra, e.distrusted+" more than "+fmtHours(MaxResetWait)+
+			" ahead not trusted: waiting until the next 00:00 UTC")
 	}
 	if len(extra) > 0 {
 		b.WriteString(" (")
@@ -274,29 +286,31 @@ func (e *APIError) settled() bool {
 }
 
 // IsQuotaExhausted reports whether err is a 429 that the client did not wait
-// out: its Retry-After exceeded RetryPolicy.MaxWait (or retries ran out), or
-// the rate-limit headers said no requests remain. reset is when Codat said
-// requests may resume; the caller should stop until then. Every error err
-// wraps is considered; the first such 429 found gives reset.
+// out and that is not known to be a short limit: its Retry-After exceeded
+// RetryPolicy.MaxWait (or retries ran out), or the rate-limit headers said no
+// requests remain. reset is when Codat said requests may resume; the caller
+// should stop until then. Every error err wraps is considered; the first such
+// 429 found gives reset.
+//
+// A 429 whose X-Rate-Limit-Remaining says requests remain today, with a wait
+// that ends before X-Rate-Limit-Reset, is the per-minute or concurrency limit,
+// not the quota: IsQuotaExhausted is false for it. RateLimitOf reports every
+// 429 with its kind, for a caller that pauses for short limits.
 func IsQuotaExhausted(err error) (reset time.Time, ok bool) {
 	anyError(err, func(e error) bool {
 		ae, isAPI := e.(*APIError)
 		if !isAPI || ae == nil || ae.StatusCode != http.StatusTooManyRequests {
 			return false
 		}
-		if ae.RetryAfter > 0 {
-			base := ae.observed
-			if base.IsZero() {
-				base = time.Now()
-			}
-			reset, ok = base.Add(ae.RetryAfter), true
-			return true
+		if ae.RetryAfter <= 0 && ae.quotaReset.IsZero() {
+			return false // no time to resume: nothing to stop for
 		}
-		if !ae.quotaReset.IsZero() {
-			reset, ok = ae.quotaReset, true
-			return true
+		rl := ae.rateLimit()
+		if rl.Kind == RateLimitShort {
+			return false
 		}
-		return false
+		reset, ok = rl.Until, true
+		return true
 	})
 	return reset, ok
 }
@@ -351,6 +365,9 @@ func oneLine(s string, max int) string {
 	}
 	return b.String()
 }
+
+// fmtHours formats a whole number of hours, e.g. "25h".
+func fmtHours(d time.Duration) string { return fmt.Sprintf("%dh", int(d/time.Hour)) }
 
 func errorf(format string, args ...any) error {
 	return fmt.Errorf("codat: "+format, args...)

@@ -184,8 +184,11 @@ func TestMigrateFaultMatrix(t *testing.T) {
 						assert.Equal(t, want.failStep, me.Step)
 					}
 					if kind == migFk429 {
+						rl, limited := codat.RateLimitOf(err)
+						assert.True(t, limited, "the 429 comes back for the caller to wait out")
+						assert.Equal(t, codat.RateLimitShort, rl.Kind, "requests remain today: a short limit")
 						_, quota := codat.IsQuotaExhausted(err)
-						assert.True(t, quota, "the 429 comes back for the caller to wait out")
+						assert.False(t, quota, "a short limit is not the daily quota")
 					}
 					assert.NotContains(t, err.Error(), migToken.Reveal())
 					// Let an abandoned request finish at the fake before resuming,

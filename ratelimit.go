@@ -1,6 +1,7 @@
 package codat
 
 import (
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -22,6 +23,144 @@ type Quota struct {
 	// Observed is when the snapshot was taken; zero means no response has
 	// carried the headers yet.
 	Observed time.Time
+	// ResetDistrusted is set when X-Rate-Limit-Reset was more than
+	// MaxResetWait ahead: Codat's quota resets every day at 00:00 UTC, so
+	// Reset holds the next 00:00 UTC instead of the server's value.
+	ResetDistrusted bool
+}
+
+// MaxResetWait is the longest wait the client believes from a server: a
+// Retry-After or an X-Rate-Limit-Reset further ahead than this is not
+// trusted. Codat's daily quota resets at 00:00 UTC, never more than 24
+// hours ahead (the extra hour allows for clock skew), so a longer wait (ten
+// years, a reset in the year 9999) can only be a broken or hostile answer.
+// The client replaces it with the time until the next 00:00 UTC and says so
+// (APIError.Error, Quota.ResetDistrusted, RateLimit.Distrusted).
+const MaxResetWait = 25 * time.Hour
+
+// nextResetUTC returns the next 00:00 UTC after t: when Codat's daily quota resets.
+func nextResetUTC(t time.Time) time.Time {
+	y, m, d := t.UTC().Date()
+	return time.Date(y, m, d+1, 0, 0, 0, 0, time.UTC)
+}
+
+// trustWait returns d, or the time from now until the next 00:00 UTC when d
+// is beyond MaxResetWait (distrusted is then true).
+func trustWait(d time.Duration, now time.Time) (wait time.Duration, distrusted bool) {
+	if d <= MaxResetWait {
+		return d, false
+	}
+	return nextResetUTC(now).Sub(now), true
+}
+
+// trustReset returns t, or the next 00:00 UTC when t is more than
+// MaxResetWait after now (distrusted is then true).
+func trustReset(t, now time.Time) (reset time.Time, distrusted bool) {
+	if !t.After(now.Add(MaxResetWait)) {
+		return t, false
+	}
+	return nextResetUTC(now), true
+}
+
+// RateLimitKind says which of Codat's limits a 429 hit, as far as the
+// response tells.
+type RateLimitKind int
+
+const (
+	// RateLimitUnknown: the response did not say (no X-Rate-Limit-*
+	// headers that settle it).
+	RateLimitUnknown RateLimitKind = iota
+	// RateLimitShort: X-Rate-Limit-Remaining said requests remain today and
+	// the wait is at most MaxShortRateLimit and ends before the daily reset:
+	// the per-minute limit or the concurrent-request limit. Pause until
+	// RateLimit.Until and go on; it is not the daily quota.
+	RateLimitShort
+	// RateLimitDaily: the daily quota is spent (X-Rate-Limit-Remaining: 0,
+	// or a wait that reaches X-Rate-Limit-Reset).
+	RateLimitDaily
+)
+
+// String returns "unknown", "short" or "daily".
+func (k RateLimitKind) String() string {
+	switch k {
+	case RateLimitShort:
+		return "short"
+	case RateLimitDaily:
+		return "daily"
+	}
+	return "unknown"
+}
+
+// RateLimit describes a 429 that the client did not wait out (see
+// RateLimitOf).
+type RateLimit struct {
+	// Until is when requests may resume: the Retry-After from when the
+	// answer arrived, or for a spent daily quota the later of that and
+	// X-Rate-Limit-Reset. A 429 that gave neither gets a pause of
+	// DefaultRateLimitPause. Never zero, never more than MaxResetWait ahead.
+	Until time.Time
+	// Kind says whether the daily quota is spent, a short limit was hit, or
+	// the response did not say.
+	Kind RateLimitKind
+	// Distrusted is set when the server's Retry-After or X-Rate-Limit-Reset
+	// was beyond MaxResetWait and Until was set to the next 00:00 UTC.
+	Distrusted bool
+}
+
+// MaxShortRateLimit is the longest wait a 429 with requests remaining today
+// may ask for and still count as a short limit (RateLimitShort). Codat's
+// short limits last a minute at most; a longer wait is reported as
+// RateLimitUnknown.
+const MaxShortRateLimit = 15 * time.Minute
+
+// DefaultRateLimitPause is RateLimit.Until for a 429 that says neither how
+// long to wait nor when the quota resets: one minute, the window of Codat's
+// per-minute limit.
+const DefaultRateLimitPause = time.Minute
+
+// RateLimitOf reports whether err is, or wraps, a 429 (the first found, depth
+// first) and describes it. Unlike IsQuotaExhausted it reports every 429,
+// the short per-minute and concurrency limits included, so that a caller can
+// pause for a short limit and stop only for the daily quota.
+func RateLimitOf(err error) (RateLimit, bool) {
+	var rl RateLimit
+	found := anyError(err, func(e error) bool {
+		ae, isAPI := e.(*APIError)
+		if !isAPI || ae == nil || ae.StatusCode != http.StatusTooManyRequests {
+			return false
+		}
+		rl = ae.rateLimit()
+		return true
+	})
+	return rl, found
+}
+
+// rateLimit describes a 429.
+func (e *APIError) rateLimit() RateLimit {
+	base := e.observed
+	if base.IsZero() {
+		base = time.Now()
+	}
+	rl := RateLimit{Distrusted: e.distrusted != ""}
+	if e.RetryAfter > 0 {
+		rl.Until = base.Add(e.RetryAfter)
+	}
+	switch {
+	case !e.quotaReset.IsZero():
+		rl.Kind = RateLimitDaily
+		if e.quotaReset.After(rl.Until) {
+			rl.Until = e.quotaReset
+		}
+	case e.remaining > 0 && !e.headerReset.IsZero() && !rl.Until.IsZero() &&
+		!rl.Until.Before(e.headerReset.Add(-time.Minute)):
+		rl.Kind = RateLimitDaily // the wait runs to the daily reset
+	case e.remaining > 0 && e.RetryAfter <= MaxShortRateLimit:
+		rl.Kind = RateLimitShort
+	}
+	if rl.Until.IsZero() {
+		rl.Until = base.Add(DefaultRateLimitPause)
+	}
+	return rl
 }
 
 // Known reports whether any response has carried rate-limit headers.
@@ -58,16 +197,17 @@ func (t *quotaTracker) update(h http.Header, now time.Time) {
 func parseQuota(h http.Header, now time.Time) (Quota, bool) {
 	q := Quota{Observed: now}
 	seen := false
-	if v, err := strconv.Atoi(strings.TrimSpace(h.Get("X-Rate-Limit-Limit"))); err == nil {
+	// A negative count is garbage: it is ignored like a missing header.
+	if v, err := strconv.Atoi(strings.TrimSpace(h.Get("X-Rate-Limit-Limit"))); err == nil && v >= 0 {
 		q.Limit = v
 		seen = true
 	}
-	if v, err := strconv.Atoi(strings.TrimSpace(h.Get("X-Rate-Limit-Remaining"))); err == nil {
+	if v, err := strconv.Atoi(strings.TrimSpace(h.Get("X-Rate-Limit-Remaining"))); err == nil && v >= 0 {
 		q.Remaining = v
 		seen = true
 	}
 	if t, ok := parseReset(h.Get("X-Rate-Limit-Reset"), now); ok {
-		q.Reset = t
+		q.Reset, q.ResetDistrusted = trustReset(t, now)
 		seen = true
 	}
 	return q, seen
@@ -102,8 +242,10 @@ func parseReset(v string, now time.Time) (time.Time, bool) {
 	}
 	if n, err := strconv.ParseFloat(v, 64); err == nil {
 		switch {
-		case n < 0:
+		case n < 0 || math.IsNaN(n):
 			return time.Time{}, false
+		case n >= 1e15: // beyond any date time.Time handles well
+			return now.Add(100 * 365 * 24 * time.Hour).UTC(), true
 		case n >= 1e12: // Unix milliseconds
 			return time.UnixMilli(int64(n)).UTC(), true
 		case n >= 1e9: // Unix seconds

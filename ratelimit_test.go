@@ -32,6 +32,7 @@ func TestParseReset(t *testing.T) {
 		{"", time.Time{}, false},
 		{"soon", time.Time{}, false},
 		{"-5", time.Time{}, false},
+		{"NaN", time.Time{}, false},
 	}
 	for _, tc := range tests {
 		got, ok := parseReset(tc.in, now)

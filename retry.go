@@ -159,7 +159,9 @@ func expBackoff(min, max time.Duration, attempt int) time.Duration {
 	return time.Duration(half + rand.Float64()*half)
 }
 
-// parseRetryAfter reads Retry-After as delay-seconds or an HTTP date.
+// parseRetryAfter reads Retry-After as delay-seconds or an HTTP date; a
+// number it cannot hold is ignored. It does not judge the value: the caller
+// distrusts one beyond MaxResetWait.
 func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	v = strings.TrimSpace(v)
 	if v == "" {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -457,4 +458,31 @@ func TestE2ENoLookUpAfterAFailureThatCreatedNothing(t *testing.T) {
 			assert.Zero(t, sum.AccountCheckRequests, "the journal knows the ref")
 		})
 	}
+}
+
+// Many 429s of a short limit (requests remain today) never end the run as
+// if the daily quota were spent: every one pauses new starts and the
+// migration is retried, however often it happens.
+func TestE2EManyShortRateLimitsNeverStopTheRun(t *testing.T) {
+	if time.Until(nextMidnightUTC(time.Now())) < 30*time.Minute {
+		t.Skip("too close to 00:00 UTC: the pauses would reach the daily reset")
+	}
+	e := newLoggedE2E(t, codattest.WithQuota(codattest.Quota{Daily: 10000, PerMinute: -1, ConcurrentPerACC: -1}))
+	e.r.Canary = -1
+	e.r.Concurrency = 1
+	// Retry-After 2 s is beyond the client's MaxWait (1 s): each 429 comes
+	// back to the runner, twelve times in a row for the same migration.
+	require.NoError(t, e.srv.AddFault(codattest.Fault{Route: "POST /companies", Kind: codattest.FaultRateLimit,
+		RetryAfter: 2 * time.Second, Times: 12}))
+	rep := &memReport{}
+	sum, err := e.r.Run(context.Background(), csvInput(csvRow("short-1", 1), csvRow("short-2", 2), csvRow("short-3", 3)), rep)
+	require.NoError(t, err, "a short limit never stops the run")
+	var qe *QuotaError
+	assert.False(t, errors.As(err, &qe))
+	assert.Equal(t, 3, sum.Count(StatusMigrated))
+	assert.Zero(t, sum.Count(StatusPendingQuota))
+	for ref, n := range e.companiesByRef() {
+		assert.Equal(t, 1, n, ref)
+	}
+	assert.Len(t, e.companiesByRef(), 3)
 }

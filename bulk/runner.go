@@ -1078,8 +1078,8 @@ func (x *run) checkAccount(idx *index) {
 			x.stopWith(&stop{status: StatusNotStarted, err: cause}, false)
 			return
 		}
-		if reset, ok := codat.IsQuotaExhausted(err); ok {
-			if x.rateLimited(reset, pauses) == nil {
+		if rl, ok := codat.RateLimitOf(err); ok {
+			if x.rateLimited(rl, pauses) == nil {
 				continue
 			}
 			return
@@ -1110,9 +1110,9 @@ func (x *run) work(jb *job) {
 	defer func() { <-x.sem }()
 	for {
 		rr, res, err := x.migrateOne(jb)
-		if reset, ok := codat.IsQuotaExhausted(err); ok && x.stop.work.Err() == nil {
+		if rl, ok := codat.RateLimitOf(err); ok && x.stop.work.Err() == nil {
 			jb.pauses++
-			if x.rateLimited(reset, jb.pauses) == nil {
+			if x.rateLimited(rl, jb.pauses) == nil {
 				if jb.resume != nil || !nothingWritten(res, err) {
 					jb.resume = res
 				}
@@ -1127,25 +1127,33 @@ func (x *run) work(jb *job) {
 
 // MaxRateLimitPause is the longest Retry-After of a 429 that is not the
 // daily quota (the per-minute limit, say) that Run waits out by itself:
-// new starts pause until then and the migration is retried. A longer one
-// stops the run like a spent quota, unless Runner.WaitForQuota.
-const MaxRateLimitPause = 15 * time.Minute
+// new starts pause until then and the migration is retried, however often
+// that happens. A longer one stops the run like a spent quota, unless
+// Runner.WaitForQuota. It is codat.MaxShortRateLimit.
+const MaxRateLimitPause = codat.MaxShortRateLimit
 
-// maxPauses bounds how often one migration is retried after short rate
-// limits before the run stops for the quota.
-const maxPauses = 5
+// maxPauseFloor caps pauseFloor.
+const maxPauseFloor = time.Minute
+
+// pauseFloor is the shortest pause after the pauses-th 429 of one migration:
+// 1 s, doubling up to maxPauseFloor, so that a limit that keeps refusing is
+// not hammered.
+func pauseFloor(pauses int) time.Duration {
+	return min(time.Second<<min(max(pauses-1, 0), 6), maxPauseFloor)
+}
 
 // errQuotaStop is what rateLimited returns when the run stops.
 var errQuotaStop = errors.New("bulk: stopped for the quota")
 
-// rateLimited handles a 429 that outlasted the client's retries, whose
-// Retry-After ends at errReset, the pauses-th for one migration. When the
-// daily quota is spent it closes the quota gate (and waits for the reset
-// with WaitForQuota); otherwise it pauses new starts until errReset only.
-// It returns nil once the wait is over and the request may be retried;
-// otherwise the run is stopped and the rows left are pending-quota.
-func (x *run) rateLimited(errReset time.Time, pauses int) error {
-	reset, daily := x.limitReset(errReset)
+// rateLimited handles a 429 that outlasted the client's retries, the
+// pauses-th for one migration. When the daily quota is spent it closes the
+// quota gate (and waits for the reset with WaitForQuota); otherwise it
+// pauses new starts until the 429's wait is over (at least pauseFloor) and
+// never stops the run for it. It returns nil once the wait is over and the
+// request may be retried; otherwise the run is stopped and the rows left
+// are pending-quota.
+func (x *run) rateLimited(rl codat.RateLimit, pauses int) error {
+	reset, daily := x.limitReset(rl)
 	if daily {
 		x.gate.close(reset)
 		if x.s.WaitForQuota {
@@ -1154,32 +1162,35 @@ func (x *run) rateLimited(errReset time.Time, pauses int) error {
 		x.stopWith(&stop{status: StatusPendingQuota, reset: reset}, false)
 		return errQuotaStop
 	}
-	if !x.s.WaitForQuota && (reset.Sub(x.s.Now()) > MaxRateLimitPause || pauses > maxPauses) {
+	if !x.s.WaitForQuota && reset.Sub(x.s.Now()) > MaxRateLimitPause {
 		x.stopWith(&stop{status: StatusPendingQuota, reset: reset}, false)
 		return errQuotaStop
 	}
-	x.pause.close(reset)
+	x.pause.close(later(reset, x.s.Now().Add(pauseFloor(pauses))))
 	return x.waitPause()
 }
 
 // limitReset tells a 429 for the daily quota from one for a shorter limit,
-// and returns until when requests should stop. It is the daily quota when
-// the snapshot (Client.Quota, Codat's X-Rate-Limit-* headers) shows no
-// request remaining, or when the Retry-After reaches the snapshot's reset;
-// the reset is then the later of the two. Otherwise it is the Retry-After
-// alone.
-func (x *run) limitReset(errReset time.Time) (time.Time, bool) {
+// and returns until when requests should stop. The 429's own headers decide
+// when they can (codat.RateLimitOf: a short limit is never the daily
+// quota). Otherwise it is the daily quota when the snapshot (Client.Quota)
+// shows no request remaining, or when the wait reaches the snapshot's
+// reset; the reset is then the later of the two. Otherwise it is the 429's
+// wait alone.
+func (x *run) limitReset(rl codat.RateLimit) (time.Time, bool) {
 	now := x.s.Now()
 	q := x.s.quota()
 	known := !q.Observed.IsZero() && q.Reset.After(now)
 	switch {
-	case known && (q.Remaining <= 0 || !errReset.Before(q.Reset.Add(-time.Minute))):
-		return later(q.Reset, errReset), true
-	case errReset.IsZero():
-		// Neither a Retry-After nor a snapshot: assume the daily quota.
-		return nextMidnightUTC(now), true
+	case rl.Kind == codat.RateLimitShort:
+		return rl.Until, false
+	case rl.Kind == codat.RateLimitDaily && !known:
+		return rl.Until, true
+	case rl.Kind == codat.RateLimitDaily,
+		known && (q.Remaining <= 0 || !rl.Until.Before(q.Reset.Add(-time.Minute))):
+		return later(q.Reset, rl.Until), true
 	}
-	return errReset, false
+	return rl.Until, false
 }
 
 func later(a, b time.Time) time.Time {
@@ -1381,7 +1392,7 @@ func outcome(ctx context.Context, res *codat.MigrationResult, err error) (Status
 		return StatusMigrated, "", ""
 	}
 	msg := err.Error()
-	if _, ok := codat.IsQuotaExhausted(err); ok {
+	if _, ok := codat.RateLimitOf(err); ok {
 		return StatusPendingQuota, "quota", msg
 	}
 	if errors.Is(err, codat.ErrTokenRejected) {
