@@ -41,8 +41,10 @@ type Schedule struct {
 	Companies int
 	// RequestsPerCompany is what each needs (RequestsPerCompany(mode)).
 	RequestsPerCompany int
-	// Overhead is requests spent besides the companies' own: the canary's
-	// sync polling, reconciliation lookups of resumed rows.
+	// Overhead is requests spent besides the companies' own at
+	// RequestsPerCompany: the canary's sync polling, the account check, the
+	// look-ups of resumed rows (negative when resumed rows need fewer). It is
+	// spent on day one, and counted in day one's Requests.
 	Overhead int
 	// Quota is the current snapshot. With Observed zero, the account is
 	// assumed to have a fresh quota and no active connected company.
@@ -122,14 +124,18 @@ func EstimateSchedule(s Schedule) Estimate {
 			budget = q.Limit // the snapshot's day is over
 		}
 	}
+	quota := budget
 	budget -= s.Overhead
+	extra := s.Overhead // day one's requests besides n × per
 	start := now
 	for day := 0; left > 0 && day < maxEstimateDays; day++ {
 		minutes := reset.Sub(start).Minutes()
 		byRate := int(minutes * float64(rpm) / float64(per))
 		n := min(left, max(budget, 0)/per, byRate)
-		d := EstimateDay{Start: start, ACC: acc, Quota: max(budget, 0), Companies: n, Requests: n * per,
-			End: start.Add(time.Duration(float64(n*per) / float64(rpm) * float64(time.Minute)))}
+		reqs := max(n*per+extra, 0)
+		d := EstimateDay{Start: start, ACC: acc, Quota: max(quota, 0), Companies: n, Requests: reqs,
+			End: start.Add(time.Duration(float64(reqs) / float64(rpm) * float64(time.Minute)))}
+		extra = 0
 		if n > 0 {
 			est.Days = append(est.Days, d)
 			est.Finish = d.End
@@ -139,6 +145,7 @@ func EstimateSchedule(s Schedule) Estimate {
 		start = reset
 		reset = reset.Add(24 * time.Hour)
 		budget = QuotaPerACC * (1 + acc)
+		quota = budget
 	}
 	est.Duration = est.Finish.Sub(now)
 	return est

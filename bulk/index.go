@@ -237,7 +237,7 @@ func (x *index) duplicate(row Row, c checked) (string, bool) {
 		if other == line {
 			other = ti.first
 		}
-		return fmt.Sprintf("the same %s tenant is also at line %d under another ref; neither is migrated", c.platformKey, other), true
+		return fmt.Sprintf("the same %s tenant is also at line %d under another ref; neither is migrated", c.platformLabel(), other), true
 	}
 	if ti.first != line {
 		// The pre-pass saw this tenant on another row only: at most one

@@ -208,17 +208,24 @@ func (r *Runner) settings() settings {
 // with the requests the listing took.
 func clientRefs(c *codat.Client) func(ctx context.Context, keep func(ref string) bool) (map[key]struct{}, int, error) {
 	return func(ctx context.Context, keep func(ref string) bool) (map[key]struct{}, int, error) {
-		before := c.Requests()
+		// The listing's own requests, counted from what it read: the
+		// client's counter also counts the migrations in flight meanwhile.
+		seen := 0
+		pages := func() int { return seen/codat.MaxPageSize + 1 }
 		found := map[key]struct{}{}
 		for co, err := range c.Companies.All(ctx, &codat.ListOptions{PageSize: codat.MaxPageSize}) {
 			if err != nil {
-				return nil, int(c.Requests() - before), err
+				return nil, pages(), err
 			}
+			seen++
 			if ref := co.Tags[codat.RefTagKey]; ref != "" && keep(ref) {
 				found[refKey(ref)] = struct{}{}
 			}
 		}
-		return found, int(c.Requests() - before), nil
+		if seen > 0 && seen%codat.MaxPageSize == 0 {
+			return found, seen / codat.MaxPageSize, nil
+		}
+		return found, pages(), nil
 	}
 }
 
@@ -307,7 +314,7 @@ func (cl *classifier) classify(row Row, rowErr *RowError) (verdict, error) {
 		}
 		if other != "" && other != row.Ref {
 			rep.Status, rep.ErrorClass = StatusDuplicate, "duplicate"
-			rep.Error = fmt.Sprintf("the journal holds this %s tenant under ref %q; not migrated twice", c.platformKey, other)
+			rep.Error = fmt.Sprintf("the journal holds this %s tenant under ref %q; not migrated twice", c.platformLabel(), other)
 			return verdict{out: &rep}, nil
 		}
 		if e, err = cl.st.Get(cl.ctx, row.Ref); err != nil {
@@ -476,11 +483,16 @@ func (r *Runner) Validate(ctx context.Context, in Input, rep ReportWriter) (*Sum
 type Plan struct {
 	// Input is the input's name.
 	Input string `json:"input"`
-	// Rows is the number of input rows; Valid + Invalid = Rows.
-	Rows    int `json:"rows"`
+	// Rows is the number of input rows: Valid + Invalid + Duplicate.
+	Rows int `json:"rows"`
+	// Valid rows pass the offline checks and are no duplicate, as Validate
+	// counts them (plus the rows the journal resumes although they no longer
+	// pass the checks, an expired token say): AlreadyMigrated +
+	// TokenChanged + TokenRejected + CanaryFailed + Resume + New.
 	Valid   int `json:"valid"`
 	Invalid int `json:"invalid"`
-	// Duplicate rows are valid rows that will not be migrated.
+	// Duplicate rows share a ref or a tenant with another row (or with the
+	// journal under another ref): none of them is migrated.
 	Duplicate int `json:"duplicate"`
 	// AlreadyMigrated rows are finished per the journal.
 	AlreadyMigrated int `json:"alreadyMigrated"`
@@ -584,9 +596,6 @@ func (r *Runner) Plan(ctx context.Context, in Input) (*Plan, error) {
 			cl.inCodat, listed = found, true
 		}
 	}
-	// Canaries and resumed rows need other than the per-company figure:
-	// their requests are counted apart (overhead, special rows).
-	overhead, special := 0, 0
 	err = eachRow(ctx, in, func(row Row, rowErr *RowError) error {
 		p.Rows++
 		v, err := cl.classify(row, rowErr)
@@ -600,6 +609,7 @@ func (r *Runner) Plan(ctx context.Context, in Input) (*Plan, error) {
 				return nil
 			case StatusDuplicate:
 				p.Duplicate++
+				return nil
 			case StatusAlreadyMigrated:
 				p.AlreadyMigrated++
 			case StatusTokenChanged:
@@ -634,10 +644,6 @@ func (r *Runner) Plan(ctx context.Context, in Input) (*Plan, error) {
 		default:
 			p.New++
 		}
-		if v.job.resume != nil || mode != s.Sync {
-			overhead += need
-			special++
-		}
 		p.RequestsNeeded += need
 		return nil
 	})
@@ -658,11 +664,12 @@ func (r *Runner) Plan(ctx context.Context, in Input) (*Plan, error) {
 		p.QuotaError = "no client: quota not read"
 	}
 	p.RequestsNeeded += p.AccountCheckRequests
-	// Every migration is scheduled at the per-company rate; what the special
-	// rows need beyond (or short of) it, and the account check, are the
-	// overhead.
-	p.Estimate = EstimateSchedule(Schedule{Companies: p.New + p.Resume, RequestsPerCompany: p.RequestsPerCompany,
-		Overhead: max(0, overhead-special*p.RequestsPerCompany) + p.AccountCheckRequests, Quota: p.Quota, Now: s.Now()})
+	// Every migration is scheduled at the per-company rate; what the
+	// canaries and resumed rows need beyond (or short of) it, and the
+	// account check, are the overhead, so that the schedule's requests add
+	// up to RequestsNeeded.
+	p.Estimate = EstimateSchedule(Schedule{Companies: p.ToMigrate(), RequestsPerCompany: p.RequestsPerCompany,
+		Overhead: p.RequestsNeeded - p.ToMigrate()*p.RequestsPerCompany, Quota: p.Quota, Now: s.Now()})
 	return p, nil
 }
 

@@ -525,7 +525,9 @@ func TestPlan(t *testing.T) {
 	p, err := r.Plan(context.Background(), BytesInput("in.csv", FormatCSV, []byte(data)))
 	require.NoError(t, err)
 	assert.Equal(t, 8, p.Rows)
-	assert.Equal(t, 7, p.Valid)
+	assert.Equal(t, 6, p.Valid, "a duplicate is not valid, as validate counts it")
+	assert.Equal(t, p.Rows, p.Valid+p.Invalid+p.Duplicate)
+	assert.Equal(t, p.Valid, p.AlreadyMigrated+p.TokenChanged+p.TokenRejected+p.CanaryFailed+p.Resume+p.New)
 	assert.Equal(t, 1, p.Invalid)
 	assert.Equal(t, 1, p.Duplicate)
 	assert.Equal(t, 1, p.AlreadyMigrated, "b")
@@ -541,6 +543,7 @@ func TestPlan(t *testing.T) {
 	assert.Equal(t, 500, p.Quota.Remaining)
 	require.Len(t, p.Estimate.Days, 1)
 	assert.Equal(t, 3, p.Estimate.Days[0].Companies)
+	assert.Equal(t, p.RequestsNeeded, p.Estimate.Days[0].Requests, "the schedule's requests are the plan's")
 
 	// Without a client the quota is unknown and said so.
 	r.probe = nil

@@ -22,10 +22,11 @@ const (
 
 // checked is a row that passed every offline check.
 type checked struct {
-	auth        codat.Authorization
-	platformKey string
-	fingerprint string // of the platform key and every field, never a value
-	tenant      string // platform key + tenant identity, "" when unknown
+	auth         codat.Authorization
+	platformKey  string
+	platformName string // "Xero", for messages
+	fingerprint  string // of the platform key and every field, never a value
+	tenant       string // platform key + tenant identity, "" when unknown
 }
 
 // checkRow validates a row offline: the fields Codat needs, the tag limits,
@@ -72,6 +73,9 @@ func checkRow(reg *integrations.Registry, row Row) (checked, error) {
 		return checked{}, reasonError(registryReason(err, row))
 	}
 	c := checked{auth: auth, platformKey: auth.PlatformKey(), fingerprint: fingerprint(auth.PlatformKey(), body)}
+	if p, ok := reg.Lookup(c.platformKey); ok {
+		c.platformName = p.Name
+	}
 	if t, ok := integrations.TenantID(auth); ok && t != "" {
 		c.tenant = c.platformKey + "\x00" + t
 	}
@@ -97,6 +101,14 @@ func registryReason(err error, row Row) string {
 		msg += "; to leave out a column that is not for Codat, pass --ignore-columns NAME"
 	}
 	return scrub(msg, row)
+}
+
+// platformLabel names the row's platform for a message: "Xero (gbol)".
+func (c checked) platformLabel() string {
+	if c.platformName == "" || c.platformName == c.platformKey {
+		return c.platformKey
+	}
+	return c.platformName + " (" + c.platformKey + ")"
 }
 
 type reasonError string
