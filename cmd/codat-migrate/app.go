@@ -312,9 +312,10 @@ func (a *app) commandHelp(w io.Writer, c *command, fs *flag.FlagSet) {
 	fmt.Fprint(w, exitCodesHelp)
 }
 
-// errorf prints "codat-migrate CMD: message" to stderr.
+// errorf prints "codat-migrate CMD: message" to stderr, in the CLI's terms
+// (see operatorText).
 func (a *app) errorf(c *command, format string, args ...any) {
-	fmt.Fprintf(a.stderr, "codat-migrate %s: %s\n", c.name, fmt.Sprintf(format, args...))
+	fmt.Fprintf(a.stderr, "codat-migrate %s: %s\n", c.name, operatorText(fmt.Sprintf(format, args...)))
 }
 
 // warnf prints a warning to stderr.

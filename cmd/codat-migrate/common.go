@@ -193,7 +193,22 @@ func (a *app) newClientKey(cf *connFlags, logger *slog.Logger) (*codat.Client, c
 		codat.WithUserAgent(userAgent()),
 		codat.WithLogger(logger),
 	)
+	if err != nil && strings.Contains(err.Error(), "WithBaseURL") {
+		err = usageError{err} // a --base-url the client refuses
+	}
 	return c, key, err
+}
+
+// checkReportPath refuses a --report whose extension names no report format.
+func checkReportPath(path string) error {
+	if path == "" {
+		return nil
+	}
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".csv", ".json", ".jsonl", ".ndjson":
+		return nil
+	}
+	return usageError{fmt.Errorf("--report %s: want a .csv, .json or .jsonl file", path)}
 }
 
 // idleConnsPerHost is how many idle connections the CLI's HTTP client keeps

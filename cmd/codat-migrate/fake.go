@@ -168,23 +168,11 @@ func (c *shiftClock) nextDay() {
 	c.offset += midnight.Add(time.Second).Sub(now)
 }
 
-// fakeStatus is the answer of GET /_fake/status.
-type fakeStatus struct {
-	Now         time.Time             `json:"now"`
-	Companies   int                   `json:"companies"`
-	Connections int                   `json:"connections"`
-	Requests    int                   `json:"requests"`
-	Quota       codattest.QuotaStatus `json:"quota"`
-}
-
 func fakeAdmin(srv *codattest.Server, clk *shiftClock) http.Handler {
 	mux := http.NewServeMux()
 	status := func(w http.ResponseWriter) {
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(fakeStatus{
-			Now: clk.Now().UTC(), Companies: srv.CompanyCount(), Connections: srv.ConnectionCount(),
-			Requests: srv.RequestCount(), Quota: srv.QuotaStatus(),
-		})
+		_ = json.NewEncoder(w).Encode(fakeStatusJSON(clk.Now(), srv))
 	}
 	mux.HandleFunc("GET "+fakeAdminPrefix+"status", func(w http.ResponseWriter, r *http.Request) { status(w) })
 	mux.HandleFunc("POST "+fakeAdminPrefix+"next-day", func(w http.ResponseWriter, r *http.Request) {

@@ -184,6 +184,9 @@ func (a *app) migrate(c *command, fs *flag.FlagSet, args []string, cf *connFlags
 	if err != nil {
 		return a.exitForSetupError(c, err)
 	}
+	if err := checkReportPath(o.report); err != nil {
+		return a.exitForSetupError(c, err)
+	}
 	if inf.input == "-" && o.journal == "" {
 		return a.exitForSetupError(c, usageError{errors.New("--journal is required with --input -: a rerun needs the same journal to resume")})
 	}
@@ -343,9 +346,9 @@ func (a *app) execRun(spec runSpec) runResult {
 		}
 		fmt.Fprintf(w, "%s%d rows in %s:\n", ind, sum.Rows, elapsed.Round(10*time.Millisecond))
 		printCounts(w, sum.Counts, ind+"  ")
-		reqs := fmt.Sprintf("%sRequests: %d sent by the migrations", ind, sum.Requests)
+		reqs := fmt.Sprintf("%sRequests: %d sent", ind, sum.Requests+sum.AccountCheckRequests)
 		if sum.AccountCheckRequests > 0 {
-			reqs += fmt.Sprintf(" (+%d for the account check)", sum.AccountCheckRequests)
+			reqs += fmt.Sprintf(" (%d by the migrations, %d for the account check)", sum.Requests, sum.AccountCheckRequests)
 		}
 		if per := tee.requestsPerCompany(); per != "" {
 			reqs += "; per migrated company: " + per
@@ -418,8 +421,8 @@ func (a *app) execRun(spec runSpec) runResult {
 		a.errorf(c, "%v: another codat-migrate is running with %s", runErr, spec.runner.JournalPath)
 	case errors.Is(runErr, codat.ErrUnauthorized):
 		res.code = exitFatal
-		a.errorf(c, "%v", runErr)
-		fmt.Fprintln(a.stderr, "Check the API key (CODAT_API_KEY or --api-key-file) and --base-url.")
+		a.errorf(c, "Codat refused the API key (401 Unauthorized): check CODAT_API_KEY (or --api-key-file) and --base-url")
+		fmt.Fprintf(a.stderr, "  (%s)\n", operatorMessage(runErr))
 	default:
 		res.code = exitFatal
 		a.errorf(c, "%v", runErr)

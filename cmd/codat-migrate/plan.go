@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -95,57 +94,97 @@ requests today).`,
 				return a.exitForSetupError(c, err)
 			}
 		}
-		if canary == 0 {
-			canary = -1
+		runCanary := canary
+		if runCanary == 0 {
+			runCanary = -1 // bulk: negative means no canary
 		}
-		r := &bulk.Runner{Client: client, Registry: reg, JournalPath: journal, Canary: canary, Sync: mode,
+		r := &bulk.Runner{Client: client, Registry: reg, JournalPath: journal, Canary: runCanary, Sync: mode,
 			RequestsPerMinute: perMinute, SkipAccountCheck: skipAccount, Logger: logger}
 		p, err := r.Plan(context.Background(), in.bulkInput())
 		if err != nil {
-			a.errorf(c, "%v", err)
+			a.errorf(c, "%s", operatorMessage(err))
 			return exitFatal
 		}
+		code := exitOK
+		if p.Valid == 0 {
+			code = exitRowsFailed
+		}
 		if asJSON {
-			enc := json.NewEncoder(a.stdout)
-			enc.SetIndent("", "  ")
-			if err := enc.Encode(p); err != nil {
-				a.errorf(c, "%v", err)
-				return exitFatal
+			if code := a.printJSON(c, planJSON(p)); code != exitOK {
+				return code
 			}
-			return exitOK
+			return code
 		}
 		printPlan(a.stdout, p, note, "", time.Now())
-		fmt.Fprintf(a.stdout, "\nNext: stop the old system's syncing for these customers, then\n  %s\n", commandLine("migrate", args))
-		return exitOK
+		if code != exitOK {
+			fmt.Fprintln(a.stdout, "\nNo row is valid: there is nothing to migrate. Run 'codat-migrate validate' to list the problems.")
+			return code
+		}
+		next, stdinNote := nextMigrate(fs, inf.input)
+		fmt.Fprintf(a.stdout, "\nNext: stop the old system's syncing for these customers, then\n  %s\n", next)
+		if stdinNote != "" {
+			fmt.Fprintf(a.stdout, "  (%s)\n", stdinNote)
+		}
+		return code
 	}
 	return c
+}
+
+// planOnlyFlags are plan's flags that migrate does not accept.
+var planOnlyFlags = map[string]bool{"offline": true, "json": true}
+
+// nextMigrate is the migrate command that carries out the plan: the flags
+// given to plan that migrate accepts, and the input. With standard input it
+// adds the --journal migrate requires, and a note to pipe the export again.
+func nextMigrate(fs *flag.FlagSet, input string) (string, string) {
+	var args []string
+	journal := false
+	fs.Visit(func(f *flag.Flag) {
+		if planOnlyFlags[f.Name] || f.Name == "input" {
+			return
+		}
+		journal = journal || f.Name == "journal"
+		args = append(args, "--"+f.Name+"="+f.Value.String())
+	})
+	note := ""
+	if input == "-" {
+		if !journal {
+			args = append(args, "--journal=migration.journal")
+		}
+		note = "pipe the same export in again; a rerun needs the same --journal to resume"
+	}
+	args = append(args, "--input", input)
+	return commandLine("migrate", args), note
 }
 
 // printPlan writes a plan for people.
 func printPlan(w io.Writer, p *bulk.Plan, note, ind string, now time.Time) {
 	fmt.Fprintf(w, "%sPlan for %s: %d rows\n", ind, p.Input, p.Rows)
 	line := func(label string, n int, why string) {
-		if n == 0 && label != "valid" && label != "new" {
+		if n == 0 && label != "valid" && label != "  new" {
 			return
 		}
 		fmt.Fprintf(w, "%s  %-18s %6d  %s\n", ind, label, n, why)
 	}
-	line("valid", p.Valid, "")
 	line("invalid", p.Invalid, "cannot be used as they are (run 'validate' to list them)")
-	line("duplicate", p.Duplicate, "same ref or tenant as another row; not migrated")
-	line("already migrated", p.AlreadyMigrated, "finished per the journal; nothing sent")
-	line("token changed", p.TokenChanged, "migrated earlier with another token (--relink)")
-	line("token rejected", p.TokenRejected, "this token was rejected before; not sent again")
-	line("failed canary", p.CanaryFailed, "a canary that failed before; not retried (a new canary runs first)")
-	line("resume", p.Resume, "started by an earlier run; continued")
-	line("  in Codat", p.InCodat, "of them: not in the journal, but their ref is on a company in Codat")
-	line("new", p.New, "migrated from scratch")
+	line("duplicate", p.Duplicate, "same ref or tenant as another row; none of them is migrated")
+	line("valid", p.Valid, "pass every offline check (as 'validate' counts them); of them:")
+	line("  already migrated", p.AlreadyMigrated, "finished per the journal; nothing sent")
+	line("  token changed", p.TokenChanged, "migrated earlier with another token (--relink)")
+	line("  token rejected", p.TokenRejected, "this token was rejected before; not sent again")
+	line("  failed canary", p.CanaryFailed, "a canary that failed before; not retried (a new canary runs first)")
+	line("  resume", p.Resume, "started by an earlier run; continued")
+	line("    in Codat", p.InCodat, "of them: not in the journal, but their ref is on a company in Codat")
+	line("  new", p.New, "migrated from scratch")
 	if p.Canary > 0 {
-		line("canary", p.Canary, "run first; they wait for their first sync and gate the rest")
+		line("canary", p.Canary, "of those migrated, run first; they wait for their first sync and gate the rest")
 	}
-	fmt.Fprintf(w, "%sRequests: %d migrations × ~%d = about %d needed", ind, p.ToMigrate(), p.RequestsPerCompany, p.RequestsNeeded)
+	fmt.Fprintf(w, "%sRequests: about %d needed: %d migrations × %d", ind, p.RequestsNeeded, p.ToMigrate(), p.RequestsPerCompany)
+	if extra := p.RequestsNeeded - p.ToMigrate()*p.RequestsPerCompany - p.AccountCheckRequests; extra != 0 {
+		fmt.Fprintf(w, " %+d for the canary's first-sync polls (an estimate) and resumed rows' look-ups", extra)
+	}
 	if p.AccountCheckRequests > 0 {
-		fmt.Fprintf(w, " (%d of them for the account check)", p.AccountCheckRequests)
+		fmt.Fprintf(w, " +%d for the account check", p.AccountCheckRequests)
 	}
 	fmt.Fprintln(w)
 	if p.AccountCheckError != "" {

@@ -75,9 +75,10 @@ read too (offline) and the rows not yet started are counted.`,
 			}
 		}
 		if asJSON {
-			out := map[string]any{"journal": s}
+			out := statusOut{Journal: journalJSON(s)}
 			if plan != nil {
-				out["input"] = plan
+				pj := planJSON(plan)
+				out.Export = &pj
 			}
 			return a.printJSON(c, out)
 		}

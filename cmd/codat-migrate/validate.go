@@ -40,6 +40,9 @@ Exit code 0 when every row is valid, 1 otherwise.`,
 		if err := inf.resolveInput(fs); err != nil {
 			return a.exitForSetupError(c, err)
 		}
+		if err := checkReportPath(report); err != nil {
+			return a.exitForSetupError(c, err)
+		}
 		logger, err := lf.logger(a.stderr)
 		if err != nil {
 			return a.exitForSetupError(c, err)
