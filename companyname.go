@@ -14,10 +14,14 @@ import (
 // digit Codat accepts: Codat would answer POST /companies with a 400.
 var ErrCompanyName = errors.New("codat: company name has no letter or digit Codat accepts")
 
-// foldAccents decomposes every character (compatibility decomposition, so
-// full-width and other compatibility forms become their plain letters) and
-// removes the combining marks: "é" becomes "e", "Ｆ" becomes "F".
-var foldAccents = transform.Chain(norm.NFKD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
+// foldAccents returns a transformer that decomposes every character
+// (compatibility decomposition, so full-width and other compatibility forms
+// become their plain letters) and removes the combining marks: "é" becomes
+// "e", "Ｆ" becomes "F". A chain keeps state between calls, so each call of
+// CompanyName (which migrations make concurrently) has its own.
+func foldAccents() transform.Transformer {
+	return transform.Chain(norm.NFKD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
+}
 
 // companyNameAllowed reports whether Codat keeps r in a company name: the
 // contract's pattern is ^[A-Za-z0-9\s\-',&@.,?!]+$ and Codat removes
@@ -46,7 +50,7 @@ func companyNameAllowed(r rune) bool {
 // ErrCompanyName: Codat would refuse it. The error does not quote the name.
 // Client.Migrate sends the name CompanyName returns.
 func CompanyName(name string) (string, error) {
-	folded, _, err := transform.String(foldAccents, name)
+	folded, _, err := transform.String(foldAccents(), name)
 	if err != nil { // not expected: the transformers accept any input
 		folded = name
 	}

@@ -1,7 +1,9 @@
 package codat_test
 
 import (
+	"fmt"
 	"regexp"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -70,4 +72,24 @@ func FuzzCompanyName(f *testing.F) {
 			t.Fatalf("CompanyName is not idempotent")
 		}
 	})
+}
+
+// TestCompanyNameConcurrent: migrations call CompanyName at the same time.
+func TestCompanyNameConcurrent(t *testing.T) {
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range 200 {
+				name := fmt.Sprintf("Café Müller %d-%d GmbH", i, j)
+				got, err := codat.CompanyName(name)
+				if err != nil || got != fmt.Sprintf("Cafe Muller %d-%d GmbH", i, j) {
+					t.Errorf("CompanyName(%q) = %q, %v", name, got, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
