@@ -121,7 +121,7 @@ func TestBuildersCoverRegistry(t *testing.T) {
 		keys = append(keys, p.Key)
 		require.NoError(t, validatePlatform(p), p.Key)
 		assert.NotEmpty(t, p.Source, p.Key)
-		assert.Contains(t, []Evidence{Documented, Inferred}, p.Evidence, p.Key)
+		assert.Contains(t, []Evidence{Documented, Inferred, Doubtful}, p.Evidence, p.Key)
 		b, ok := builders[p.Key]
 		if !assert.True(t, ok, "no typed builder for %s", p.Key) {
 			continue

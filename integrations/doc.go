@@ -12,7 +12,8 @@
 // # Builders
 //
 // A typed builder per platform (QuickBooksOnline, Xero, FreeAgent, FreshBooks,
-// Shopify, Wave, ZohoBooks and twenty more) has semantic fields — RealmID,
+// Shopify, Wave, ZohoBooks and twenty more; generated, with their docs and the
+// built-in registry, from one table, platforms.json) has semantic fields — RealmID,
 // AccessToken, RefreshToken, ExpiresAt… — with every credential a
 // codat.Secret. Its Body maps those fields to wire names through the registry
 // by Role, and validates:
@@ -43,13 +44,17 @@
 //
 // Each Platform has an Evidence level and a Source:
 //   - documented: a public Codat source shows the body. Only Sage Bank Feeds
-//     ("authorizationId") is documented; Codat's migration guide shows one
-//     generic body, {"accessToken": …, "businessId": …}, without saying which
-//     integration it is for.
+//     (authorizationId and bankId) is documented; Codat's migration guide
+//     shows one generic body, {"accessToken": …, "businessId": …}, without
+//     saying which integration it is for.
 //   - inferred: the names are the provider's own OAuth field names (Intuit's
 //     realmId and refresh_token, Xero's tenantId, Shopify's shop, Square's
 //     merchant_id…) written in the camelCase of that generic example. Most
 //     platforms are inferred: a body may be rejected by Codat until corrected.
+//   - doubtful: inferred names, but Codat's documentation points to another
+//     credential (Oracle NetSuite: Codat's linking guide requires NetSuite's
+//     Token-based Authentication, not an OAuth 2.0 pair). Load the real body
+//     before migrating.
 //   - loaded: the names came from the user's Postman collection or spec file.
 //
 // Platforms lists them all with their evidence and expected fields
@@ -122,3 +127,5 @@
 // Registry.Bind sends a builder through a registry of your own, and
 // bulk.Runner.Registry takes one. Registries are safe for concurrent use.
 package integrations
+
+//go:generate go run ./internal/gen

@@ -110,7 +110,7 @@ func ExampleRegistry_Platforms() {
 		fmt.Printf("%s  %-22s %-10s %s\n", p.Key, p.Name, p.Evidence, p.Expected())
 	}
 	// Output:
-	// akxx  Oracle NetSuite        inferred   required: accountId, accessToken, refreshToken; optional: expiresAt
+	// akxx  Oracle NetSuite        doubtful   required: accountId, accessToken, refreshToken; optional: expiresAt
 	// exgd  Stripe                 inferred   required: stripeUserId, accessToken; optional: refreshToken
 	// fbrh  FreeAgent              inferred   required: accessToken, refreshToken; optional: expiresAt
 }

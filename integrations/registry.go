@@ -20,6 +20,10 @@ const (
 	// Inferred: the names follow the provider's own OAuth field names, written
 	// in the camelCase of Codat's one public example; Codat has not confirmed them.
 	Inferred Evidence = "inferred"
+	// Doubtful: the names follow the provider's OAuth 2.0 field names, but
+	// Codat's documentation points to another credential for this platform;
+	// load the real body (LoadPostman, LoadSpec) before migrating.
+	Doubtful Evidence = "doubtful"
 	// Loaded: the names came from a file the user loaded (LoadPostman, LoadSpec)
 	// or from Register.
 	Loaded Evidence = "loaded"
@@ -454,9 +458,9 @@ func validatePlatform(p Platform) error {
 		return fmt.Errorf("platform %s: name is empty", p.Key)
 	}
 	switch p.Evidence {
-	case Documented, Inferred, Loaded:
+	case Documented, Inferred, Doubtful, Loaded:
 	default:
-		return fmt.Errorf("platform %s: evidence %q: must be documented, inferred or loaded", p.Key, p.Evidence)
+		return fmt.Errorf("platform %s: evidence %q: must be documented, inferred, doubtful or loaded", p.Key, p.Evidence)
 	}
 	if len(p.Fields) == 0 {
 		return fmt.Errorf("platform %s: no fields", p.Key)

@@ -747,7 +747,10 @@ func TestIntegrationsCommand(t *testing.T) {
 	res := run(t, runOpts{}, "integrations")
 	require.Equal(t, exitOK, res.code, res)
 	assert.Regexp(t, `(?m)^qhyg\s+QuickBooks Online\s+Accounting\s+inferred\s+realmId`, res.stdout)
-	assert.Regexp(t, `(?m)^olpr\s+Sage Bank Feeds\s+BankFeed\s+documented`, res.stdout)
+	assert.Regexp(t, `(?m)^olpr\s+Sage Bank Feeds\s+BankFeed\s+documented\s+authorizationId, bankId$`, res.stdout)
+	assert.Regexp(t, `(?m)^akxx\s+Oracle NetSuite\s+Accounting\s+doubtful\s+accountId`, res.stdout)
+	assert.Contains(t, res.stdout, "1 doubtful")
+	assert.Contains(t, res.stdout, "Doubtful: Codat's documentation points to another credential for Oracle NetSuite (akxx); load the real body with --spec")
 
 	res = run(t, runOpts{}, "integrations", "Xero")
 	require.Equal(t, exitOK, res.code, res)

@@ -117,8 +117,8 @@ integrations are enabled.`,
 		for _, p := range platforms {
 			counts[p.Evidence]++
 		}
-		fmt.Fprintf(a.stdout, "\n%d platforms: %d documented, %d inferred, %d loaded.\n", len(platforms),
-			counts[integrations.Documented], counts[integrations.Inferred], counts[integrations.Loaded])
+		fmt.Fprintf(a.stdout, "\n%d platforms: %d documented, %d inferred, %d doubtful, %d loaded.\n", len(platforms),
+			counts[integrations.Documented], counts[integrations.Inferred], counts[integrations.Doubtful], counts[integrations.Loaded])
 		if account != nil {
 			var unknown []string
 			for k, in := range account {
@@ -133,6 +133,16 @@ integrations are enabled.`,
 		}
 		if counts[integrations.Inferred] > 0 {
 			fmt.Fprintln(a.stdout, "Inferred field names may be rejected by Codat: load Codat's Postman collection with --spec, and keep the canary on.")
+		}
+		var doubtful []string
+		for _, p := range platforms {
+			if p.Evidence == integrations.Doubtful {
+				doubtful = append(doubtful, fmt.Sprintf("%s (%s)", p.Name, p.Key))
+			}
+		}
+		if len(doubtful) > 0 {
+			fmt.Fprintf(a.stdout, "Doubtful: Codat's documentation points to another credential for %s; load the real body with --spec before migrating them.\n",
+				strings.Join(doubtful, ", "))
 		}
 		return exitOK
 	}
