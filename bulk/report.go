@@ -84,6 +84,9 @@ type ReportRow struct {
 	Error      string `json:"error,omitempty"`
 	// Requests is the number of HTTP requests this run sent for the row.
 	Requests int `json:"requests"`
+	// InputCompanyName is the company name as the input has it, when Codat
+	// stores another (CompanyName: see codat.CompanyName).
+	InputCompanyName string `json:"inputCompanyName,omitempty"`
 }
 
 // ReportWriter receives one ReportRow per input row. Runner calls Write from
@@ -95,7 +98,7 @@ type ReportWriter interface {
 }
 
 var reportHeader = []string{"line", "ref", "company_name", "platform", "status", "company_id", "connection_id",
-	"link_url", "error_class", "error", "requests"}
+	"link_url", "error_class", "error", "requests", "input_company_name"}
 
 type csvReport struct {
 	mu     sync.Mutex
@@ -121,7 +124,7 @@ func (r *csvReport) Write(row ReportRow) error {
 	// link URL) as much as the input's.
 	err := r.w.Write([]string{strconv.Itoa(row.Line), csvSafe(row.Ref), csvSafe(row.CompanyName), csvSafe(row.Platform),
 		csvSafe(string(row.Status)), csvSafe(row.CompanyID), csvSafe(row.ConnectionID), csvSafe(row.LinkURL),
-		csvSafe(row.ErrorClass), csvSafe(row.Error), strconv.Itoa(row.Requests)})
+		csvSafe(row.ErrorClass), csvSafe(row.Error), strconv.Itoa(row.Requests), csvSafe(row.InputCompanyName)})
 	if err != nil {
 		return err
 	}

@@ -275,9 +275,19 @@ type classifier struct {
 
 // baseReport is the report row of row, its cells that may be credentials
 // withheld (see shownRow).
+//
+// Its CompanyName is the name Codat stores (codat.CompanyName: accents
+// folded, characters Codat drops dropped), which Migrate sends; the input's
+// is in InputCompanyName when it differs.
 func baseReport(row Row) ReportRow {
 	row = shownRow(row)
-	return ReportRow{Line: row.Line, Ref: row.Ref, CompanyName: row.CompanyName, Platform: row.Platform}
+	rr := ReportRow{Line: row.Line, Ref: row.Ref, CompanyName: row.CompanyName, Platform: row.Platform}
+	if row.CompanyName != withheld {
+		if stored, changed := storedName(row.CompanyName); changed {
+			rr.CompanyName, rr.InputCompanyName = stored, row.CompanyName
+		}
+	}
+	return rr
 }
 
 // classify decides one row: reported at once (out) or migrated (job).
@@ -536,6 +546,23 @@ type Plan struct {
 	QuotaError string `json:"quotaError,omitempty"`
 	// Estimate is the expected calendar under Codat's quota rules.
 	Estimate Estimate `json:"estimate"`
+	// NameChanges are the first MaxNameChanges rows to migrate whose
+	// company name Codat stores differently (see codat.CompanyName);
+	// NameChangeCount counts them all.
+	NameChanges     []NameChange `json:"nameChanges,omitempty"`
+	NameChangeCount int          `json:"nameChangeCount"`
+}
+
+// MaxNameChanges bounds Plan.NameChanges.
+const MaxNameChanges = 100
+
+// NameChange is a company name Codat will store differently from the
+// input's: accents folded, characters Codat drops dropped.
+type NameChange struct {
+	Line   int    `json:"line"`
+	Ref    string `json:"ref"`
+	Input  string `json:"input"`
+	Stored string `json:"stored"`
 }
 
 // ToMigrate is the number of migrations the run would start.
@@ -645,6 +672,12 @@ func (r *Runner) Plan(ctx context.Context, in Input) (*Plan, error) {
 			p.New++
 		}
 		p.RequestsNeeded += need
+		if rr := baseReport(row); rr.InputCompanyName != "" {
+			p.NameChangeCount++
+			if len(p.NameChanges) < MaxNameChanges {
+				p.NameChanges = append(p.NameChanges, NameChange{Line: row.Line, Ref: rr.Ref, Input: rr.InputCompanyName, Stored: rr.CompanyName})
+			}
+		}
 		return nil
 	})
 	if err != nil {

@@ -1,6 +1,7 @@
 package bulk
 
 import (
+	"context"
 	"errors"
 	"io"
 	"maps"
@@ -8,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -352,4 +354,43 @@ func TestCheckRowWithholdsCredentials(t *testing.T) {
 	assert.Contains(t, err.Error(), `unknown platform "Ledgerly Classic"`, "a platform that cannot be a credential is quoted")
 	assert.NotContains(t, err.Error(), "integrations:")
 	assert.NotContains(t, err.Error(), "Registry.")
+}
+
+// TestCompanyNameCodatStores: the report has the name Codat stores (and the
+// input's beside it when it differs); a name with nothing Codat keeps is
+// invalid offline.
+func TestCompanyNameCodatStores(t *testing.T) {
+	data := csvHeader +
+		"n1,Café Müller GmbH,qhyg,1,tok-n1-s3cr3t,refresh-n1-s3cr3t\n" +
+		"n2,Smith (UK) Ltd,qhyg,2,tok-n2-s3cr3t,refresh-n2-s3cr3t\n" +
+		"n3,株式会社,qhyg,3,tok-n3-s3cr3t,refresh-n3-s3cr3t\n" +
+		"n4,Plain Ltd,qhyg,4,tok-n4-s3cr3t,refresh-n4-s3cr3t\n"
+	rep := &memReport{}
+	sum, err := (&Runner{Registry: testRegistry()}).Validate(context.Background(), BytesInput("in.csv", FormatCSV, []byte(data)), rep)
+	require.NoError(t, err)
+	assert.Equal(t, 3, sum.Count(StatusValid))
+	rows := rep.byLine()
+	assert.Equal(t, "Cafe Muller GmbH", rows[2].CompanyName)
+	assert.Equal(t, "Café Müller GmbH", rows[2].InputCompanyName)
+	assert.Equal(t, "Smith UK Ltd", rows[3].CompanyName)
+	assert.Equal(t, StatusInvalid, rows[4].Status)
+	assert.Contains(t, rows[4].Error, "company name has no letter or digit Codat keeps")
+	assert.Equal(t, "Plain Ltd", rows[5].CompanyName)
+	assert.Empty(t, rows[5].InputCompanyName)
+}
+
+// TestRunReportsTheStoredName: a migrated row's report has the name Codat
+// stored.
+func TestRunReportsTheStoredName(t *testing.T) {
+	clk := newFakeClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
+	f := newFakeCodat(clk)
+	r := testRunner(t, f, clk)
+	rep := &memReport{}
+	data := csvHeader + "n1,Smith (UK) Ltd,qhyg,1,tok-n1-s3cr3t,refresh-n1-s3cr3t\n"
+	_, err := r.Run(context.Background(), BytesInput("in.csv", FormatCSV, []byte(data)), rep)
+	require.NoError(t, err)
+	require.Len(t, rep.rows, 1)
+	assert.Equal(t, StatusMigrated, rep.rows[0].Status)
+	assert.Equal(t, "Smith UK Ltd", rep.rows[0].CompanyName)
+	assert.Equal(t, "Smith (UK) Ltd", rep.rows[0].InputCompanyName)
 }

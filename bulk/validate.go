@@ -41,6 +41,9 @@ func checkRow(reg *integrations.Registry, row Row) (checked, error) {
 	}
 	if row.CompanyName == "" {
 		problems = append(problems, "company name is empty")
+	} else if _, err := codat.CompanyName(row.CompanyName); err != nil && !matchesSecret(row.CompanyName, row) && !credentialShaped(row.CompanyName) {
+		problems = append(problems, "company name has no letter or digit Codat keeps (it keeps A-Z, a-z, 0-9, spaces and - ' , & @ . ? ! "+
+			"and folds accents): Codat would refuse it; give a name in Latin letters")
 	}
 	if len(row.Tags) > maxUserTags {
 		problems = append(problems, fmt.Sprintf("%d tags: Codat allows %d besides the ref tag", len(row.Tags), maxUserTags))
@@ -109,6 +112,16 @@ func (c checked) platformLabel() string {
 		return c.platformKey
 	}
 	return c.platformName + " (" + c.platformKey + ")"
+}
+
+// storedName is the name Codat stores for name (codat.CompanyName), and
+// whether it differs; a name Codat would refuse is returned as it is.
+func storedName(name string) (string, bool) {
+	stored, err := codat.CompanyName(name)
+	if err != nil || stored == name {
+		return name, false
+	}
+	return stored, true
 }
 
 type reasonError string

@@ -27,7 +27,9 @@ func TestValidateExportShapes(t *testing.T) {
 		err  []string // in stderr
 	}{
 		{name: "excel trailing columns", args: []string{"validate", exportFixture(t, "excel-trailing-columns.csv")},
-			out: []string{"3 rows, 3 valid"}},
+			out: []string{"3 rows, 3 valid", `line 3    ref crm-2  warning: Codat stores the company name "Beta Café" as "Beta Cafe"`}},
+		{name: "plan warns of a name Codat changes", args: []string{"plan", "--offline", exportFixture(t, "excel-trailing-columns.csv")},
+			out: []string{"Company names Codat stores otherwise", `"Beta Café" as "Beta Cafe"`}},
 		{name: "semicolons", args: []string{"validate", exportFixture(t, "semicolon.csv")}, out: []string{"3 rows, 3 valid"}},
 		{name: "tsv", args: []string{"validate", exportFixture(t, "tab-separated.tsv")}, out: []string{"3 rows, 3 valid"}},
 		{name: "human headers", args: []string{"validate", exportFixture(t, "human-headers.csv")}, out: []string{"3 rows, 3 valid"}},

@@ -63,6 +63,9 @@ type planOut struct {
 	Quota                *quotaOut   `json:"quota,omitempty"`
 	QuotaError           string      `json:"quotaError,omitempty"`
 	Estimate             estimateOut `json:"estimate"`
+	// NameChanges are company names Codat stores otherwise (the first 100).
+	NameChanges     []bulk.NameChange `json:"nameChanges"`
+	NameChangeCount int               `json:"nameChangeCount"`
 }
 
 type estimateOut struct {
@@ -89,6 +92,10 @@ func planJSON(p *bulk.Plan) planOut {
 		QuotaError: operatorText(p.QuotaError), Estimate: estimateOut{Days: []dayOut{}, DurationSeconds: seconds(p.Estimate.Duration)}}
 	if p.ToMigrate() > 0 {
 		out.Estimate.Finish = rfc3339(p.Estimate.Finish)
+	}
+	out.NameChanges, out.NameChangeCount = p.NameChanges, p.NameChangeCount
+	if out.NameChanges == nil {
+		out.NameChanges = []bulk.NameChange{}
 	}
 	for _, d := range p.Estimate.Days {
 		out.Estimate.Days = append(out.Estimate.Days, dayOut{Start: rfc3339(d.Start), End: rfc3339(d.End), ACC: d.ACC,

@@ -205,6 +205,7 @@ func printPlan(w io.Writer, p *bulk.Plan, note, ind string, now time.Time) {
 				ind, i+1, d.Start.UTC().Format("2006-01-02 15:04"), d.ACC, d.Quota, d.Companies, d.Requests)
 		}
 	}
+	printNameChanges(w, p, ind)
 	if !p.Estimate.Finish.IsZero() && p.ToMigrate() > 0 {
 		fmt.Fprintf(w, "%sExpected to finish %s (in %s)", ind, p.Estimate.Finish.UTC().Format("2006-01-02 15:04 MST"), humanDuration(p.Estimate.Duration))
 		if n := len(p.Estimate.Days); n > 1 {

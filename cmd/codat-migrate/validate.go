@@ -100,12 +100,38 @@ type badRowLister struct {
 }
 
 func (l *badRowLister) Write(r bulk.ReportRow) error {
-	if r.Status != bulk.StatusValid {
-		l.mu.Lock()
+	l.mu.Lock()
+	switch {
+	case r.Status != bulk.StatusValid:
 		fmt.Fprintln(l.w, rowLine(r))
-		l.mu.Unlock()
+	case r.InputCompanyName != "":
+		fmt.Fprintln(l.w, nameChangeLine(r.Line, r.Ref, r.InputCompanyName, r.CompanyName))
 	}
+	l.mu.Unlock()
 	return l.next.Write(r)
+}
+
+// nameChangeLine warns that Codat stores a company name otherwise.
+func nameChangeLine(line int, ref, input, stored string) string {
+	return fmt.Sprintf("line %-4d %s  warning: Codat stores the company name %q as %q", line, refOrDash(ref), input, stored)
+}
+
+// printNameChanges lists the rows to migrate whose company name Codat
+// stores otherwise.
+func printNameChanges(w io.Writer, p *bulk.Plan, ind string) {
+	if p.NameChangeCount == 0 {
+		return
+	}
+	fmt.Fprintf(w, "%sCompany names Codat stores otherwise (it keeps A-Z, a-z, 0-9, spaces and - ' , & @ . ? !; accents are folded): %d\n", ind, p.NameChangeCount)
+	for i, c := range p.NameChanges {
+		if i == maxShown {
+			break
+		}
+		fmt.Fprintf(w, "%s  %s\n", ind, nameChangeLine(c.Line, c.Ref, c.Input, c.Stored))
+	}
+	if n := p.NameChangeCount - min(len(p.NameChanges), maxShown); n > 0 {
+		fmt.Fprintf(w, "%s  … and %d more ('validate' lists them all)\n", ind, n)
+	}
 }
 
 func (l *badRowLister) Close() error { return nil }
