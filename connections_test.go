@@ -120,14 +120,14 @@ func TestConnectionsAll(t *testing.T) {
 func TestUpdateAuthorizationBodyErrorNamesPlatform(t *testing.T) {
 	h := newSDKHarness(t)
 	_, err := h.client.Connections.UpdateAuthorization(context.Background(), sdkCompanyID, sdkConnectionID,
-		sdkAuth{key: "qhyg", err: sdkErrBodyField})
+		sdkAuth{key: "qhyg", err: errSDKBodyField})
 	require.Error(t, err)
-	assert.ErrorIs(t, err, sdkErrBodyField)
+	assert.ErrorIs(t, err, errSDKBodyField)
 	assert.Contains(t, err.Error(), "qhyg")
 	assert.Empty(t, h.requests())
 }
 
-var sdkErrBodyField = errors.New("realmId is required")
+var errSDKBodyField = errors.New("realmId is required")
 
 func TestConnectionStatusIs(t *testing.T) {
 	tests := []struct {
