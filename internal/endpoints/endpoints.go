@@ -8,6 +8,7 @@ import (
 	"context"
 	"iter"
 	"net/http"
+	"slices"
 
 	"github.com/codat-migrate/codat"
 	"github.com/codat-migrate/codat/internal/testutil"
@@ -117,111 +118,113 @@ func status(code int) http.HandlerFunc {
 }
 
 // All returns the table, one entry per method.
-func All() []Endpoint {
-	auth := Auth{Key: "qhyg", Fields: map[string]string{"accessToken": "tok"}}
-	return []Endpoint{
-		{Name: "Companies.Create", Method: "POST", Class: ClassKeyed, Decodes: true, Respond: company,
-			Call: func(ctx context.Context, c *codat.Client) error {
-				_, err := c.Companies.Create(ctx, codat.CreateCompanyRequest{Name: "Acme"})
-				return err
-			}},
-		{Name: "Companies.Get", Method: "GET", Class: ClassRead, Decodes: true, Respond: company,
-			Call: func(ctx context.Context, c *codat.Client) error {
-				_, err := c.Companies.Get(ctx, CompanyID)
-				return err
-			}},
-		{Name: "Companies.List", Method: "GET", Class: ClassRead, Decodes: true, Respond: companies,
-			Call: func(ctx context.Context, c *codat.Client) error {
-				_, err := c.Companies.List(ctx, nil)
-				return err
-			}},
-		{Name: "Companies.All", Method: "GET", Class: ClassRead, Decodes: true, Respond: companies,
-			Call: func(ctx context.Context, c *codat.Client) error {
-				return first(c.Companies.All(ctx, nil))
-			}},
-		{Name: "Companies.Update", Method: "PATCH", Class: ClassKeyed, Decodes: true, Respond: company,
-			Call: func(ctx context.Context, c *codat.Client) error {
-				_, err := c.Companies.Update(ctx, CompanyID, codat.UpdateCompanyRequest{Description: "x"})
-				return err
-			}},
-		{Name: "Companies.Delete", Method: "DELETE", Class: ClassRead, Respond: status(204),
-			Call: func(ctx context.Context, c *codat.Client) error {
-				return c.Companies.Delete(ctx, CompanyID)
-			}},
-		{Name: "Connections.Create", Method: "POST", Class: ClassKeyed, Decodes: true, Respond: connection,
-			Call: func(ctx context.Context, c *codat.Client) error {
-				_, err := c.Connections.Create(ctx, CompanyID, "qhyg")
-				return err
-			}},
-		{Name: "Connections.Get", Method: "GET", Class: ClassRead, Decodes: true, Respond: connection,
-			Call: func(ctx context.Context, c *codat.Client) error {
-				_, err := c.Connections.Get(ctx, CompanyID, ConnectionID)
-				return err
-			}},
-		{Name: "Connections.List", Method: "GET", Class: ClassRead, Decodes: true, Respond: connections,
-			Call: func(ctx context.Context, c *codat.Client) error {
-				_, err := c.Connections.List(ctx, CompanyID, nil)
-				return err
-			}},
-		{Name: "Connections.All", Method: "GET", Class: ClassRead, Decodes: true, Respond: connections,
-			Call: func(ctx context.Context, c *codat.Client) error {
-				return first(c.Connections.All(ctx, CompanyID, nil))
-			}},
-		{Name: "Connections.Delete", Method: "DELETE", Class: ClassRead, Respond: status(200),
-			Call: func(ctx context.Context, c *codat.Client) error {
-				return c.Connections.Delete(ctx, CompanyID, ConnectionID)
-			}},
-		{Name: "Connections.Unlink", Method: "PATCH", Class: ClassKeyed, Decodes: true, Respond: connection,
-			Call: func(ctx context.Context, c *codat.Client) error {
-				_, err := c.Connections.Unlink(ctx, CompanyID, ConnectionID)
-				return err
-			}},
-		{Name: "Connections.UpdateAuthorization", Method: "PUT", Class: ClassAuth, Decodes: true, Respond: connection,
-			Call: func(ctx context.Context, c *codat.Client) error {
-				_, err := c.Connections.UpdateAuthorization(ctx, CompanyID, ConnectionID, auth)
-				return err
-			}},
-		{Name: "Sync.RefreshAll", Method: "POST", Class: ClassKeyed, Respond: status(204),
-			Call: func(ctx context.Context, c *codat.Client) error {
-				return c.Sync.RefreshAll(ctx, CompanyID)
-			}},
-		{Name: "Sync.RefreshDataType", Method: "POST", Class: ClassKeyed, Decodes: true, Respond: pullOperation,
-			Call: func(ctx context.Context, c *codat.Client) error {
-				_, err := c.Sync.RefreshDataType(ctx, CompanyID, "invoices", "")
-				return err
-			}},
-		{Name: "Sync.Status", Method: "GET", Class: ClassRead, Decodes: true, Respond: dataStatus,
-			Call: func(ctx context.Context, c *codat.Client) error {
-				_, err := c.Sync.Status(ctx, CompanyID)
-				return err
-			}},
-		{Name: "Sync.PullOperations", Method: "GET", Class: ClassRead, Decodes: true, Respond: pullOperations,
-			Call: func(ctx context.Context, c *codat.Client) error {
-				_, err := c.Sync.PullOperations(ctx, CompanyID, nil)
-				return err
-			}},
-		{Name: "Sync.AllPullOperations", Method: "GET", Class: ClassRead, Decodes: true, Respond: pullOperations,
-			Call: func(ctx context.Context, c *codat.Client) error {
-				return first(c.Sync.AllPullOperations(ctx, CompanyID, nil))
-			}},
-		{Name: "Sync.PullOperation", Method: "GET", Class: ClassRead, Decodes: true, Respond: pullOperation,
-			Call: func(ctx context.Context, c *codat.Client) error {
-				_, err := c.Sync.PullOperation(ctx, CompanyID, DatasetID)
-				return err
-			}},
-		{Name: "Integrations.List", Method: "GET", Class: ClassRead, Decodes: true, Respond: integrations,
-			Call: func(ctx context.Context, c *codat.Client) error {
-				_, err := c.Integrations.List(ctx, nil)
-				return err
-			}},
-		{Name: "Integrations.All", Method: "GET", Class: ClassRead, Decodes: true, Respond: integrations,
-			Call: func(ctx context.Context, c *codat.Client) error {
-				return first(c.Integrations.All(ctx, nil))
-			}},
-		{Name: "Integrations.Get", Method: "GET", Class: ClassRead, Decodes: true, Respond: integration,
-			Call: func(ctx context.Context, c *codat.Client) error {
-				_, err := c.Integrations.Get(ctx, "qhyg")
-				return err
-			}},
-	}
+func All() []Endpoint { return slices.Clone(table) }
+
+// auth is the authorization Connections.UpdateAuthorization sends.
+var auth = Auth{Key: "qhyg", Fields: map[string]string{"accessToken": "tok"}}
+
+var table = []Endpoint{
+	{Name: "Companies.Create", Method: "POST", Class: ClassKeyed, Decodes: true, Respond: company,
+		Call: func(ctx context.Context, c *codat.Client) error {
+			_, err := c.Companies.Create(ctx, codat.CreateCompanyRequest{Name: "Acme"})
+			return err
+		}},
+	{Name: "Companies.Get", Method: "GET", Class: ClassRead, Decodes: true, Respond: company,
+		Call: func(ctx context.Context, c *codat.Client) error {
+			_, err := c.Companies.Get(ctx, CompanyID)
+			return err
+		}},
+	{Name: "Companies.List", Method: "GET", Class: ClassRead, Decodes: true, Respond: companies,
+		Call: func(ctx context.Context, c *codat.Client) error {
+			_, err := c.Companies.List(ctx, nil)
+			return err
+		}},
+	{Name: "Companies.All", Method: "GET", Class: ClassRead, Decodes: true, Respond: companies,
+		Call: func(ctx context.Context, c *codat.Client) error {
+			return first(c.Companies.All(ctx, nil))
+		}},
+	{Name: "Companies.Update", Method: "PATCH", Class: ClassKeyed, Decodes: true, Respond: company,
+		Call: func(ctx context.Context, c *codat.Client) error {
+			_, err := c.Companies.Update(ctx, CompanyID, codat.UpdateCompanyRequest{Description: "x"})
+			return err
+		}},
+	{Name: "Companies.Delete", Method: "DELETE", Class: ClassRead, Respond: status(204),
+		Call: func(ctx context.Context, c *codat.Client) error {
+			return c.Companies.Delete(ctx, CompanyID)
+		}},
+	{Name: "Connections.Create", Method: "POST", Class: ClassKeyed, Decodes: true, Respond: connection,
+		Call: func(ctx context.Context, c *codat.Client) error {
+			_, err := c.Connections.Create(ctx, CompanyID, "qhyg")
+			return err
+		}},
+	{Name: "Connections.Get", Method: "GET", Class: ClassRead, Decodes: true, Respond: connection,
+		Call: func(ctx context.Context, c *codat.Client) error {
+			_, err := c.Connections.Get(ctx, CompanyID, ConnectionID)
+			return err
+		}},
+	{Name: "Connections.List", Method: "GET", Class: ClassRead, Decodes: true, Respond: connections,
+		Call: func(ctx context.Context, c *codat.Client) error {
+			_, err := c.Connections.List(ctx, CompanyID, nil)
+			return err
+		}},
+	{Name: "Connections.All", Method: "GET", Class: ClassRead, Decodes: true, Respond: connections,
+		Call: func(ctx context.Context, c *codat.Client) error {
+			return first(c.Connections.All(ctx, CompanyID, nil))
+		}},
+	{Name: "Connections.Delete", Method: "DELETE", Class: ClassRead, Respond: status(200),
+		Call: func(ctx context.Context, c *codat.Client) error {
+			return c.Connections.Delete(ctx, CompanyID, ConnectionID)
+		}},
+	{Name: "Connections.Unlink", Method: "PATCH", Class: ClassKeyed, Decodes: true, Respond: connection,
+		Call: func(ctx context.Context, c *codat.Client) error {
+			_, err := c.Connections.Unlink(ctx, CompanyID, ConnectionID)
+			return err
+		}},
+	{Name: "Connections.UpdateAuthorization", Method: "PUT", Class: ClassAuth, Decodes: true, Respond: connection,
+		Call: func(ctx context.Context, c *codat.Client) error {
+			_, err := c.Connections.UpdateAuthorization(ctx, CompanyID, ConnectionID, auth)
+			return err
+		}},
+	{Name: "Sync.RefreshAll", Method: "POST", Class: ClassKeyed, Respond: status(204),
+		Call: func(ctx context.Context, c *codat.Client) error {
+			return c.Sync.RefreshAll(ctx, CompanyID)
+		}},
+	{Name: "Sync.RefreshDataType", Method: "POST", Class: ClassKeyed, Decodes: true, Respond: pullOperation,
+		Call: func(ctx context.Context, c *codat.Client) error {
+			_, err := c.Sync.RefreshDataType(ctx, CompanyID, "invoices", "")
+			return err
+		}},
+	{Name: "Sync.Status", Method: "GET", Class: ClassRead, Decodes: true, Respond: dataStatus,
+		Call: func(ctx context.Context, c *codat.Client) error {
+			_, err := c.Sync.Status(ctx, CompanyID)
+			return err
+		}},
+	{Name: "Sync.PullOperations", Method: "GET", Class: ClassRead, Decodes: true, Respond: pullOperations,
+		Call: func(ctx context.Context, c *codat.Client) error {
+			_, err := c.Sync.PullOperations(ctx, CompanyID, nil)
+			return err
+		}},
+	{Name: "Sync.AllPullOperations", Method: "GET", Class: ClassRead, Decodes: true, Respond: pullOperations,
+		Call: func(ctx context.Context, c *codat.Client) error {
+			return first(c.Sync.AllPullOperations(ctx, CompanyID, nil))
+		}},
+	{Name: "Sync.PullOperation", Method: "GET", Class: ClassRead, Decodes: true, Respond: pullOperation,
+		Call: func(ctx context.Context, c *codat.Client) error {
+			_, err := c.Sync.PullOperation(ctx, CompanyID, DatasetID)
+			return err
+		}},
+	{Name: "Integrations.List", Method: "GET", Class: ClassRead, Decodes: true, Respond: integrations,
+		Call: func(ctx context.Context, c *codat.Client) error {
+			_, err := c.Integrations.List(ctx, nil)
+			return err
+		}},
+	{Name: "Integrations.All", Method: "GET", Class: ClassRead, Decodes: true, Respond: integrations,
+		Call: func(ctx context.Context, c *codat.Client) error {
+			return first(c.Integrations.All(ctx, nil))
+		}},
+	{Name: "Integrations.Get", Method: "GET", Class: ClassRead, Decodes: true, Respond: integration,
+		Call: func(ctx context.Context, c *codat.Client) error {
+			_, err := c.Integrations.Get(ctx, "qhyg")
+			return err
+		}},
 }
