@@ -22,6 +22,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/hashicorp/go-retryablehttp"
 	"golang.org/x/time/rate"
+
+	"github.com/codat-migrate/codat/internal/scrub"
 )
 
 // Version is the version of this SDK, sent in the default User-Agent.
@@ -63,11 +65,28 @@ type Client struct {
 	quota     quotaTracker
 }
 
-// credentials holds the Authorization header value. fmt does not call
-// methods on unexported fields, so a Secret held directly in Client would
-// print in clear under %+v; behind a pointer it prints as an address.
+// credentials holds the Authorization header value and the API key's forms
+// that answers are scrubbed of. fmt does not call methods on unexported
+// fields, so a Secret held directly in Client would print in clear under
+// %+v; behind a pointer it prints as an address.
 type credentials struct {
 	header Secret
+	// forms are the API key as given and base64-encoded (the header's value
+	// after "Basic "), and, for a ready-made header, the key it decodes to.
+	forms []Secret
+}
+
+// scrubber returns the scrubbing set for one call: the API key in every
+// form the client knows, and every string value of the request body.
+func (c *Client) scrubber(body []byte) *scrub.Set {
+	set := scrub.New()
+	for _, f := range c.creds.forms {
+		set.Add(f.Reveal())
+	}
+	for _, v := range bodyValues(body) {
+		set.Add(v)
+	}
+	return set
 }
 
 // String describes the client without its credentials.
@@ -264,9 +283,14 @@ func NewClient(apiKey string, opts ...Option) (*Client, error) {
 		limiter:   cfg.limiter,
 	}
 	if len(key) > 6 && strings.EqualFold(key[:6], "basic ") {
-		c.creds = &credentials{header: Secret("Basic " + strings.TrimSpace(key[6:]))}
+		enc := strings.TrimSpace(key[6:])
+		c.creds = &credentials{header: Secret("Basic " + enc), forms: []Secret{Secret(enc)}}
+		if raw, err := base64.StdEncoding.DecodeString(enc); err == nil {
+			c.creds.forms = append(c.creds.forms, Secret(raw))
+		}
 	} else {
-		c.creds = &credentials{header: Secret("Basic " + base64.StdEncoding.EncodeToString([]byte(key)))}
+		enc := base64.StdEncoding.EncodeToString([]byte(key))
+		c.creds = &credentials{header: Secret("Basic " + enc), forms: []Secret{Secret(key), Secret(enc)}}
 	}
 
 	var hc http.Client
@@ -332,6 +356,7 @@ type callState struct {
 	sent      atomic.Bool // some attempt may have reached the server
 	ambiguous atomic.Bool // some attempt may have taken effect without a usable answer
 	lost      atomic.Bool // some attempt may have reached the server and got no answer back
+	body      []byte      // the request body, for scrubbing what comes back
 }
 
 type callStateKey struct{}
@@ -407,7 +432,7 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 		u.RawQuery = cl.query.Encode()
 	}
 
-	st := &callState{class: cl.class, method: cl.method, path: displayPath}
+	st := &callState{class: cl.class, method: cl.method, path: displayPath, body: body}
 	ctx = context.WithValue(ctx, callStateKey{}, st)
 
 	var rawBody any
@@ -438,7 +463,7 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 			Path:      displayPath,
 			Attempts:  int(st.attempts.Load()),
 			Ambiguous: st.ambiguous.Load(),
-			Err:       transportCause(err),
+			Err:       scrubCause(transportCause(err), c.scrubber(body)),
 		}
 		c.logger.LogAttrs(ctx, slog.LevelWarn, "codat request failed",
 			slog.String("method", cl.method), slog.String("path", displayPath),
@@ -451,7 +476,7 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 		apiErr := c.decodeError(resp, cl.method, displayPath)
 		apiErr.ambiguous = st.ambiguous.Load()
 		apiErr.lost = st.lost.Load()
-		apiErr.scrub(bodyValues(body)) // before anything logs or prints it
+		apiErr.scrub(c.scrubber(body)) // before anything logs or prints it
 		// A 404 or 422 is often an expected answer (a look-up that finds
 		// nothing); throttling, server errors, auth failures and redirects
 		// (never followed: a wrong base URL, most likely) are not.
@@ -475,15 +500,17 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
 	if err != nil {
 		return &TransportError{Method: cl.method, Path: displayPath, Attempts: int(st.attempts.Load()),
-			Ambiguous: true, Err: fmt.Errorf("reading response body: %w", transportCause(err))}
+			Ambiguous: true, Err: fmt.Errorf("reading response body: %w", scrubCause(transportCause(err), c.scrubber(body)))}
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return &DecodeError{Method: cl.method, Path: displayPath, StatusCode: resp.StatusCode,
 			Type: typeName(out), Err: errEmptyBody}
 	}
 	if err := json.Unmarshal(data, out); err != nil {
-		return &DecodeError{Method: cl.method, Path: displayPath, StatusCode: resp.StatusCode,
+		de := &DecodeError{Method: cl.method, Path: displayPath, StatusCode: resp.StatusCode,
 			Type: typeName(out), Err: err}
+		de.detail = c.scrubber(body).String(describeJSONError(err)) // a field path may hold the server's keys
+		return de
 	}
 	return nil
 }
@@ -638,10 +665,14 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 			st.ambiguous.Store(true)
 			st.lost.Store(true)
 		}
+		var body []byte
+		if st != nil {
+			body = st.body
+		}
 		c.logger.LogAttrs(ctx, slog.LevelDebug, "codat attempt",
 			slog.String("method", method), slog.String("path", path),
 			slog.Int("attempt", attempt), slog.Duration("duration", dur),
-			slog.String("error", causeText(err)))
+			slog.String("error", c.scrubber(body).String(causeText(err))))
 		return resp, err
 	}
 	if st != nil {

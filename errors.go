@@ -1,16 +1,16 @@
 package codat
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/codat-migrate/codat/internal/scrub"
 )
 
 // Sentinel errors matched by errors.Is against an *APIError.
@@ -40,10 +40,13 @@ const maxMessageLen = 300
 // Its Error() is one line and holds no body, header or query string: only the
 // method, the path, the status, Codat's message, service and correlation id.
 //
-// When the call sent a body (a token body, say), every string value of that
-// body at least 4 bytes long is replaced with "[REDACTED]" in the texts Codat
-// sent back (Message, Service, CorrelationID, CanBeRetried and Validation),
-// so an answer that echoes the request cannot leak it.
+// The texts Codat sent back (Message, Service, CorrelationID, CanBeRetried
+// and Validation) are scrubbed of the API key (as given, base64-encoded, and
+// so the Authorization header's value) and of every string value of the
+// request body (a token body, say), in whole, in part (an echo cut short)
+// and base64-encoded, as the one scrubbing policy of this module says:
+// values and fragments of at least 6 bytes are replaced with "[REDACTED]".
+// An answer that echoes the request cannot leak it.
 type APIError struct {
 	// StatusCode is the HTTP status of the response.
 	StatusCode int
@@ -237,12 +240,18 @@ type DecodeError struct {
 	// Err is the decoding error (kept for errors.As; Error() does not print
 	// its text, which may quote the body).
 	Err error
+
+	detail string // the description of Err, scrubbed; empty: computed from Err
 }
 
 // Error returns one line describing the failure without quoting the body.
 func (e *DecodeError) Error() string {
+	detail := e.detail
+	if detail == "" {
+		detail = describeJSONError(e.Err)
+	}
 	return fmt.Sprintf("codat: %s %s: %d %s: cannot decode response as %s: %s",
-		e.Method, e.Path, e.StatusCode, http.StatusText(e.StatusCode), e.Type, describeJSONError(e.Err))
+		e.Method, e.Path, e.StatusCode, http.StatusText(e.StatusCode), e.Type, oneLine(detail, 200))
 }
 
 // Unwrap returns the decoding error.
@@ -373,36 +382,19 @@ func errorf(format string, args ...any) error {
 	return fmt.Errorf("codat: "+format, args...)
 }
 
-// minScrubLen is the length, in bytes, from which a request-body value is
-// scrubbed from an error answer. Shorter values are too likely to be ordinary
-// words of the message.
-const minScrubLen = 4
-
-// bodyValues returns the string values of a JSON request body (not its keys),
-// each as sent, trimmed and JSON-escaped, at least minScrubLen bytes long and
-// longest first, so that a value containing another is replaced whole.
+// bodyValues returns the string values of a JSON request body (not its
+// keys): what a server echoing the request could send back.
 func bodyValues(body []byte) []string {
 	var v any
 	if len(body) == 0 || json.Unmarshal(body, &v) != nil {
 		return nil
 	}
-	seen := map[string]bool{}
 	var out []string
-	add := func(s string) {
-		if len(s) >= minScrubLen && !seen[s] {
-			seen[s] = true
-			out = append(out, s)
-		}
-	}
 	var walk func(any)
 	walk = func(v any) {
 		switch v := v.(type) {
 		case string:
-			add(v)
-			add(strings.TrimSpace(v))
-			if q, err := json.Marshal(v); err == nil {
-				add(string(q[1 : len(q)-1])) // as it appears inside a JSON text
-			}
+			out = append(out, v)
 		case map[string]any:
 			for _, x := range v {
 				walk(x)
@@ -414,28 +406,19 @@ func bodyValues(body []byte) []string {
 		}
 	}
 	walk(v)
-	slices.SortFunc(out, func(a, b string) int { return cmp.Compare(len(b), len(a)) })
 	return out
 }
 
-// scrub replaces every occurrence of values in the texts Codat sent back
-// (message, service, correlation id, canBeRetried, validation items) with
-// Redacted. A server that echoes the request, such as a token body, in its
-// error then cannot leak it through Error(), %+v or the logs.
-func (e *APIError) scrub(values []string) {
-	if len(values) == 0 {
+// scrub removes the call's secrets (see Client.scrubber) from the texts
+// Codat sent back (message, service, correlation id, canBeRetried,
+// validation items). A server that echoes the request, such as a token body
+// or the Authorization header, in its error then cannot leak it through
+// Error(), %+v or the logs.
+func (e *APIError) scrub(set *scrub.Set) {
+	if set.Empty() {
 		return
 	}
-	clean := func(s *string) {
-		if *s == "" {
-			return
-		}
-		for _, v := range values {
-			if strings.Contains(*s, v) {
-				*s = strings.ReplaceAll(*s, v, Redacted)
-			}
-		}
-	}
+	clean := func(s *string) { *s = set.String(*s) }
 	clean(&e.Message)
 	clean(&e.Service)
 	clean(&e.CorrelationID)
@@ -449,4 +432,27 @@ func (e *APIError) scrub(values []string) {
 			}
 		}
 	}
+}
+
+// scrubbedError is a cause whose text had a secret removed. Error gives the
+// scrubbed text; Unwrap the original, so that errors.Is and errors.As still
+// see it (its own text is not used by this package).
+type scrubbedError struct {
+	msg string
+	err error
+}
+
+func (e *scrubbedError) Error() string { return e.msg }
+func (e *scrubbedError) Unwrap() error { return e.err }
+
+// scrubCause returns err, or a scrubbedError when its text holds a secret of set.
+func scrubCause(err error, set *scrub.Set) error {
+	if err == nil || set.Empty() {
+		return err
+	}
+	msg := err.Error()
+	if clean := set.String(msg); clean != msg {
+		return &scrubbedError{msg: clean, err: err}
+	}
+	return err
 }

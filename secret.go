@@ -13,10 +13,14 @@ const Redacted = "[REDACTED]"
 
 // Secret is a credential: an API key, an access token or a refresh token.
 //
-// It prints as [REDACTED] under every fmt verb and in slog output, so it cannot
-// reach a log line, an error string or a panic by accident. It marshals its real
-// value to JSON, because request bodies must carry it; call Reveal to read it
-// explicitly. The zero value is an empty secret.
+// It prints as [REDACTED] under every fmt verb, in slog output (text and JSON
+// handlers, also nested in a struct, slice or map logged with slog.Any) and
+// when marshalled to JSON or text, so it cannot reach a log line, an error
+// string, a JSON document or a panic by accident. Reveal is the one way to
+// read the real value: request bodies are built from Authorization.Body, a
+// map of revealed strings, never by marshalling a Secret. Unmarshalling reads
+// the real value, so a Secret can be loaded from a JSON file. The zero value
+// is an empty secret.
 type Secret string
 
 // Reveal returns the secret's real value. Call it only where the value must go on
@@ -38,8 +42,10 @@ func (s Secret) Format(f fmt.State, verb rune) { _, _ = f.Write([]byte(Redacted)
 // LogValue makes slog print [REDACTED].
 func (s Secret) LogValue() slog.Value { return slog.StringValue(Redacted) }
 
-// MarshalJSON writes the real value: secrets go on the wire inside JSON bodies.
-func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(string(s)) }
+// MarshalJSON writes "[REDACTED]", so that a Secret inside any value encoded
+// with encoding/json (slog's JSON handler, a report, a dump) stays hidden.
+// The wire value is Reveal's.
+func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(Redacted) }
 
 // MarshalText returns [REDACTED], so encoders that use encoding.TextMarshaler
 // (map keys, CSV writers built on it, slog's text handler) never see the value.

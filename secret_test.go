@@ -3,8 +3,10 @@ package codat_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -57,17 +59,52 @@ func TestSecretSlog(t *testing.T) {
 	out := buf.String()
 	assert.NotContains(t, out, sdkSecretValue)
 	assert.Contains(t, out, codat.Redacted)
-	// Not covered, by design of Secret: slog's JSON handler encodes a slice,
-	// map or struct holding a Secret with encoding/json, and MarshalJSON
-	// writes the real value (request bodies need it). Log such values only
-	// through a type that implements slog.LogValuer.
+}
+
+// slog's JSON handler encodes a struct, slice or map holding a Secret with
+// encoding/json: the Secret is redacted there too, however deeply nested.
+func TestSecretSlogJSONNested(t *testing.T) {
+	s := codat.Secret(sdkSecretValue)
+	type inner struct {
+		Tokens map[string]codat.Secret
+	}
+	type outer struct {
+		Name  string
+		Token codat.Secret
+		Ptr   *codat.Secret
+		List  []codat.Secret
+		Inner inner
+		Any   any
+	}
+	v := outer{Name: "acme", Token: s, Ptr: &s, List: []codat.Secret{s, s},
+		Inner: inner{Tokens: map[string]codat.Secret{"accessToken": s}}, Any: []any{s}}
+	var buf bytes.Buffer
+	l := slog.New(slog.NewJSONHandler(&buf, nil))
+	l.Info("nested", slog.Any("value", v), slog.Any("pointer", &v), slog.Any("list", []outer{v}),
+		slog.Any("map", map[string]any{"k": v}), slog.Any("auth", sdkSecretAuth{AccessToken: s, RefreshToken: s}))
+	out := buf.String()
+	testutil.AssertNoSecrets(t, "slog JSON output", out, sdkSecretValue)
+	assert.Contains(t, out, `"Name":"acme"`, "the rest of the value is logged")
+	assert.Equal(t, 4*6+2, strings.Count(out, codat.Redacted), "every Secret is there, redacted: %s", out)
 }
 
 func TestSecretJSON(t *testing.T) {
 	body := map[string]codat.Secret{"accessToken": sdkSecretValue}
 	b, err := json.Marshal(body)
 	require.NoError(t, err)
-	assert.JSONEq(t, `{"accessToken":"`+sdkSecretValue+`"}`, string(b), "the wire carries the real value")
+	assert.JSONEq(t, `{"accessToken":"[REDACTED]"}`, string(b), "marshalling never reveals")
+
+	// The wire carries the real value, through Reveal only.
+	h := newSDKHarness(t)
+	h.handle("PUT /companies/{companyId}/connections/{connectionId}/authorization", func(w http.ResponseWriter, r *http.Request) {
+		testutil.WriteJSON(w, 200, testutil.Connection(sdkCompanyID, sdkConnectionID, "qhyg", "Linked"))
+	})
+	_, err = h.client.Connections.UpdateAuthorization(context.Background(), sdkCompanyID, sdkConnectionID,
+		sdkSecretAuth{RealmID: "123", AccessToken: sdkSecretValue, RefreshToken: "refresh-" + sdkSecretValue})
+	require.NoError(t, err)
+	require.Len(t, h.requests(), 1)
+	assert.JSONEq(t, `{"realmId":"123","accessToken":"`+sdkSecretValue+`","refreshToken":"refresh-`+sdkSecretValue+`"}`,
+		string(h.requests()[0].Body), "the wire carries the real values")
 
 	var back struct{ Token codat.Secret }
 	require.NoError(t, json.Unmarshal([]byte(`{"Token":"abc"}`), &back))
@@ -211,4 +248,91 @@ func (t sdkTeeHandler) WithAttrs(as []slog.Attr) slog.Handler {
 }
 func (t sdkTeeHandler) WithGroup(g string) slog.Handler {
 	return sdkTeeHandler{t.a.WithGroup(g), t.b.WithGroup(g)}
+}
+
+// A server that echoes the request's headers and body in its error, whole,
+// cut short or base64-encoded, cannot leak the API key or a token through
+// the error, its fields or the logs.
+func TestEchoedCredentialsAreScrubbed(t *testing.T) {
+	const (
+		apiKey = "echo-test-API-KEY-77f1e2d3c4b5a6"
+		token  = "eyJhbGciOiJIUzI1NiJ9.echo-test-ACCESS-TOKEN-0a9b8c7d6e5f"
+	)
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	echoes := map[string]func(r *http.Request, body string) string{
+		"Authorization header": func(r *http.Request, _ string) string {
+			return "unauthorized: Authorization: " + r.Header.Get("Authorization")
+		},
+		"all headers as JSON": func(r *http.Request, _ string) string {
+			h, _ := json.Marshal(r.Header)
+			return "headers " + string(h)
+		},
+		"Authorization header, base64": func(r *http.Request, _ string) string {
+			return "trace " + b64("Authorization: "+r.Header.Get("Authorization"))
+		},
+		"body cut at 30 bytes": func(_ *http.Request, body string) string { return "bad body " + body[:30] },
+		"body, base64":         func(_ *http.Request, body string) string { return "bad body " + b64(body) },
+		"body, base64 at an offset": func(_ *http.Request, body string) string {
+			return "bad body " + base64.RawURLEncoding.EncodeToString([]byte("xy"+body))
+		},
+		"token suffix":           func(_ *http.Request, _ string) string { return "token …" + token[len(token)-20:] },
+		"key cut at 10 bytes":    func(_ *http.Request, _ string) string { return "key " + apiKey[:10] + "…" },
+		"header cut at 16 bytes": func(r *http.Request, _ string) string { return "auth " + r.Header.Get("Authorization")[:16] },
+	}
+	for _, keyForm := range []string{apiKey, "Basic " + b64(apiKey)} {
+		for name, echo := range echoes {
+			t.Run(name+"/"+map[bool]string{true: "raw key", false: "ready-made header"}[keyForm == apiKey], func(t *testing.T) {
+				h := newSDKHarness(t)
+				logs := &testutil.LogBuffer{}
+				c, err := codat.NewClient(keyForm, codat.WithBaseURL(h.srv.URL+sdkPrefix),
+					codat.WithRetryPolicy(codat.NoRetries()), codat.WithLogger(logs.JSONLogger()))
+				require.NoError(t, err)
+				h.handleAll(func(w http.ResponseWriter, r *http.Request) {
+					body, _ := io.ReadAll(r.Body)
+					msg := "nothing to echo"
+					if len(body) > 0 || !strings.HasPrefix(name, "body") && !strings.HasPrefix(name, "token") {
+						msg = echo(r, string(body))
+					}
+					testutil.WriteJSON(w, 400, map[string]any{"statusCode": 400, "error": msg,
+						"correlationId": "corr " + msg, "service": msg,
+						"validation": map[string]any{"errors": []map[string]string{{"itemId": msg, "message": msg}}}})
+				})
+				var calls []error
+				_, err = c.Connections.UpdateAuthorization(context.Background(), sdkCompanyID, sdkConnectionID,
+					sdkSecretAuth{RealmID: "123", AccessToken: token, RefreshToken: "refresh-" + token})
+				calls = append(calls, err)
+				_, err = c.Companies.Get(context.Background(), sdkCompanyID)
+				calls = append(calls, err)
+				for i, err := range calls {
+					if i == 1 && (strings.HasPrefix(name, "body") || strings.HasPrefix(name, "token")) {
+						continue // the GET carried no token to echo
+					}
+					var ae *codat.APIError
+					require.ErrorAs(t, err, &ae)
+					texts := map[string]string{"Error()": err.Error(), "%+v": fmt.Sprintf("%+v", err), "%#v": fmt.Sprintf("%#v", ae),
+						"fields": ae.Message + " " + ae.Service + " " + ae.CorrelationID, "validation": ae.Validation.Errors[0].Message + ae.Validation.Errors[0].ItemID}
+					for what, text := range texts {
+						assertNoFragment(t, fmt.Sprintf("call %d %s", i, what), text, apiKey, b64(apiKey), token)
+					}
+					assert.Contains(t, err.Error(), codat.Redacted)
+				}
+				assertNoFragment(t, "logs", logs.String(), apiKey, b64(apiKey), token)
+			})
+		}
+	}
+}
+
+// assertNoFragment fails when text holds any secret in any of
+// testutil.Encodings, or any 12-byte fragment of one.
+func assertNoFragment(t *testing.T, what, text string, secrets ...string) {
+	t.Helper()
+	testutil.AssertNoSecrets(t, what, text, secrets...)
+	for n, s := range secrets {
+		for i := 0; i+12 <= len(s); i++ {
+			if strings.Contains(text, s[i:i+12]) {
+				t.Errorf("%s holds a fragment of secret #%d at %d", what, n, i)
+				break
+			}
+		}
+	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/codat-migrate/codat"
 	"github.com/codat-migrate/codat/integrations"
+	secretscrub "github.com/codat-migrate/codat/internal/scrub"
 )
 
 // Codat's limits on company tags: at most 10 per company (one is taken by
@@ -167,21 +168,22 @@ func tenantHash(tenant string) string {
 	return codat.Secret("tenant\x00" + tenant).Fingerprint()
 }
 
-// minScrubLen is the shortest field value scrub removes from messages;
-// shorter values (a "1", a "US") would blank out ordinary words.
-const minScrubLen = 6
+// minScrubLen is the module's one scrubbing threshold: shorter values (a
+// "1", a "US") would blank out ordinary words.
+const minScrubLen = secretscrub.MinLen
 
-// scrub removes every authorization field value of the row from msg. Error
-// messages from the registry, Codat or the network should never hold one;
-// this is the last line of defence before a message reaches a report or the
+// scrub removes every authorization field value of the row from msg, as the
+// module's one scrubbing policy does (internal/scrub): in whole, in part (a
+// fragment of at least minScrubLen bytes) and base64-encoded. Error messages
+// from the registry, Codat or the network should never hold one; this is
+// the last line of defence before a message reaches a report or the
 // journal.
 func scrub(msg string, row Row) string {
+	set := secretscrub.New()
 	for _, v := range row.Fields {
-		if s := v.Reveal(); len(s) >= minScrubLen && strings.Contains(msg, s) {
-			msg = strings.ReplaceAll(msg, s, codat.Redacted)
-		}
+		set.Add(v.Reveal())
 	}
-	return msg
+	return set.String(msg)
 }
 
 // nameWithheld stands for a field or column name that safeName does not
