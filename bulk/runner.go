@@ -852,7 +852,10 @@ func (r *Runner) Run(ctx context.Context, in Input, rep ReportWriter) (*Summary,
 		sum: &Summary{Input: in.Name, Counts: map[Status]int{}, Started: started}, phase: PhaseScan, phaseSince: started}
 	x.progress()
 	st := s.Store
+	created := false // this run creates the journal file
 	if st == nil {
+		_, statErr := os.Stat(s.JournalPath)
+		created = errors.Is(statErr, os.ErrNotExist)
 		j, err := openJournal(s.JournalPath)
 		if err != nil {
 			return nil, err
@@ -881,6 +884,11 @@ func (r *Runner) Run(ctx context.Context, in Input, rep ReportWriter) (*Summary,
 		}
 	}, nil)
 	if err != nil {
+		if created {
+			// The input is unusable: leave nothing behind, not even an
+			// empty journal.
+			_ = os.Remove(s.JournalPath)
+		}
 		return nil, err
 	}
 	// The journal's first write comes before the report is replaced: a run

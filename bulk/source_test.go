@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"maps"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -393,4 +394,15 @@ func TestRunReportsTheStoredName(t *testing.T) {
 	assert.Equal(t, StatusMigrated, rep.rows[0].Status)
 	assert.Equal(t, "Smith UK Ltd", rep.rows[0].CompanyName)
 	assert.Equal(t, "Smith (UK) Ltd", rep.rows[0].InputCompanyName)
+}
+
+// TestRunLeavesNoJournalForAnUnusableInput: a fatal input error creates
+// nothing.
+func TestRunLeavesNoJournalForAnUnusableInput(t *testing.T) {
+	clk := newFakeClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
+	r := testRunner(t, newFakeCodat(clk), clk)
+	_, err := r.Run(context.Background(), BytesInput("in.csv", FormatCSV, []byte("ref,accessToken\nx,y\n")), &memReport{})
+	require.Error(t, err)
+	_, statErr := os.Stat(r.JournalPath)
+	assert.True(t, os.IsNotExist(statErr), "no journal is left behind")
 }

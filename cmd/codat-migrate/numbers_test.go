@@ -2,10 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -236,4 +239,39 @@ func TestOperatorText(t *testing.T) {
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, operatorText(tt.in))
 	}
+}
+
+// TestJournalWriteFailureKeepsTheReport: a run whose first journal write
+// fails (a full disk; here a file size limit) stops before it replaces the
+// earlier report.
+func TestJournalWriteFailureKeepsTheReport(t *testing.T) {
+	if _, err := exec.LookPath("sh"); err != nil || runtime.GOOS == "windows" {
+		t.Skip("needs a POSIX shell for ulimit")
+	}
+	f := startFake(t, fastSync...)
+	dir := t.TempDir()
+	ex := writeExport(t, dir, sampleOptions{Customers: 5, Clean: true})
+	args := migrateArgs(f, ex.Path)
+	res := run(t, runOpts{env: keyEnv()}, args...)
+	require.Equal(t, exitOK, res.code, res)
+	report := ex.Path + ".report.csv"
+	before, err := os.ReadFile(report)
+	require.NoError(t, err)
+	st, err := os.Stat(ex.Path + ".journal")
+	require.NoError(t, err)
+
+	// Files may not grow past the journal's size (in 512-byte blocks): the
+	// journal's next write fails.
+	script := fmt.Sprintf("ulimit -f %d && exec %s", st.Size()/512, shellQuote(binary))
+	for _, a := range args {
+		script += " " + shellQuote(a)
+	}
+	cmd := exec.Command("sh", "-c", script)
+	cmd.Env = append(baseEnv(t, t.TempDir()), keyEnv()...)
+	out, err := cmd.CombinedOutput()
+	require.Error(t, err, "the run fails: %s", out)
+	assert.Contains(t, string(out), "journal", "the failure names the journal")
+	after, err := os.ReadFile(report)
+	require.NoError(t, err)
+	assert.Equal(t, string(before), string(after), "the earlier report is left as it was")
 }
