@@ -16,6 +16,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -63,6 +64,41 @@ type Client struct {
 	rc        *retryablehttp.Client
 	requests  atomic.Int64
 	quota     quotaTracker
+	idemNS    uuid.UUID // namespace of Migrate's idempotency keys
+	inflight  refSet    // refs with a Migrate call running
+}
+
+// refSet is the set of refs with a Migrate call in flight on one Client.
+// An entry lives exactly as long as its call.
+type refSet struct {
+	mu   sync.Mutex
+	refs map[string]struct{}
+}
+
+// add admits ref and reports whether it was not in the set.
+func (s *refSet) add(ref string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, busy := s.refs[ref]; busy {
+		return false
+	}
+	if s.refs == nil {
+		s.refs = map[string]struct{}{}
+	}
+	s.refs[ref] = struct{}{}
+	return true
+}
+
+func (s *refSet) remove(ref string) {
+	s.mu.Lock()
+	delete(s.refs, ref)
+	s.mu.Unlock()
+}
+
+func (s *refSet) len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.refs)
 }
 
 // credentials holds the Authorization header value and the API key's forms
@@ -107,6 +143,7 @@ type clientConfig struct {
 	logger     *slog.Logger
 	userAgent  string
 	limiter    *rate.Limiter
+	idemNS     uuid.UUID
 }
 
 // Option configures a Client. Options validate their arguments and make
@@ -239,6 +276,72 @@ func WithRequestRate(n int, per time.Duration) Option {
 	}
 }
 
+// DefaultIdempotencyNamespace is the UUID namespace of the Idempotency-Keys
+// that Migrate derives for its writes (see Client.Migrate) unless
+// WithIdempotencyNamespace sets another.
+const DefaultIdempotencyNamespace = "6f0c3b1e-6f3c-5b7a-9d2e-3c1f0a8b7d65"
+
+// WithIdempotencyNamespace sets the namespace of the Idempotency-Keys that
+// Migrate derives from (namespace, ref, step, generation): the namespace
+// UUID becomes the UUIDv5 of name in DefaultIdempotencyNamespace. Processes
+// that migrate the same refs into one Codat account must use the same name
+// (or none) for their racing writes to collapse at Codat; give two unrelated
+// systems that share an account and could reuse each other's refs two
+// different names.
+func WithIdempotencyNamespace(name string) Option {
+	return func(c *clientConfig) error {
+		if strings.TrimSpace(name) == "" {
+			return errors.New("codat: WithIdempotencyNamespace: empty name")
+		}
+		c.idemNS = uuid.NewSHA1(uuid.MustParse(DefaultIdempotencyNamespace), []byte(name))
+		return nil
+	}
+}
+
+// RequestOption changes one call of a service method (see IdempotencyKey).
+type RequestOption func(*requestOptions) error
+
+// requestOptions is what RequestOptions set on one call.
+type requestOptions struct {
+	idemKey string
+}
+
+// IdempotencyKey sets the Idempotency-Key header of one POST or PATCH call,
+// instead of the fresh random UUID the client sends by default. Every retry
+// of the call carries it. Send the same key when you repeat a write you may
+// already have sent: Codat replays its first answer to that key for 90
+// minutes (409 while the first request is still running; 422 if the body
+// differs). The key must be 1–255 printable ASCII characters without
+// spaces; Codat documents a GUID.
+func IdempotencyKey(key string) RequestOption {
+	return func(o *requestOptions) error {
+		if key == "" || len(key) > 255 {
+			return errors.New("codat: IdempotencyKey: the key must be 1–255 characters")
+		}
+		for i := 0; i < len(key); i++ {
+			if key[i] <= ' ' || key[i] >= 0x7f {
+				return errors.New("codat: IdempotencyKey: the key must be printable ASCII without spaces")
+			}
+		}
+		o.idemKey = key
+		return nil
+	}
+}
+
+// applyOptions collects opts for a call named op.
+func applyOptions(op string, opts []RequestOption) (requestOptions, error) {
+	var o requestOptions
+	for i, f := range opts {
+		if f == nil {
+			return o, fmt.Errorf("codat: %s: request option %d is nil", op, i)
+		}
+		if err := f(&o); err != nil {
+			return o, err
+		}
+	}
+	return o, nil
+}
+
 // NewClient returns a client that authenticates with apiKey. The key is sent
 // as "Authorization: Basic base64(apiKey)"; a value that already starts with
 // "Basic " (the ready-made header from Codat's portal) is sent unchanged.
@@ -275,12 +378,16 @@ func NewClient(apiKey string, opts ...Option) (*Client, error) {
 		cfg.logger = slog.New(slog.DiscardHandler)
 	}
 
+	if cfg.idemNS == uuid.Nil {
+		cfg.idemNS = uuid.MustParse(DefaultIdempotencyNamespace)
+	}
 	c := &Client{
 		baseURL:   cfg.baseURL,
 		userAgent: cfg.userAgent,
 		policy:    cfg.policy,
 		logger:    cfg.logger,
 		limiter:   cfg.limiter,
+		idemNS:    cfg.idemNS,
 	}
 	if len(key) > 6 && strings.EqualFold(key[:6], "basic ") {
 		enc := strings.TrimSpace(key[6:])
@@ -345,6 +452,7 @@ type call struct {
 	query  url.Values
 	body   any // marshalled once to JSON; nil for no body
 	class  retryClass
+	opts   requestOptions
 }
 
 // callState travels on the request context, shared by every attempt of one call.
@@ -450,7 +558,11 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if cl.method == http.MethodPost || cl.method == http.MethodPatch {
-		req.Header.Set("Idempotency-Key", uuid.NewString())
+		key := cl.opts.idemKey
+		if key == "" {
+			key = uuid.NewString()
+		}
+		req.Header.Set("Idempotency-Key", key)
 	}
 
 	resp, err := c.rc.Do(req)

@@ -12,13 +12,18 @@ type CompaniesService struct{ client *Client }
 // Create creates a company: POST /companies (200 Company).
 // Retry class: keyed write — one Idempotency-Key for the call, retried on
 // transport errors, 409 and 429; a 5xx is returned (IsAmbiguous reports it),
-// because Codat replays the same 5xx for the same key.
-func (s *CompaniesService) Create(ctx context.Context, req CreateCompanyRequest) (Company, error) {
+// because Codat replays the same 5xx for the same key. The key is random
+// unless the IdempotencyKey option sets it.
+func (s *CompaniesService) Create(ctx context.Context, req CreateCompanyRequest, opts ...RequestOption) (Company, error) {
 	var out Company
 	if req.Name == "" {
 		return out, errorf("Companies.Create: name is empty")
 	}
-	err := s.client.do(ctx, call{method: http.MethodPost, path: "/companies", body: req, class: classKeyed}, &out)
+	o, err := applyOptions("Companies.Create", opts)
+	if err != nil {
+		return out, err
+	}
+	err = s.client.do(ctx, call{method: http.MethodPost, path: "/companies", body: req, class: classKeyed, opts: o}, &out)
 	return out, err
 }
 
@@ -53,13 +58,18 @@ func (s *CompaniesService) All(ctx context.Context, opts *ListOptions) iter.Seq2
 
 // Update changes a company's name, description or tags: PATCH
 // /companies/{companyId} (200 Company). Empty fields are left unchanged; tags,
-// when given, replace the company's tags. Retry class: keyed write.
-func (s *CompaniesService) Update(ctx context.Context, companyID string, req UpdateCompanyRequest) (Company, error) {
+// when given, replace the company's tags. Retry class: keyed write (see
+// IdempotencyKey).
+func (s *CompaniesService) Update(ctx context.Context, companyID string, req UpdateCompanyRequest, opts ...RequestOption) (Company, error) {
 	var out Company
 	if err := requireIDs("Companies.Update", "companyID", companyID); err != nil {
 		return out, err
 	}
-	err := s.client.do(ctx, call{method: http.MethodPatch, path: escapePath("companies", companyID), body: req, class: classKeyed}, &out)
+	o, err := applyOptions("Companies.Update", opts)
+	if err != nil {
+		return out, err
+	}
+	err = s.client.do(ctx, call{method: http.MethodPatch, path: escapePath("companies", companyID), body: req, class: classKeyed, opts: o}, &out)
 	return out, err
 }
 

@@ -16,8 +16,8 @@ var platformKeyPattern = regexp.MustCompile(`^[a-z]{4}$`)
 
 // Create creates a connection to an integration for a company: POST
 // /companies/{companyId}/connections with {"platformKey": …} (200 Connection,
-// normally PendingAuth). Retry class: keyed write.
-func (s *ConnectionsService) Create(ctx context.Context, companyID, platformKey string) (Connection, error) {
+// normally PendingAuth). Retry class: keyed write (see IdempotencyKey).
+func (s *ConnectionsService) Create(ctx context.Context, companyID, platformKey string, opts ...RequestOption) (Connection, error) {
 	var out Connection
 	if err := requireIDs("Connections.Create", "companyID", companyID); err != nil {
 		return out, err
@@ -25,10 +25,14 @@ func (s *ConnectionsService) Create(ctx context.Context, companyID, platformKey 
 	if !platformKeyPattern.MatchString(platformKey) {
 		return out, fmt.Errorf("codat: Connections.Create: platform key %q is not four lowercase letters", oneLine(platformKey, 20))
 	}
+	o, err := applyOptions("Connections.Create", opts)
+	if err != nil {
+		return out, err
+	}
 	body := struct {
 		PlatformKey string `json:"platformKey"`
 	}{platformKey}
-	err := s.client.do(ctx, call{method: http.MethodPost, path: escapePath("companies", companyID, "connections"), body: body, class: classKeyed}, &out)
+	err = s.client.do(ctx, call{method: http.MethodPost, path: escapePath("companies", companyID, "connections"), body: body, class: classKeyed, opts: o}, &out)
 	return out, err
 }
 
@@ -79,16 +83,20 @@ func (s *ConnectionsService) Delete(ctx context.Context, companyID, connectionID
 
 // Unlink severs a Linked connection, keeping its data readable: PATCH
 // /companies/{companyId}/connections/{connectionId} with {"status":
-// "Unlinked"} (200 Connection). Retry class: keyed write.
-func (s *ConnectionsService) Unlink(ctx context.Context, companyID, connectionID string) (Connection, error) {
+// "Unlinked"} (200 Connection). Retry class: keyed write (see IdempotencyKey).
+func (s *ConnectionsService) Unlink(ctx context.Context, companyID, connectionID string, opts ...RequestOption) (Connection, error) {
 	var out Connection
 	if err := requireIDs("Connections.Unlink", "companyID", companyID, "connectionID", connectionID); err != nil {
+		return out, err
+	}
+	o, err := applyOptions("Connections.Unlink", opts)
+	if err != nil {
 		return out, err
 	}
 	body := struct {
 		Status ConnectionStatus `json:"status"`
 	}{StatusUnlinked}
-	err := s.client.do(ctx, call{method: http.MethodPatch, path: escapePath("companies", companyID, "connections", connectionID), body: body, class: classKeyed}, &out)
+	err = s.client.do(ctx, call{method: http.MethodPatch, path: escapePath("companies", companyID, "connections", connectionID), body: body, class: classKeyed, opts: o}, &out)
 	return out, err
 }
 

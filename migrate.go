@@ -4,18 +4,40 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/google/uuid"
 )
 
 // RefTagKey is the company tag that carries Migration.Ref. Migrate creates every
 // company with the tag RefTagKey=Ref and finds it again with
 // GET /companies?tags=migrationRef=<ref> when it has to reconcile or resume.
 const RefTagKey = "migrationRef"
+
+// IdempotencyTagKey is the company tag that carries the Idempotency-Key of
+// the POST /companies that created the company. When a look-up after an
+// unclear create finds the company carrying the key this call sent, the
+// company is this call's own and cannot have a connection yet, so Migrate
+// does not list its connections.
+const IdempotencyTagKey = "migrationKey"
+
+// MaxUserTags is how many tags of your own a Migration's company may carry:
+// Codat allows 10, and Migrate adds RefTagKey, IdempotencyTagKey and (with
+// Migration.TenantID) TenantTagKey.
+const MaxUserTags = maxCompanyTags - 3
+
+// DefaultSettleWindow is how long Migrate waits, after a token PUT whose
+// outcome is unknown, before it reads the connection again and may send
+// the token once more (Migration.SettleWindow).
+const DefaultSettleWindow = 2 * time.Minute
 
 // Limits Codat puts on company tags (CompanyRequestBody.tags in the contract).
 const (
@@ -88,11 +110,12 @@ type Migration struct {
 	// Ref is your own identifier for this customer (1–100 characters). It is
 	// stored as the company tag RefTagKey and is how Migrate recognises the
 	// company again, so it must be unique per customer. It may not contain
-	// whitespace, control characters or any of & | = ! ~ < > ( ) " ' \ ,
-	// because those break Codat's tag query language.
+	// whitespace, control characters or any of & | = ! ~ < > ( ) { } " ' \ ,
+	// because those break Codat's tag query language (see ValidateRef).
 	Ref string
 	// Company is the company to create. Its Tags are sent along with
-	// RefTagKey=Ref and, with TenantID, TenantTagKey (at most 10 in all).
+	// RefTagKey=Ref, IdempotencyTagKey and, with TenantID, TenantTagKey (at
+	// most 10 in all; MaxUserTags of your own always fit).
 	Company CreateCompanyRequest
 	// Auth is the token body for PUT …/authorization; its PlatformKey chooses
 	// the integration. Auth.Body is validated before any request is sent.
@@ -102,8 +125,7 @@ type Migration struct {
 	// integrations' TenantID returns it for a builder). When set, the
 	// company is created with the tag TenantTagKey =
 	// TenantTag(Auth.PlatformKey(), TenantID) too, so that a run that knows
-	// the customer under another Ref can find the company. That leaves 8
-	// tags of your own.
+	// the customer under another Ref can find the company.
 	TenantID string
 	// Sync chooses what happens after the connection is linked (default SyncQueue).
 	Sync SyncMode
@@ -144,6 +166,16 @@ type Migration struct {
 	// the call with a MigrationError at StepWait wrapping ErrSyncTimeout; a
 	// resume polls again.
 	WaitTimeout time.Duration
+	// SettleWindow is how long after a token PUT whose outcome is unknown
+	// (MigrationResult.TokenSend: the answer was lost, or the process died
+	// with the PUT in flight) Migrate refuses to send a token again to a
+	// connection that is not Linked: such a PUT may still be running at
+	// Codat. Before it has passed, Migrate returns a MigrationError wrapping
+	// ErrTokenSendUnsettled whose RetryAt says when to resume; after it, it
+	// reads the connection once and sends only if it is still not Linked.
+	// Zero means DefaultSettleWindow (2 minutes); a negative value means no
+	// wait.
+	SettleWindow time.Duration
 	// OnStep, if set, is called synchronously with a copy of the result
 	// every time something a resume depends on changes (a completed step,
 	// the company or connection id, TokenSent, the connection status or
@@ -161,11 +193,15 @@ type Migration struct {
 // returns one, also with an error, so it can be journaled and passed back as
 // Migration.Resume. It holds identifiers only, never a token.
 type MigrationResult struct {
-	Ref          string           `json:"ref"`
-	CompanyID    string           `json:"companyId,omitempty"`
-	ConnectionID string           `json:"connectionId,omitempty"`
-	Status       ConnectionStatus `json:"status,omitempty"`  // last connection status seen
-	LinkURL      string           `json:"linkUrl,omitempty"` // where the customer can re-link
+	Ref          string `json:"ref"`
+	CompanyID    string `json:"companyId,omitempty"`
+	ConnectionID string `json:"connectionId,omitempty"`
+	// PlatformKey is the integration of the connection (ConnectionID). A
+	// resume whose Auth is for another platform fails with
+	// ErrPlatformMismatch before anything is sent.
+	PlatformKey string           `json:"platformKey,omitempty"`
+	Status      ConnectionStatus `json:"status,omitempty"`  // last connection status seen
+	LinkURL     string           `json:"linkUrl,omitempty"` // where the customer can re-link
 	// Steps lists the completed steps, in order; a resume continues after them.
 	Steps []Step `json:"steps,omitempty"`
 	// AlreadyMigrated reports that the company's connection was already Linked
@@ -180,6 +216,17 @@ type MigrationResult struct {
 	// accepted or whose outcome is unknown, so the token may be installed.
 	// Migrate sets it; it only matters with Migration.Relink (see there).
 	TokenSent bool `json:"tokenSent,omitempty"`
+	// TokenSend is the token PUT in flight or whose outcome is unknown: set
+	// (and handed to OnStep) before each PUT leaves, cleared once Codat's
+	// answer or a read of the connection settles it. A resume that finds it
+	// set does not send the token again before Migration.SettleWindow has
+	// passed since TokenSend.At.
+	TokenSend *TokenSend `json:"tokenSend,omitempty"`
+	// KeyGen holds, per write step (company, connection, sync), the
+	// generation of the next Idempotency-Key Migrate derives for it (zero
+	// when absent). It moves on after a 5xx, which Codat keeps against the
+	// key and would replay to the same key for 90 minutes.
+	KeyGen map[Step]int `json:"keyGen,omitempty"`
 	// SyncErrors lists the data types whose sync ended in an error status
 	// (SyncWait only). A migration with sync errors is still complete.
 	SyncErrors []string `json:"syncErrors,omitempty"`
@@ -187,6 +234,22 @@ type MigrationResult struct {
 	// included, counted for this call alone even when other goroutines share
 	// the client. It is not carried over from Resume.
 	Requests int `json:"requests"`
+}
+
+// TokenSend records one token PUT: when it was sent and a fingerprint of
+// what was sent (never the token itself).
+type TokenSend struct {
+	At time.Time `json:"at"`
+	// Fingerprint is Secret.Fingerprint of the platform key and the
+	// authorization body: it tells two tokens apart without holding either.
+	Fingerprint string `json:"fingerprint,omitempty"`
+}
+
+func (t *TokenSend) equal(o *TokenSend) bool {
+	if t == nil || o == nil {
+		return t == o
+	}
+	return t.At.Equal(o.At) && t.Fingerprint == o.Fingerprint
 }
 
 // Done reports whether step s is complete. It is false on a nil result.
@@ -199,6 +262,11 @@ func (r *MigrationResult) clone() MigrationResult {
 	c := *r
 	c.Steps = slices.Clone(r.Steps)
 	c.SyncErrors = slices.Clone(r.SyncErrors)
+	if r.TokenSend != nil {
+		ts := *r.TokenSend
+		c.TokenSend = &ts
+	}
+	c.KeyGen = maps.Clone(r.KeyGen)
 	return c
 }
 
@@ -211,7 +279,10 @@ type MigrationError struct {
 	CompanyID    string
 	ConnectionID string
 	LinkURL      string // the connection's link URL, to send the customer to re-link
-	Err          error
+	// RetryAt, when set, is the earliest time a resume can get past this
+	// error (ErrTokenSendUnsettled, or a token PUT whose outcome is unknown).
+	RetryAt time.Time
+	Err     error
 }
 
 // Error returns a one-line description. It never contains a token or the link URL.
@@ -251,12 +322,33 @@ var (
 	// before its next request. The hook's error is wrapped too. Resume from
 	// the last result the hook did record.
 	ErrOnStep = errors.New("codat: the OnStep hook failed")
+	// ErrMigrationInProgress means another Migrate call for the same Ref is
+	// running on the same Client. Nothing was sent; resume (pass the same
+	// Resume, or the other call's result) once that call has returned.
+	ErrMigrationInProgress = errors.New("codat: a migration for this ref is already in progress")
+	// ErrTokenSendUnsettled means an earlier token PUT of this migration
+	// (MigrationResult.TokenSend) may still be running at Codat and the
+	// connection is not Linked, so the token was not sent again. Resume
+	// after MigrationError.RetryAt.
+	ErrTokenSendUnsettled = errors.New("codat: an earlier token send may still be in progress")
+	// ErrPlatformMismatch means the connection is for another integration
+	// than Migration.Auth (a row whose platform changed between attempts,
+	// say). The token is never sent to it. To migrate the customer to the
+	// new platform, start over without Resume under a new Ref, or delete the
+	// old connection first.
+	ErrPlatformMismatch = errors.New("codat: the connection is for another platform")
 )
+
+// refForbidden are the characters Codat's tag query language gives meaning
+// to: the operators = != ~ < > <= >=, the joiners && and ||, the grouping
+// braces { }, and, to be safe, quotes, parentheses, backslash and comma.
+const refForbidden = `&|=!~<>(){}"'\,`
 
 // ValidateRef reports whether ref can be used as Migration.Ref: 1–100
 // characters, valid UTF-8, and none of the characters that Codat's tag query
-// language gives meaning to (whitespace, control characters and
-// & | = ! ~ < > ( ) " ' \ ,). The error wraps ErrInvalidMigration.
+// language gives meaning to (whitespace, control and other unprintable
+// characters and & | = ! ~ < > ( ) { } " ' \ ,). The error wraps
+// ErrInvalidMigration.
 func ValidateRef(ref string) error {
 	if ref == "" {
 		return fmt.Errorf("%w: ref is empty", ErrInvalidMigration)
@@ -268,7 +360,7 @@ func ValidateRef(ref string) error {
 		return fmt.Errorf("%w: ref is %d characters long; Codat tag values hold at most %d", ErrInvalidMigration, n, maxRefLen)
 	}
 	for i, r := range ref {
-		if unicode.IsSpace(r) || unicode.IsControl(r) || strings.ContainsRune(`&|=!~<>()"'\,`, r) {
+		if unicode.IsSpace(r) || unicode.IsControl(r) || !unicode.IsPrint(r) || strings.ContainsRune(refForbidden, r) {
 			return fmt.Errorf("%w: ref contains %q at byte %d, which Codat's tag query language cannot match", ErrInvalidMigration, r, i)
 		}
 	}
@@ -364,8 +456,16 @@ func (c *Client) Migrate(ctx context.Context, m Migration) (*MigrationResult, er
 	if res.CompanyID != "" && !res.Done(StepCompany) {
 		res.Steps = slices.Insert(res.Steps, 0, StepCompany)
 	}
-	run := &migrationRun{c: c, m: m, res: res, resumed: m.Resume != nil}
-	run.ownCompany = run.resumed && res.Done(StepCompany)
+	run := &migrationRun{c: c, m: m, res: res, now: time.Now}
+	if m.Resume != nil {
+		run.company, run.conn = fromLookup, fromLookup // a look-up comes first
+		if res.Done(StepCompany) {
+			run.company = fromResume
+		}
+		if res.Done(StepConnection) {
+			run.conn = fromResume
+		}
+	}
 	run.reported = res.clone()
 	if err := run.validate(); err != nil {
 		return res, run.fail(run.nextStep(), err) // nothing was sent
@@ -373,6 +473,10 @@ func (c *Client) Migrate(ctx context.Context, m Migration) (*MigrationResult, er
 	if res.Done(StepDone) {
 		return res, nil
 	}
+	if !c.inflight.add(m.Ref) {
+		return res, run.fail(run.nextStep(), fmt.Errorf("%w: ref %q; resume once it has returned", ErrMigrationInProgress, m.Ref))
+	}
+	defer c.inflight.remove(m.Ref)
 	ctx, run.counter = withRequestCounter(ctx)
 	err := run.run(ctx)
 	res.Requests = run.requests()
@@ -403,38 +507,45 @@ func countAttempt(ctx context.Context) {
 	}
 }
 
+// origin says how this call knows the company or the connection.
+type origin int
+
+const (
+	// unknown: not known yet; this call will create it (a fresh call).
+	unknown origin = iota
+	// fromLookup: a look-up found it (or will be made first, on a resume
+	// that records nothing for it), so it may predate this call.
+	fromLookup
+	// fromResume: Migration.Resume recorded it: an earlier attempt of this
+	// migration made it.
+	fromResume
+	// createdHere: this call's own write created it (its answer, or a
+	// look-up that found the company carrying this call's IdempotencyTagKey).
+	createdHere
+)
+
 // migrationRun is the state of one Migrate call.
 type migrationRun struct {
 	c   *Client
 	m   Migration
 	res *MigrationResult
+	now func() time.Time
 
 	counter *atomic.Int64 // this call's attempts (see countAttempt)
-	resumed bool
-	// listFirst: the company was found rather than created in this call, so it
-	// may already have a connection; list them before creating one.
-	listFirst bool
-	// readFirst: the connection was not created or read in this call, so its
-	// status is unknown; read it before sending a token.
-	readFirst bool
-	// alreadyLinked: the connection was found Linked by a look-up.
-	alreadyLinked bool
+	// company and conn say how this call knows the company and the
+	// connection; they decide which look-ups come before a write.
+	company, conn origin
+	// linkedBefore: the connection was Linked before this call sent a
+	// token (a look-up or a read found it so).
+	linkedBefore bool
 	// reported is the state OnStep last saw (initially the state the call
 	// started from).
 	reported MigrationResult
-	// ownCompany: the resumed result already records the company, so any
-	// connection on it was created by an earlier attempt of this migration,
-	// and one found Linked was linked by that attempt's token PUT.
-	ownCompany bool
 }
 
 func (r *migrationRun) run(ctx context.Context) error {
-	if r.resumed {
-		r.listFirst = true
-		r.readFirst = true
-	}
 	steps := []func(context.Context) (bool, error){
-		r.company, r.connection, r.authorize, r.sync, r.wait,
+		r.companyStep, r.connectionStep, r.authorize, r.sync, r.wait,
 	}
 	for _, step := range steps {
 		stop, err := step(ctx)
@@ -489,6 +600,10 @@ func (r *migrationRun) validate() error {
 		if res.ConnectionID != "" && res.CompanyID == "" {
 			return fmt.Errorf("%w: Resume has a connection id but no company id", ErrInvalidMigration)
 		}
+		if res.PlatformKey != "" && m.Auth != nil && !res.Done(StepVerify) && res.PlatformKey != m.Auth.PlatformKey() {
+			return fmt.Errorf("%w: Resume records a %s connection, the authorization is for %s; the token is not sent",
+				ErrPlatformMismatch, oneLine(res.PlatformKey, 20), oneLine(m.Auth.PlatformKey(), 20))
+		}
 	}
 	switch m.Sync {
 	case SyncQueue, SyncNone, SyncWait:
@@ -524,10 +639,11 @@ func (r *migrationRun) validate() error {
 	return nil
 }
 
-// companyTags returns the user's tags plus RefTagKey=Ref, checked against
-// Codat's limits.
+// companyTags returns the user's tags plus RefTagKey=Ref (and
+// TenantTagKey with TenantID), checked against Codat's limits. Migrate adds
+// IdempotencyTagKey when it sends the create.
 func companyTags(m Migration) (map[string]string, error) {
-	tags := make(map[string]string, len(m.Company.Tags)+1)
+	tags := make(map[string]string, len(m.Company.Tags)+3)
 	for k, v := range m.Company.Tags {
 		if k == "" || utf8.RuneCountInString(k) > maxTagKeyLen {
 			return nil, fmt.Errorf("%w: tag key %q must be 1–%d characters", ErrInvalidMigration, k, maxTagKeyLen)
@@ -541,14 +657,17 @@ func companyTags(m Migration) (map[string]string, error) {
 		if k == TenantTagKey {
 			return nil, fmt.Errorf("%w: tag %q is reserved for the tenant; set Migration.TenantID", ErrInvalidMigration, TenantTagKey)
 		}
+		if k == IdempotencyTagKey {
+			return nil, fmt.Errorf("%w: tag %q is reserved for Migrate", ErrInvalidMigration, IdempotencyTagKey)
+		}
 		tags[k] = v
 	}
 	tags[RefTagKey] = m.Ref
 	if m.TenantID != "" && m.Auth != nil {
 		tags[TenantTagKey] = TenantTag(m.Auth.PlatformKey(), m.TenantID)
 	}
-	if len(tags) > maxCompanyTags {
-		return nil, fmt.Errorf("%w: %d company tags with %s; Codat allows %d", ErrInvalidMigration, len(tags), RefTagKey, maxCompanyTags)
+	if len(tags) > maxCompanyTags-1 {
+		return nil, fmt.Errorf("%w: %d company tags with %s; Codat allows %d besides Migrate's %s", ErrInvalidMigration, len(tags), RefTagKey, maxCompanyTags-1, IdempotencyTagKey)
 	}
 	return tags, nil
 }
@@ -584,8 +703,9 @@ func (r *migrationRun) report(ctx context.Context) error {
 // everything but Requests.
 func (r *MigrationResult) sameForResume(o *MigrationResult) bool {
 	return r.Ref == o.Ref && r.CompanyID == o.CompanyID && r.ConnectionID == o.ConnectionID &&
-		r.Status == o.Status && r.LinkURL == o.LinkURL && slices.Equal(r.Steps, o.Steps) &&
-		r.AlreadyMigrated == o.AlreadyMigrated && r.TokenSent == o.TokenSent && slices.Equal(r.SyncErrors, o.SyncErrors)
+		r.PlatformKey == o.PlatformKey && r.Status == o.Status && r.LinkURL == o.LinkURL &&
+		slices.Equal(r.Steps, o.Steps) && r.AlreadyMigrated == o.AlreadyMigrated && r.TokenSent == o.TokenSent &&
+		r.TokenSend.equal(o.TokenSend) && slices.Equal(r.SyncErrors, o.SyncErrors) && maps.Equal(r.KeyGen, o.KeyGen)
 }
 
 // fail wraps err as the MigrationError for step.
@@ -662,119 +782,257 @@ func ctxErr(ctx context.Context, err error) error {
 	return err
 }
 
+// failAt is fail for an error a resume can overcome after at
+// (MigrationError.RetryAt).
+func (r *migrationRun) failAt(step Step, at time.Time, err error) error {
+	e := r.fail(step, err).(*MigrationError)
+	e.RetryAt = at
+	return e
+}
+
+// key returns the Idempotency-Key of a write Migrate makes: the UUIDv5, in
+// the client's namespace, of the ref, the step, the generation and the
+// scope (the ids and fingerprints that tell two writes of one step apart).
+// Two calls for one ref derive the same key, so Codat merges their writes.
+func (r *migrationRun) key(step Step, gen int, scope ...string) string {
+	parts := append([]string{"migrate/v1", r.m.Ref, string(step), strconv.Itoa(gen)}, scope...)
+	return uuid.NewSHA1(r.c.idemNS, []byte(strings.Join(parts, "\x00"))).String()
+}
+
+// errNoID marks a 2xx create answer that names no object.
+var errNoID = errors.New("the answer carries no id")
+
+// unusable reports whether err is a 2xx answer Migrate cannot use: a body
+// that does not decode, or a create without an id. The write took effect at
+// Codat, most likely; a look-up has to say what it did.
+func unusable(err error) bool {
+	var de *DecodeError
+	return errors.As(err, &de) || errors.Is(err, errNoID)
+}
+
+// keyConflict reports whether err is Codat's answer to a reused
+// Idempotency-Key: 409 while a request with the same key is in flight (the
+// client retried it until it gave up), or 422 for the same key with another
+// body (a racing call with another company name, or a validation failure).
+// Both are answered by a look-up, never by another write.
+func keyConflict(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && (ae.StatusCode == http.StatusConflict || ae.StatusCode == http.StatusUnprocessableEntity)
+}
+
+// write is the one loop of Migrate's keyed writes (company, connection,
+// sync). It sends the write with the key of the step's generation
+// (MigrationResult.KeyGen). After a failure that leaves the write's outcome
+// unknown (IsAmbiguous, an unusable 2xx answer, a key conflict) it makes one
+// look-up: found means done. A 5xx spends the key (Codat replays it), so the
+// generation moves on, and is recorded, before the look-up. A write is sent
+// again only after a settled failure (see settled) whose look-up found
+// nothing, and at most maxWrites times in all. Anything else ends the step
+// with an error a resume can continue from.
+func (r *migrationRun) write(ctx context.Context, step Step, what string,
+	send func(ctx context.Context, gen int) error, find func(ctx context.Context) (bool, error)) (bool, error) {
+	for writes := 1; ; writes++ {
+		if err := r.report(ctx); err != nil {
+			return false, err
+		}
+		err := send(ctx, r.res.KeyGen[step])
+		if err == nil {
+			return false, nil
+		}
+		answered := unusable(err) || keyConflict(err)
+		if _, quota := IsQuotaExhausted(err); quota || ctx.Err() != nil || !answered && !IsAmbiguous(err) {
+			return false, r.fail(step, ctxErr(ctx, err))
+		}
+		if spentKey(err) {
+			if r.res.KeyGen == nil {
+				r.res.KeyGen = map[Step]int{}
+			}
+			r.res.KeyGen[step]++
+			if rerr := r.report(ctx); rerr != nil {
+				return false, rerr
+			}
+		}
+		found, ferr := find(ctx)
+		if ferr != nil {
+			return false, r.fail(step, ctxErr(ctx, readBackErr(err, ferr, "looking the "+what+" up")))
+		}
+		if found {
+			return true, nil
+		}
+		if answered {
+			return false, r.fail(step, fmt.Errorf("%w (no %s found; it was not sent again: resume later to look it up again)", err, what))
+		}
+		if err := again(err, writes, what); err != nil {
+			return false, r.fail(step, err)
+		}
+	}
+}
+
+// spentKey reports whether err is a 5xx answer, which Codat keeps against
+// the Idempotency-Key and replays to every later request with it.
+func spentKey(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && ae.StatusCode >= 500
+}
+
+// companyStep makes sure the company exists: POST /companies, or, on resume
+// and after an unclear create, a look-up by tag first.
+func (r *migrationRun) companyStep(ctx context.Context) (bool, error) {
+	if r.res.Done(StepCompany) {
+		return false, nil
+	}
+	if r.company == fromLookup {
+		found, err := r.lookupCompany(ctx, "")
+		if err != nil {
+			return false, r.fail(StepCompany, ctxErr(ctx, err))
+		}
+		if found {
+			return false, r.record(ctx, StepCompany)
+		}
+	}
+	tags, _ := companyTags(r.m) // validated
+	var marker string
+	_, err := r.write(ctx, StepCompany, "company", func(ctx context.Context, gen int) error {
+		req := r.m.Company
+		req.Tags = maps.Clone(tags)
+		marker = r.key(StepCompany, gen)
+		req.Tags[IdempotencyTagKey] = marker
+		co, err := r.c.Companies.Create(ctx, req, IdempotencyKey(marker))
+		if err == nil && co.ID == "" {
+			err = fmt.Errorf("codat: POST /companies: %w", errNoID)
+		}
+		if err != nil {
+			return err
+		}
+		r.res.CompanyID, r.company = co.ID, createdHere
+		return nil
+	}, func(ctx context.Context) (bool, error) { return r.lookupCompany(ctx, marker) })
+	if err != nil {
+		return false, err
+	}
+	return false, r.record(ctx, StepCompany)
+}
+
+// maxLookupPages caps the pages a company look-up reads.
+const maxLookupPages = 20
+
+// lookupCompany finds the company tagged with the Ref, reading every page of
+// GET /companies?tags=… (one request when it fits in one) and comparing the
+// tag exactly, since the filter is the server's. More than one match is an
+// error: Migrate never picks one silently. A company carrying marker as its
+// IdempotencyTagKey was created by this call's own write, so it has no
+// connection yet.
+func (r *migrationRun) lookupCompany(ctx context.Context, marker string) (bool, error) {
+	var ids []string
+	var own bool
+	pages := 0
+	opts := &ListOptions{Tags: RefTagKey + "=" + r.m.Ref, PageSize: 100}
+	for co, err := range r.c.Companies.All(ctx, opts) {
+		if err != nil {
+			return false, fmt.Errorf("looking up company by tag: %w", err)
+		}
+		if pages++; pages > maxLookupPages*opts.PageSize {
+			return false, fmt.Errorf("looking up company by tag: more than %d results", pages-1)
+		}
+		if co.Tags[RefTagKey] == r.m.Ref {
+			ids = append(ids, co.ID)
+			own = marker != "" && co.Tags[IdempotencyTagKey] == marker
+		}
+	}
+	switch {
+	case len(ids) > 1:
+		return false, fmt.Errorf("%w: %d companies tagged %s=%s (%s)", ErrDuplicateRef, len(ids), RefTagKey, r.m.Ref, strings.Join(ids, ", "))
+	case len(ids) == 1:
+		r.res.CompanyID, r.company = ids[0], fromLookup
+		if own {
+			r.company = createdHere
+		}
+		return true, nil
+	}
+	return false, nil
+}
+
+// connectionStep makes sure the company has a connection for the platform:
+// POST …/connections, or, when the company may predate this call and after
+// an unclear create, a listing of its connections first.
+func (r *migrationRun) connectionStep(ctx context.Context) (bool, error) {
+	if r.res.Done(StepConnection) {
+		return false, nil
+	}
+	if r.company != createdHere {
+		found, err := r.lookupConnection(ctx)
+		if err != nil {
+			return false, r.fail(StepConnection, ctxErr(ctx, err))
+		}
+		if found {
+			return false, r.foundConnection(ctx)
+		}
+	}
+	key := r.m.Auth.PlatformKey()
+	found, err := r.write(ctx, StepConnection, "connection", func(ctx context.Context, gen int) error {
+		cn, err := r.c.Connections.Create(ctx, r.res.CompanyID, key, IdempotencyKey(r.key(StepConnection, gen, r.res.CompanyID, key)))
+		if err == nil && cn.ID == "" {
+			err = fmt.Errorf("codat: POST /companies/%s/connections: %w", r.res.CompanyID, errNoID)
+		}
+		if err != nil {
+			return err
+		}
+		if err := r.samePlatform(cn); err != nil {
+			return err
+		}
+		r.setConnection(cn)
+		r.conn = createdHere
+		return nil
+	}, r.lookupConnection)
+	if err != nil {
+		return false, err
+	}
+	if found {
+		return false, r.foundConnection(ctx)
+	}
+	return false, r.record(ctx, StepConnection)
+}
+
+// samePlatform fails with ErrPlatformMismatch when cn is for another
+// integration than Auth (an empty integrationKey proves nothing).
+func (r *migrationRun) samePlatform(cn Connection) error {
+	if cn.IntegrationKey != "" && !strings.EqualFold(cn.IntegrationKey, r.m.Auth.PlatformKey()) {
+		return fmt.Errorf("%w: connection %s is for %s, the authorization for %s; the token is not sent",
+			ErrPlatformMismatch, cn.ID, oneLine(cn.IntegrationKey, 20), r.m.Auth.PlatformKey())
+	}
+	return nil
+}
+
 func (r *migrationRun) setConnection(cn Connection) {
 	r.res.ConnectionID = cn.ID
 	r.res.Status = cn.Status
 	if cn.LinkURL != "" {
 		r.res.LinkURL = cn.LinkURL
 	}
-}
-
-// company makes sure the company exists: POST /companies, or, on resume and
-// after an ambiguous create, a look-up by tag first.
-func (r *migrationRun) company(ctx context.Context) (bool, error) {
-	if r.res.Done(StepCompany) {
-		return false, nil
-	}
-	if r.resumed {
-		found, err := r.lookupCompany(ctx)
-		if err != nil || found {
-			return false, err
-		}
-	}
-	tags, _ := companyTags(r.m) // validated
-	req := r.m.Company
-	req.Tags = tags
-	for attempt := 1; ; attempt++ {
-		co, err := r.c.Companies.Create(ctx, req)
-		if err == nil {
-			r.res.CompanyID = co.ID
-			r.listFirst = false // brand new: it has no connection
-			return false, r.record(ctx, StepCompany)
-		}
-		if stopped(ctx, err) {
-			return false, r.fail(StepCompany, ctxErr(ctx, err))
-		}
-		found, lerr := r.lookupCompany(ctx)
-		if lerr != nil || found {
-			return false, lerr
-		}
-		if err := again(err, attempt, "company"); err != nil {
-			return false, r.fail(StepCompany, err)
-		}
+	if r.m.Auth != nil {
+		r.res.PlatformKey = r.m.Auth.PlatformKey()
 	}
 }
 
-// lookupCompany finds the company tagged with the Ref (one GET). More than one
-// match is an error: Migrate never picks one silently.
-func (r *migrationRun) lookupCompany(ctx context.Context) (bool, error) {
-	page, err := r.c.Companies.List(ctx, &ListOptions{Tags: RefTagKey + "=" + r.m.Ref, PageSize: 10})
-	if err != nil {
-		return false, r.fail(StepCompany, ctxErr(ctx, fmt.Errorf("looking up company by tag: %w", err)))
-	}
-	var ids []string
-	for _, co := range page.Results {
-		if co.Tags[RefTagKey] == r.m.Ref { // the filter is the server's; check it
-			ids = append(ids, co.ID)
-		}
-	}
-	switch {
-	case len(ids) > 1 || page.TotalResults > len(page.Results) && len(ids) > 0:
-		return false, r.fail(StepCompany, fmt.Errorf("%w: %d companies tagged %s=%s (%s)", ErrDuplicateRef, max(len(ids), page.TotalResults), RefTagKey, r.m.Ref, strings.Join(ids, ", ")))
-	case len(ids) == 1:
-		r.res.CompanyID = ids[0]
-		r.listFirst = true
-		return true, r.record(ctx, StepCompany)
-	}
-	return false, nil
-}
-
-// connection makes sure the company has a connection for the platform:
-// POST …/connections, or, when the company was found rather than created and
-// after an ambiguous create, a listing of its connections first.
-func (r *migrationRun) connection(ctx context.Context) (bool, error) {
-	if r.res.Done(StepConnection) {
-		return false, nil
-	}
-	if r.listFirst {
-		found, err := r.lookupConnection(ctx)
-		if err != nil || found {
-			return false, cmpOr(err, r.alreadyMigrated(ctx))
-		}
-	}
-	key := r.m.Auth.PlatformKey()
-	for attempt := 1; ; attempt++ {
-		cn, err := r.c.Connections.Create(ctx, r.res.CompanyID, key)
-		if err == nil {
-			r.setConnection(cn)
-			r.readFirst = false
-			return false, r.record(ctx, StepConnection)
-		}
-		if stopped(ctx, err) {
-			return false, r.fail(StepConnection, ctxErr(ctx, err))
-		}
-		found, lerr := r.lookupConnection(ctx)
-		if lerr != nil || found {
-			return false, cmpOr(lerr, r.alreadyMigrated(ctx))
-		}
-		if err := again(err, attempt, "connection"); err != nil {
-			return false, r.fail(StepConnection, err)
-		}
-	}
-}
+// maxLookupConnections caps the connections a look-up considers.
+const maxLookupConnections = 1000
 
 // lookupConnection lists the company's connections and picks the one for the
 // platform: a Linked one wins (the customer is already migrated); otherwise
 // exactly one must exist to be reused.
 func (r *migrationRun) lookupConnection(ctx context.Context) (bool, error) {
 	key := r.m.Auth.PlatformKey()
-	var linked, other, unknown []Connection
+	var linked, other, unknownKey []Connection
+	n := 0
 	for cn, err := range r.c.Connections.All(ctx, r.res.CompanyID, nil) {
 		if err != nil {
-			return false, r.fail(StepConnection, ctxErr(ctx, fmt.Errorf("listing connections: %w", err)))
+			return false, fmt.Errorf("listing connections: %w", err)
+		}
+		if n++; n > maxLookupConnections {
+			return false, fmt.Errorf("listing connections: more than %d connections", maxLookupConnections)
 		}
 		if cn.IntegrationKey == "" {
-			unknown = append(unknown, cn)
+			unknownKey = append(unknownKey, cn)
 			continue
 		}
 		if !strings.EqualFold(cn.IntegrationKey, key) {
@@ -789,78 +1047,92 @@ func (r *migrationRun) lookupConnection(ctx context.Context) (bool, error) {
 	switch {
 	case len(linked) > 0:
 		r.setConnection(linked[0])
-		r.readFirst = false
-		r.alreadyLinked = true
-		return true, r.record(ctx, StepConnection)
+		r.conn, r.linkedBefore = fromLookup, true
+		return true, nil
 	case len(other) > 1:
 		ids := make([]string, len(other))
 		for i, cn := range other {
 			ids[i] = cn.ID
 		}
-		return false, r.fail(StepConnection, fmt.Errorf("%w: %d %s connections (%s)", ErrDuplicateRef, len(other), key, strings.Join(ids, ", ")))
+		return false, fmt.Errorf("%w: %d %s connections (%s)", ErrDuplicateRef, len(other), key, strings.Join(ids, ", "))
 	case len(other) == 1:
 		r.setConnection(other[0])
-		r.readFirst = false
-		return true, r.record(ctx, StepConnection)
-	case len(unknown) > 0:
+		r.conn = fromLookup
+		return true, nil
+	case len(unknownKey) > 0:
 		// Codat's contract does not require integrationKey; without it a
 		// connection cannot be ruled out, and creating another could
 		// duplicate it.
-		return false, r.fail(StepConnection, fmt.Errorf("%w: connection %s has no integrationKey, so it may be the %s connection", ErrDuplicateRef, unknown[0].ID, key))
+		return false, fmt.Errorf("%w: connection %s has no integrationKey, so it may be the %s connection", ErrDuplicateRef, unknownKey[0].ID, key)
 	}
 	return false, nil
 }
 
-// alreadyMigrated handles a connection found Linked by a look-up. With
-// Relink (and no token of this migration possibly installed) the token step
-// sends the token. When the company is this migration's own (a resume that
-// recorded it), the Linked connection is the earlier attempt's work, cut off
-// before it was recorded: the token is not sent again, and the migration
-// goes on to queue the sync that attempt never reached. Otherwise the
-// customer was migrated before: AlreadyMigrated, no token is sent, and the
-// sync step queues data/all only if no sync ever started (see sync).
-func (r *migrationRun) alreadyMigrated(ctx context.Context) error {
+// foundConnection records a connection a look-up found. One found Linked
+// is not sent the token, unless Relink asks for it and no token of this
+// migration may be installed. On a company this migration's Resume records,
+// a Linked connection is the earlier attempt's work, cut off before it was
+// recorded: the migration goes on to queue the sync that attempt never
+// reached. Otherwise the customer was migrated before: AlreadyMigrated, and
+// the sync step queues data/all only if no sync ever started (see sync).
+func (r *migrationRun) foundConnection(ctx context.Context) error {
 	switch {
-	case !r.alreadyLinked:
-	case r.m.Relink && !r.res.TokenSent:
-	case r.ownCompany:
-		return r.record(ctx, StepAuthorize, StepVerify)
+	case !r.linkedBefore, r.m.Relink && !r.res.TokenSent:
+		return r.record(ctx, StepConnection)
+	case r.company == fromResume:
+		return r.record(ctx, StepConnection, StepAuthorize, StepVerify)
 	case r.m.Relink:
+		return r.record(ctx, StepConnection)
 	default:
 		r.res.AlreadyMigrated = true
-		return r.record(ctx, StepVerify)
+		return r.record(ctx, StepConnection, StepVerify)
 	}
-	return nil
 }
 
-// cmpOr returns the first error that is not nil.
-func cmpOr(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
+// settleWindow is Migration.SettleWindow with its default.
+func (r *migrationRun) settleWindow() time.Duration {
+	switch {
+	case r.m.SettleWindow == 0:
+		return DefaultSettleWindow
+	case r.m.SettleWindow < 0:
+		return 0
 	}
-	return nil
+	return r.m.SettleWindow
 }
 
 // authorize sends the token (PUT …/authorization) and checks the connection
-// in the PUT's own response. A connection whose status is unknown (resume) is
-// read first, and one found Linked is not sent the token again; with Relink
-// it is not read, since the token is sent anyway, unless a token of this
-// migration may already be installed (TokenSent).
+// in the PUT's own response. A connection Resume recorded is read first (its
+// status and platform are unknown), and one found Linked is not sent the
+// token again; with Relink it is read only when its platform is unknown or
+// a token of this migration may already be installed (TokenSent, TokenSend).
+// An earlier send whose outcome is unknown (TokenSend) blocks a new one
+// until the settle window has passed.
 func (r *migrationRun) authorize(ctx context.Context) (bool, error) {
 	if r.res.Done(StepVerify) {
 		return false, nil
 	}
-	companyID, connID := r.res.CompanyID, r.res.ConnectionID
-	if r.readFirst && (!r.m.Relink || r.res.TokenSent) {
-		cn, err := r.c.Connections.Get(ctx, companyID, connID)
+	pending := r.res.TokenSend != nil
+	if r.conn == fromResume && (!r.m.Relink || r.res.TokenSent || pending || r.res.PlatformKey == "") {
+		if err := r.report(ctx); err != nil {
+			return false, err
+		}
+		cn, err := r.c.Connections.Get(ctx, r.res.CompanyID, r.res.ConnectionID)
 		if err != nil {
 			return false, r.fail(r.nextStep(), ctxErr(ctx, fmt.Errorf("reading connection: %w", err)))
 		}
+		if err := r.samePlatform(cn); err != nil {
+			return false, r.fail(StepAuthorize, err)
+		}
 		r.setConnection(cn)
-		if cn.Status.Is(StatusLinked) {
+		if cn.Status.Is(StatusLinked) && (!r.m.Relink || r.res.TokenSent || pending) {
+			r.res.TokenSend = nil // that send (or an earlier one) linked it
 			return false, r.record(ctx, StepAuthorize, StepVerify)
+		}
+	}
+	if ts := r.res.TokenSend; ts != nil {
+		if at := ts.At.Add(r.settleWindow()); r.now().Before(at) {
+			return false, r.failAt(StepAuthorize, at, fmt.Errorf("%w: a token PUT sent at %s may still be running at Codat and the connection is %s; resume after %s",
+				ErrTokenSendUnsettled, ts.At.UTC().Format(time.RFC3339), statusText(r.res.Status), at.UTC().Format(time.RFC3339)))
 		}
 	}
 	sends := 1 + r.m.MaxTokenResends
@@ -868,15 +1140,23 @@ func (r *migrationRun) authorize(ctx context.Context) (bool, error) {
 		sends = 2
 	}
 	sends = max(sends, 1)
+	fp := tokenFingerprint(r.m.Auth)
 	for sent := 1; ; sent++ {
+		// The intent goes to OnStep before the PUT leaves.
+		r.res.TokenSend = &TokenSend{At: r.now().UTC(), Fingerprint: fp}
 		if err := r.report(ctx); err != nil {
 			return false, err
 		}
-		cn, err := r.c.Connections.UpdateAuthorization(ctx, companyID, connID, r.m.Auth)
-		if err == nil || IsAmbiguous(err) {
+		cn, err := r.c.Connections.UpdateAuthorization(ctx, r.res.CompanyID, r.res.ConnectionID, r.m.Auth)
+		unclear := IsAmbiguous(err) || unusable(err)
+		if err == nil || unclear {
 			r.res.TokenSent = true
 		}
 		if err == nil {
+			r.res.TokenSend = nil
+			if perr := r.samePlatform(cn); perr != nil {
+				return false, r.fail(StepAuthorize, perr)
+			}
 			r.setConnection(cn)
 			if err := r.record(ctx, StepAuthorize); err != nil {
 				return false, err
@@ -886,28 +1166,64 @@ func (r *migrationRun) authorize(ctx context.Context) (bool, error) {
 			}
 			return false, r.record(ctx, StepVerify)
 		}
-		if stopped(ctx, err) {
+		if !unclear || ctx.Err() != nil {
+			if !unclear {
+				r.res.TokenSend = nil // Codat answered: nothing is running
+			}
+			if rerr := r.report(ctx); rerr != nil {
+				return false, rerr
+			}
 			return false, r.fail(StepAuthorize, ctxErr(ctx, err))
+		}
+		if _, quota := IsQuotaExhausted(err); quota {
+			return false, r.fail(StepAuthorize, err)
+		}
+		if settled(err) {
+			r.res.TokenSend = nil // Codat's own finished answer: nothing is running
 		}
 		// The PUT may or may not have been applied: read the connection back.
 		if err := r.report(ctx); err != nil {
 			return false, err
 		}
-		got, gerr := r.c.Connections.Get(ctx, companyID, connID)
+		got, gerr := r.c.Connections.Get(ctx, r.res.CompanyID, r.res.ConnectionID)
 		if gerr != nil {
 			return false, r.fail(StepAuthorize, ctxErr(ctx, readBackErr(err, gerr, "reading the connection back")))
 		}
 		r.setConnection(got)
 		if got.Status.Is(StatusLinked) {
+			r.res.TokenSend = nil
 			return false, r.record(ctx, StepAuthorize, StepVerify)
 		}
-		if !settled(err) {
-			return false, r.fail(StepAuthorize, fmt.Errorf("%w (connection is %s; the PUT may still be in progress at Codat, so the token was not sent again: resume later to read the connection again)", err, statusText(got.Status)))
+		if r.res.TokenSend != nil {
+			at := r.res.TokenSend.At.Add(r.settleWindow())
+			return false, r.failAt(StepAuthorize, at, fmt.Errorf("%w (connection is %s; the PUT may still be in progress at Codat, so the token was not sent again: resume later, after %s, to read the connection again)",
+				err, statusText(got.Status), at.UTC().Format(time.RFC3339)))
 		}
 		if sent >= sends {
+			if rerr := r.report(ctx); rerr != nil {
+				return false, rerr
+			}
 			return false, r.fail(StepAuthorize, fmt.Errorf("%w (connection is %s; token sent %d times, no re-send left)", err, statusText(got.Status), sent))
 		}
 	}
+}
+
+// tokenFingerprint identifies the authorization body without holding it.
+func tokenFingerprint(a Authorization) string {
+	body, err := a.Body()
+	if err != nil {
+		return ""
+	}
+	keys := slices.Sorted(maps.Keys(body))
+	var b strings.Builder
+	b.WriteString(a.PlatformKey())
+	for _, k := range keys {
+		b.WriteByte(0)
+		b.WriteString(k)
+		b.WriteByte(0)
+		b.WriteString(body[k])
+	}
+	return Secret(b.String()).Fingerprint()
 }
 
 func statusText(s ConnectionStatus) string {
@@ -917,9 +1233,9 @@ func statusText(s ConnectionStatus) string {
 	return string(s)
 }
 
-// sync queues POST /companies/{companyId}/data/all. After an ambiguous
-// failure it reads GET dataStatus once: a data type in progress means the
-// sync was queued; otherwise it is sent again with a new Idempotency-Key.
+// sync queues POST /companies/{companyId}/data/all through the write loop:
+// after an unclear failure it reads GET dataStatus once, and a data type in
+// progress means the sync was queued.
 //
 // For an already-migrated customer it reads GET dataStatus first and queues
 // the sync only when no data type was ever queued (a migration cut off
@@ -929,6 +1245,9 @@ func (r *migrationRun) sync(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	if r.res.AlreadyMigrated {
+		if err := r.report(ctx); err != nil {
+			return false, err
+		}
 		st, err := r.c.Sync.Status(ctx, r.res.CompanyID)
 		if err != nil {
 			return false, r.fail(StepSync, ctxErr(ctx, fmt.Errorf("reading the data status of the already-migrated company: %w", err)))
@@ -937,27 +1256,28 @@ func (r *migrationRun) sync(ctx context.Context) (bool, error) {
 			return true, nil
 		}
 	}
-	for attempt := 1; ; attempt++ {
-		err := r.c.Sync.RefreshAll(ctx, r.res.CompanyID)
-		if err == nil {
-			return false, r.record(ctx, StepSync)
-		}
-		if stopped(ctx, err) {
-			return false, r.fail(StepSync, ctxErr(ctx, err))
-		}
-		st, serr := r.c.Sync.Status(ctx, r.res.CompanyID)
-		if serr != nil {
-			return false, r.fail(StepSync, ctxErr(ctx, readBackErr(err, serr, "reading the data status")))
+	fp := ""
+	if r.m.Auth != nil {
+		fp = tokenFingerprint(r.m.Auth)
+	}
+	_, err := r.write(ctx, StepSync, "sync", func(ctx context.Context, gen int) error {
+		return r.c.Sync.RefreshAll(ctx, r.res.CompanyID, IdempotencyKey(r.key(StepSync, gen, r.res.CompanyID, fp)))
+	}, func(ctx context.Context) (bool, error) {
+		st, err := r.c.Sync.Status(ctx, r.res.CompanyID)
+		if err != nil {
+			return false, fmt.Errorf("reading the data status: %w", err)
 		}
 		for _, ds := range st {
 			if ds.CurrentStatus != "" && !IsTerminalSyncStatus(ds.CurrentStatus) {
-				return false, r.record(ctx, StepSync)
+				return true, nil
 			}
 		}
-		if err := again(err, attempt, "sync"); err != nil {
-			return false, r.fail(StepSync, err)
-		}
+		return false, nil
+	})
+	if err != nil {
+		return false, err
 	}
+	return false, r.record(ctx, StepSync)
 }
 
 // wait polls the data status until the sync is over (SyncWait only).

@@ -100,6 +100,18 @@ const (
 	DS = migDataStatus
 )
 
+// migAfterSettle returns res as a resume would find it once the settle
+// window of an unsettled token PUT has passed (a later run): its TokenSend
+// moved back by the default window.
+func migAfterSettle(res *codat.MigrationResult) *codat.MigrationResult {
+	if res.TokenSend != nil {
+		ts := *res.TokenSend
+		ts.At = ts.At.Add(-codat.DefaultSettleWindow - time.Second)
+		res.TokenSend = &ts
+	}
+	return res
+}
+
 // TestMigrateFaultMatrix injects one fault into each write of the migration
 // and checks that the migration completes, or returns a resumable error that
 // a second call finishes, with exactly one company and one connection for the
@@ -118,9 +130,9 @@ func TestMigrateFaultMatrix(t *testing.T) {
 		want  map[migFaultKind]outcome
 	}{
 		{codat.StepCompany, migCreateCompany, map[migFaultKind]outcome{
-			migFkBefore:     {first: []string{C, L, C, N, P, S}, puts: 1},  // +2: look-up finds nothing, create again
-			migFkAfter:      {first: []string{C, L, LN, N, P, S}, puts: 1}, // +2: look-up finds it, list its connections
-			migFkDrop:       {first: []string{C, C, N, P, S}, puts: 1},     // +1: same key, Codat replays the answer
+			migFkBefore:     {first: []string{C, L, C, N, P, S}, puts: 1}, // +2: look-up finds nothing, create again
+			migFkAfter:      {first: []string{C, L, N, P, S}, puts: 1},    // +1: look-up finds this call's own company: no connection yet
+			migFkDrop:       {first: []string{C, C, N, P, S}, puts: 1},    // +1: same key, Codat replays the answer
 			migFk429:        {first: []string{C}, failStep: codat.StepCompany, resume: []string{L, C, N, P, S}, puts: 1},
 			migFk429Waited:  {first: []string{C, C, N, P, S}, puts: 1},
 			migFkTimeout:    {},
@@ -197,7 +209,7 @@ func TestMigrateFaultMatrix(t *testing.T) {
 						5*time.Second, 5*time.Millisecond, "the migFake logged every attempt the client sent")
 					puts += f.count(migPutAuth)
 					f.srv.ResetRequests()
-					m.Resume = res
+					m.Resume = migAfterSettle(res)
 					res, err = f.c.Migrate(context.Background(), m)
 					calls++
 					require.NoError(t, err, "the second call finishes the migration")
@@ -317,7 +329,7 @@ func TestMigrateUnsettledWriteNotRepeated(t *testing.T) {
 
 			broken.Store(false)
 			f.srv.ResetRequests()
-			m.Resume = res
+			m.Resume = migAfterSettle(res)
 			res, err = f.c.Migrate(context.Background(), m)
 			require.NoError(t, err)
 			assert.Equal(t, tt.resume, f.routes())
@@ -394,7 +406,7 @@ func TestMigrateUnsettled5xx(t *testing.T) {
 				puts := f.count(P)
 
 				f.srv.ResetRequests()
-				m.Resume = res
+				m.Resume = migAfterSettle(res)
 				res, err = f.c.Migrate(context.Background(), m)
 				require.NoError(t, err)
 				assert.Equal(t, st.resume, f.routes())

@@ -24,7 +24,8 @@ func TestMigrateOnStepErrorStops(t *testing.T) {
 	}{
 		{"after the company", 1, []string{migCreateCompany}},
 		{"after the connection", 2, []string{migCreateCompany, migCreateConn}},
-		{"after the token", 3, []string{migCreateCompany, migCreateConn, migPutAuth}},
+		{"before the token PUT (its intent)", 3, []string{migCreateCompany, migCreateConn}},
+		{"after the token", 4, []string{migCreateCompany, migCreateConn, migPutAuth}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

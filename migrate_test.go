@@ -145,15 +145,26 @@ func TestMigrateHappyPath(t *testing.T) {
 			assert.Equal(t, codattest.StatusLinked, cn.Status)
 			assert.Equal(t, 1, cn.AuthAttempts)
 			co := f.srv.CompaniesWithTag(codat.RefTagKey, "crm-42")[0]
+			assert.Regexp(t, `^[0-9a-f-]{36}$`, co.Tags[codat.IdempotencyTagKey], "the create's key travels with the company")
+			delete(co.Tags, codat.IdempotencyTagKey)
 			assert.Equal(t, map[string]string{codat.RefTagKey: "crm-42", "region": "uk"}, co.Tags)
 			assert.Equal(t, "Acme Ltd", co.Name)
 			assert.Equal(t, map[string]string{"region": "uk"}, m.Company.Tags, "the caller's tags are not modified")
 
-			// OnStep saw every step, each snapshot a prefix of the final steps.
-			require.Len(t, journal, len(tt.steps))
+			// OnStep saw every step, each snapshot a prefix of the final
+			// steps, plus the token's send intent before the PUT: one call
+			// with the steps of the connection and TokenSend set.
+			require.Len(t, journal, len(tt.steps)+1)
 			for _, j := range journal {
 				assert.Equal(t, res.Steps[:len(j.Steps)], j.Steps)
 			}
+			intent := journal[2]
+			assert.Equal(t, []codat.Step{codat.StepCompany, codat.StepConnection}, intent.Steps)
+			require.NotNil(t, intent.TokenSend, "the intent is journaled before the PUT")
+			assert.WithinDuration(t, time.Now(), intent.TokenSend.At, time.Minute)
+			assert.NotEmpty(t, intent.TokenSend.Fingerprint)
+			assert.NotContains(t, intent.TokenSend.Fingerprint, migToken.Reveal())
+			assert.Nil(t, res.TokenSend, "settled by the PUT's answer")
 			assert.Equal(t, res.Steps, journal[len(journal)-1].Steps)
 		})
 	}
@@ -760,7 +771,7 @@ func TestMigrateRelinkResume(t *testing.T) {
 			// The earlier result cut back to before the token, as a journal
 			// replaying a new token would pass it.
 			m.Resume = &codat.MigrationResult{Ref: "crm-rl", CompanyID: first.CompanyID, ConnectionID: first.ConnectionID,
-				Steps: []codat.Step{codat.StepCompany, codat.StepConnection}}
+				PlatformKey: first.PlatformKey, Steps: []codat.Step{codat.StepCompany, codat.StepConnection}}
 			res, err := f.c.Migrate(context.Background(), m)
 
 			require.NoError(t, err)

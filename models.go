@@ -3,6 +3,7 @@ package codat
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -337,8 +338,13 @@ func allPages[T any](ctx context.Context, opts *ListOptions, fetch listFunc[T]) 
 		if o.Page < 1 {
 			o.Page = 1
 		}
+		first, limit := o.Page, 0
+		seen := map[[32]byte]bool{}
 		for {
 			p, err := fetch(ctx, &o)
+			if err == nil {
+				err = checkPage(p, o, first, &limit, seen)
+			}
 			if err != nil {
 				var zero T
 				yield(zero, err)
@@ -355,6 +361,35 @@ func allPages[T any](ctx context.Context, opts *ListOptions, fetch listFunc[T]) 
 			o.Page++
 		}
 	}
+}
+
+// checkPage guards paging against a server that never ends it: a page whose
+// results repeat an earlier page's, or more pages than the first page's
+// totalResults allows (plus one, for results added meanwhile), is an error.
+func checkPage[T any](p Page[T], o ListOptions, first int, limit *int, seen map[[32]byte]bool) error {
+	if o.Page == first {
+		size := p.PageSize
+		if size <= 0 {
+			size = max(o.PageSize, len(p.Results), 1)
+		}
+		*limit = (max(p.TotalResults, len(p.Results))+size-1)/size + 1
+	}
+	if o.Page-first >= *limit {
+		return fmt.Errorf("codat: paging did not end: more than %d pages for %d results", *limit, p.TotalResults)
+	}
+	if len(p.Results) == 0 {
+		return nil
+	}
+	raw, err := json.Marshal(p.Results)
+	if err != nil {
+		return nil
+	}
+	sum := sha256.Sum256(raw)
+	if seen[sum] {
+		return fmt.Errorf("codat: paging did not end: page %d repeats an earlier page", o.Page)
+	}
+	seen[sum] = true
+	return nil
 }
 
 func hasMore[T any](p Page[T], o ListOptions) bool {

@@ -13,28 +13,36 @@ type SyncService struct{ client *Client }
 // RefreshAll queues a refresh of every data type marked "fetch on first
 // link": POST /companies/{companyId}/data/all (204). Token migrations must
 // call it, since Codat does not fetch on first link for them.
-// Retry class: keyed write.
-func (s *SyncService) RefreshAll(ctx context.Context, companyID string) error {
+// Retry class: keyed write (see IdempotencyKey).
+func (s *SyncService) RefreshAll(ctx context.Context, companyID string, opts ...RequestOption) error {
 	if err := requireIDs("Sync.RefreshAll", "companyID", companyID); err != nil {
 		return err
 	}
-	return s.client.do(ctx, call{method: http.MethodPost, path: escapePath("companies", companyID, "data", "all"), class: classKeyed}, nil)
+	o, err := applyOptions("Sync.RefreshAll", opts)
+	if err != nil {
+		return err
+	}
+	return s.client.do(ctx, call{method: http.MethodPost, path: escapePath("companies", companyID, "data", "all"), class: classKeyed, opts: o}, nil)
 }
 
 // RefreshDataType queues a refresh of one data type: POST
 // /companies/{companyId}/data/queue/{dataType}, with the optional
 // connectionId query parameter when connectionID is not empty (200
-// PullOperation). Retry class: keyed write.
-func (s *SyncService) RefreshDataType(ctx context.Context, companyID, dataType, connectionID string) (PullOperation, error) {
+// PullOperation). Retry class: keyed write (see IdempotencyKey).
+func (s *SyncService) RefreshDataType(ctx context.Context, companyID, dataType, connectionID string, opts ...RequestOption) (PullOperation, error) {
 	var out PullOperation
 	if err := requireIDs("Sync.RefreshDataType", "companyID", companyID, "dataType", dataType); err != nil {
+		return out, err
+	}
+	o, err := applyOptions("Sync.RefreshDataType", opts)
+	if err != nil {
 		return out, err
 	}
 	var q url.Values
 	if connectionID != "" {
 		q = url.Values{"connectionId": {connectionID}}
 	}
-	err := s.client.do(ctx, call{method: http.MethodPost, path: escapePath("companies", companyID, "data", "queue", dataType), query: q, class: classKeyed}, &out)
+	err = s.client.do(ctx, call{method: http.MethodPost, path: escapePath("companies", companyID, "data", "queue", dataType), query: q, class: classKeyed, opts: o}, &out)
 	return out, err
 }
 

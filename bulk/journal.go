@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"sync"
 	"time"
@@ -71,12 +72,18 @@ type Record struct {
 	// TokenSent: this attempt sent a token PUT that may be installed
 	// (codat.MigrationResult.TokenSent); a resume with Relink then reads the
 	// connection before sending it again.
-	TokenSent  bool       `json:"tokenSent,omitempty"`
-	Result     Status     `json:"result,omitempty"`
-	ErrorClass string     `json:"errorClass,omitempty"`
-	Error      string     `json:"error,omitempty"`
-	Requests   int        `json:"requests,omitempty"`
-	Reset      *time.Time `json:"reset,omitempty"`
+	TokenSent bool `json:"tokenSent,omitempty"`
+	// PlatformKey, TokenSend and KeyGen are the codat.MigrationResult
+	// fields of the same names: the connection's platform, a token PUT whose
+	// outcome is unknown, and the generations of Migrate's idempotency keys.
+	PlatformKey string             `json:"platformKey,omitempty"`
+	TokenSend   *codat.TokenSend   `json:"tokenSend,omitempty"`
+	KeyGen      map[codat.Step]int `json:"keyGen,omitempty"`
+	Result      Status             `json:"result,omitempty"`
+	ErrorClass  string             `json:"errorClass,omitempty"`
+	Error       string             `json:"error,omitempty"`
+	Requests    int                `json:"requests,omitempty"`
+	Reset       *time.Time         `json:"reset,omitempty"`
 }
 
 // finished reports whether the entry ends its ref's migration successfully.
@@ -135,7 +142,8 @@ func (e *Record) outcome() Status {
 func (e *Record) result() *codat.MigrationResult {
 	return &codat.MigrationResult{Ref: e.Ref, CompanyID: e.CompanyID, ConnectionID: e.ConnectionID,
 		Status: codat.ConnectionStatus(e.Status), LinkURL: e.LinkURL, Steps: append([]codat.Step(nil), e.Steps...),
-		AlreadyMigrated: e.AlreadyMigrated, TokenSent: e.TokenSent}
+		AlreadyMigrated: e.AlreadyMigrated, TokenSent: e.TokenSent, PlatformKey: e.PlatformKey, TokenSend: e.TokenSend,
+		KeyGen: maps.Clone(e.KeyGen)}
 }
 
 // span locates a ref's latest line in the journal file.

@@ -57,6 +57,10 @@ type Runner struct {
 	// WaitPoll is the dataStatus poll interval of codat.SyncWait migrations
 	// (canaries): codat.Migration.WaitPoll (0: its default).
 	WaitPoll time.Duration
+	// SettleWindow is codat.Migration.SettleWindow: how long after a token
+	// PUT whose outcome is unknown a resume waits before it may send the
+	// token again (0: codat.DefaultSettleWindow).
+	SettleWindow time.Duration
 	// WaitForQuota makes Run sleep until the daily quota resets instead of
 	// stopping with a *QuotaError. Stop ends the sleep.
 	//
@@ -1283,6 +1287,7 @@ func (x *run) migrateOne(jb *job) (ReportRow, *codat.MigrationResult, error) {
 		start.CompanyID, start.ConnectionID, start.Status, start.LinkURL = jb.resume.CompanyID, jb.resume.ConnectionID,
 			string(jb.resume.Status), jb.resume.LinkURL
 		start.AlreadyMigrated, start.TokenSent = jb.resume.AlreadyMigrated, jb.resume.TokenSent
+		start.PlatformKey, start.TokenSend, start.KeyGen = jb.resume.PlatformKey, jb.resume.TokenSend, jb.resume.KeyGen
 	}
 	start.Requests = jb.journaled + jb.sent
 	rr := baseReport(row)
@@ -1310,7 +1315,7 @@ func (x *run) migrateOne(jb *job) (ReportRow, *codat.MigrationResult, error) {
 		return &Record{Time: x.s.Now(), Ref: row.Ref, Line: row.Line, Step: name, Steps: steps, CompanyID: r.CompanyID,
 			ConnectionID: r.ConnectionID, Status: string(r.Status), LinkURL: r.LinkURL, Fingerprint: jb.c.fingerprint,
 			Tenant: jb.tenantH, Canary: jb.canary, Relink: jb.relink, AlreadyMigrated: r.AlreadyMigrated, TokenSent: r.TokenSent,
-			Requests: requests}
+			PlatformKey: r.PlatformKey, TokenSend: r.TokenSend, KeyGen: r.KeyGen, Requests: requests}
 	}
 	// Every step is journaled when Migrate records it (OnStep), so a crash
 	// loses at most the step in flight; steps OnStep did not report are
@@ -1340,6 +1345,10 @@ func (x *run) migrateOne(jb *job) (ReportRow, *codat.MigrationResult, error) {
 		Resume:   jb.resume,
 		Relink:   jb.relink,
 		WaitPoll: x.s.WaitPoll,
+		// A resume within the window after an unclear token PUT sends no
+		// token and fails with codat.ErrTokenSendUnsettled; a later run
+		// finishes it.
+		SettleWindow: x.s.SettleWindow,
 		// A journal write that fails stops Migrate before its next request.
 		OnStep: func(_ context.Context, snap codat.MigrationResult) error {
 			if err := record(&snap, jb.journaled+jb.sent+snap.Requests); err != nil {

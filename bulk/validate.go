@@ -13,10 +13,12 @@ import (
 	secretscrub "github.com/codat-migrate/codat/internal/scrub"
 )
 
-// Codat's limits on company tags: at most 10 per company (one is taken by
-// codat.RefTagKey), keys up to 27 characters, values up to 100.
+// Codat's limits on company tags: at most 10 per company, of which
+// codat.MaxUserTags are the row's own (Migrate adds the ref, its
+// idempotency marker and the tenant), keys up to 27 characters, values up
+// to 100.
 const (
-	maxUserTags    = 9
+	maxUserTags    = codat.MaxUserTags
 	maxTagKeyLen   = 27
 	maxTagValueLen = 100
 )
@@ -47,12 +49,14 @@ func checkRow(reg *integrations.Registry, row Row) (checked, error) {
 			"and folds accents): Codat would refuse it; give a name in Latin letters")
 	}
 	if len(row.Tags) > maxUserTags {
-		problems = append(problems, fmt.Sprintf("%d tags: Codat allows %d besides the ref tag", len(row.Tags), maxUserTags))
+		problems = append(problems, fmt.Sprintf("%d tags: Codat allows %d besides the tags the migration adds", len(row.Tags), maxUserTags))
 	}
 	for _, k := range sortedKeys(row.Tags) {
 		switch {
 		case k == codat.RefTagKey:
 			problems = append(problems, fmt.Sprintf("tag %s is reserved for the ref", codat.RefTagKey))
+		case k == codat.TenantTagKey || k == codat.IdempotencyTagKey:
+			problems = append(problems, fmt.Sprintf("tag %s is reserved for the migration", k))
 		case utf8.RuneCountInString(k) > maxTagKeyLen:
 			problems = append(problems, fmt.Sprintf("tag key %s is longer than %d characters", safeName(k), maxTagKeyLen))
 		case utf8.RuneCountInString(row.Tags[k]) > maxTagValueLen:

@@ -28,6 +28,7 @@ type migrateOptions struct {
 	maxFailures   int
 	perMinute     int
 	canaryPoll    time.Duration
+	settleWindow  time.Duration
 	progressEvery time.Duration
 	quiet         bool
 }
@@ -119,6 +120,7 @@ func registerRunFlags(fs *flag.FlagSet, o *migrateOptions) {
 	fs.IntVar(&o.maxFailures, "max-failures", bulk.DefaultMaxConsecutiveFailures, "stop after this many failed migrations in a row (-1: never)")
 	fs.IntVar(&o.perMinute, "requests-per-minute", bulk.DefaultRequestsPerMinute, "pace migrations so their requests stay under this rate (-1: no pacing)")
 	fs.DurationVar(&o.canaryPoll, "canary-poll", codat.DefaultWaitPoll, "how often a canary (or --sync wait) polls its sync status")
+	fs.DurationVar(&o.settleWindow, "settle-window", codat.DefaultSettleWindow, "after a token send whose outcome is unknown (a cut connection, a killed run), how long a rerun waits before it may send the token again")
 	fs.DurationVar(&o.progressEvery, "progress-interval", 5*time.Second, "interval of the progress lines when stderr is not a terminal")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress display")
 }
@@ -164,6 +166,7 @@ func (o *migrateOptions) runner(client *codat.Client, logger *slog.Logger) *bulk
 		Canary:                 canary,
 		Sync:                   mode,
 		WaitPoll:               o.canaryPoll,
+		SettleWindow:           o.settleWindow,
 		WaitForQuota:           o.wait,
 		Relink:                 o.relink,
 		SkipAccountCheck:       o.skipAccount,
