@@ -1128,6 +1128,9 @@ func (r *migrationRun) authorize(ctx context.Context) (bool, error) {
 			r.res.TokenSend = nil // that send (or an earlier one) linked it
 			return false, r.record(ctx, StepAuthorize, StepVerify)
 		}
+		if cn.Status.Is(StatusDeauthorized) {
+			r.res.TokenSend = nil // Codat tried a token and refused it: nothing is running
+		}
 	}
 	if ts := r.res.TokenSend; ts != nil {
 		if at := ts.At.Add(r.settleWindow()); r.now().Before(at) {
@@ -1194,7 +1197,17 @@ func (r *migrationRun) authorize(ctx context.Context) (bool, error) {
 			r.res.TokenSend = nil
 			return false, r.record(ctx, StepAuthorize, StepVerify)
 		}
-		if r.res.TokenSend != nil {
+		if got.Status.Is(StatusDeauthorized) {
+			r.res.TokenSend = nil // Codat tried a token and refused it: nothing is running
+		}
+		if !settled(err) {
+			if rerr := r.report(ctx); rerr != nil {
+				return false, rerr
+			}
+			if r.res.TokenSend == nil {
+				return false, r.fail(StepAuthorize, fmt.Errorf("%w (connection is %s; the token was not sent again in this call: resume later to read the connection again)",
+					err, statusText(got.Status)))
+			}
 			at := r.res.TokenSend.At.Add(r.settleWindow())
 			return false, r.failAt(StepAuthorize, at, fmt.Errorf("%w (connection is %s; the PUT may still be in progress at Codat, so the token was not sent again: resume later, after %s, to read the connection again)",
 				err, statusText(got.Status), at.UTC().Format(time.RFC3339)))
