@@ -4,23 +4,32 @@ import (
 	"errors"
 	"strings"
 	"unicode"
-
-	"golang.org/x/text/runes"
-	"golang.org/x/text/transform"
-	"golang.org/x/text/unicode/norm"
 )
+
+//go:generate go run -C internal/foldgen . -out ../../companyname_fold_gen.go
 
 // ErrCompanyName is returned by CompanyName for a name with no letter or
 // digit Codat accepts: Codat would answer POST /companies with a 400.
 var ErrCompanyName = errors.New("codat: company name has no letter or digit Codat accepts")
 
-// foldAccents returns a transformer that decomposes every character
-// (compatibility decomposition, so full-width and other compatibility forms
-// become their plain letters) and removes the combining marks: "é" becomes
-// "e", "Ｆ" becomes "F". A chain keeps state between calls, so each call of
-// CompanyName (which migrations make concurrently) has its own.
-func foldAccents() transform.Transformer {
-	return transform.Chain(norm.NFKD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
+// foldAccents folds every character to what its compatibility decomposition
+// keeps once combining marks are removed, so full-width and other
+// compatibility forms become their plain letters: "é" becomes "e", "Ｆ"
+// becomes "F". The folds come from foldTable, computed from Unicode's
+// decompositions by internal/foldgen, so no normalization package is needed
+// at run time; the folds keep only what CompanyName allows. A character
+// without an entry is left as it is.
+func foldAccents(name string) string {
+	var b strings.Builder
+	b.Grow(len(name))
+	for _, r := range name {
+		if f, ok := foldTable[r]; ok {
+			b.WriteString(f)
+		} else {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // companyNameAllowed reports whether Codat keeps r in a company name: the
@@ -50,10 +59,7 @@ func companyNameAllowed(r rune) bool {
 // ErrCompanyName: Codat would refuse it. The error does not quote the name.
 // Client.Migrate sends the name CompanyName returns.
 func CompanyName(name string) (string, error) {
-	folded, _, err := transform.String(foldAccents(), name)
-	if err != nil { // not expected: the transformers accept any input
-		folded = name
-	}
+	folded := foldAccents(name)
 	var b strings.Builder
 	b.Grow(len(folded))
 	space, alnum := false, false

@@ -6,7 +6,6 @@ require (
 	github.com/google/uuid v1.6.0
 	github.com/hashicorp/go-retryablehttp v0.7.8
 	github.com/stretchr/testify v1.12.1
-	golang.org/x/text v0.37.0
 	golang.org/x/time v0.16.0
 )
 
