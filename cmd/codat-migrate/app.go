@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -24,14 +25,36 @@ const (
 	exitInterrupted = 130 // stopped by Ctrl-C; resumable (128 + SIGINT)
 )
 
-const exitCodesHelp = `Exit codes:
-  0    every row migrated (or was already migrated)
-  1    some rows failed or were invalid: see the report
-  2    usage error
-  3    fatal error (bad key, unreadable input, API unreachable, canary failed…)
-  75   daily quota spent: resumable; the message gives the reset time and the command to resume
-  130  interrupted (Ctrl-C): resumable with the same command
-`
+// exitCodeText says what each exit code means; a command may say it in its
+// own terms (command.exits).
+var exitCodeText = map[int]string{
+	exitOK:          "success",
+	exitRowsFailed:  "some rows failed or were invalid: see the report",
+	exitUsage:       "usage error (a flag, an argument, no API key)",
+	exitFatal:       "fatal error (bad key, unreadable input, API unreachable, canary failed…)",
+	exitQuota:       "daily quota spent: resumable; the message gives the reset time and the command to resume",
+	exitInterrupted: "interrupted (Ctrl-C): resumable with the same command",
+}
+
+// exitCodesHelp lists the exit codes of migrate, the command that can return
+// them all, for the general usage text.
+var exitCodesHelp = exitHelp("Exit codes: (of 'migrate'; each command's --help lists its own)",
+	migrateExitText, migrateExits...)
+
+// exitHelp is an exit codes block for codes under header, in the words of
+// exitCodeText unless own says otherwise.
+func exitHelp(header string, own map[int]string, codes ...int) string {
+	var b strings.Builder
+	b.WriteString(header + "\n")
+	for _, c := range codes {
+		text := exitCodeText[c]
+		if t, ok := own[c]; ok {
+			text = t
+		}
+		fmt.Fprintf(&b, "  %-4d %s\n", c, text)
+	}
+	return b.String()
+}
 
 // app is one invocation of the command: its streams, environment and the
 // few operating-system hooks the commands need, so tests can run it in process.
@@ -110,17 +133,11 @@ type command struct {
 	help     string // paragraphs printed by --help before the flags
 	run      func(a *app, args []string) int
 	hidden   bool
-	// simpleExit marks commands that neither migrate nor check rows: their
-	// help lists only the exit codes they can return.
-	simpleExit bool
+	// exits are the exit codes the command can return, and what each means
+	// for it when exitCodeText's words do not fit.
+	exits    []int
+	exitText map[int]string
 }
-
-const simpleExitHelp = `Exit codes:
-  0    success
-  1    not found (integrations PLATFORM)
-  2    usage error
-  3    fatal error
-`
 
 func commands() []*command {
 	return []*command{
@@ -224,7 +241,7 @@ func (a *app) parse(c *command, fs *flag.FlagSet, args []string) (ok bool, code 
 		return false, exitOK
 	}
 	if err != nil {
-		fmt.Fprintf(a.stderr, "codat-migrate %s: %v\nRun 'codat-migrate %s --help' for usage.\n", c.name, err, c.name)
+		fmt.Fprintf(a.stderr, "codat-migrate %s: %s\nRun 'codat-migrate %s --help' for usage.\n", c.name, flagMessage(err), c.name)
 		return false, exitUsage
 	}
 	return true, exitOK
@@ -305,11 +322,7 @@ func (a *app) commandHelp(w io.Writer, c *command, fs *flag.FlagSet) {
 		}
 		fmt.Fprintln(w)
 	}
-	if c.simpleExit {
-		fmt.Fprint(w, simpleExitHelp)
-		return
-	}
-	fmt.Fprint(w, exitCodesHelp)
+	fmt.Fprint(w, exitHelp("Exit codes:", c.exitText, c.exits...))
 }
 
 // errorf prints "codat-migrate CMD: message" to stderr, in the CLI's terms
@@ -321,4 +334,13 @@ func (a *app) errorf(c *command, format string, args ...any) {
 // warnf prints a warning to stderr.
 func (a *app) warnf(format string, args ...any) {
 	fmt.Fprintf(a.stderr, "warning: %s\n", fmt.Sprintf(format, args...))
+}
+
+// singleDash matches the flag package's "-name" in its error messages.
+var singleDash = regexp.MustCompile(`(^|[\s:])-([A-Za-z][\w-]*)`)
+
+// flagMessage is a flag parsing error with flags written --name, as the
+// help writes them.
+func flagMessage(err error) string {
+	return singleDash.ReplaceAllString(err.Error(), "$1--$2")
 }

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -297,9 +298,17 @@ func TestUsageHelpAndVersion(t *testing.T) {
 			assert.Equal(t, exitOK, res.code, res)
 			assert.Contains(t, res.stdout, "Usage: codat-migrate "+c.name)
 			assert.Contains(t, res.stdout, "Exit codes:")
-			if !c.simpleExit {
-				assert.Contains(t, res.stdout, "75   daily quota spent")
-				assert.Contains(t, res.stdout, "130  interrupted")
+			// Each command lists the codes it can return, and no other.
+			require.NotEmpty(t, c.exits)
+			block := res.stdout[strings.Index(res.stdout, "Exit codes:"):]
+			for _, code := range []int{exitOK, exitRowsFailed, exitUsage, exitFatal, exitQuota, exitInterrupted} {
+				listed := regexp.MustCompile(fmt.Sprintf(`(?m)^  %d\s`, code)).MatchString(block)
+				assert.Equal(t, slices.Contains(c.exits, code), listed, "exit code %d", code)
+			}
+			// One dash style, and every flag documented.
+			assert.NotRegexp(t, `(?m)^  -[a-z]`, res.stdout, "flags are shown as --flag")
+			for _, m := range regexp.MustCompile(`(?m)^  --(\S+)`).FindAllStringSubmatch(res.stdout, -1) {
+				assert.NotContains(t, res.stdout, "\n  --"+m[1]+"\n      \n", "--%s has a description", m[1])
 			}
 		})
 	}
@@ -307,6 +316,11 @@ func TestUsageHelpAndVersion(t *testing.T) {
 	res = run(t, runOpts{}, "version")
 	assert.Equal(t, exitOK, res.code, res)
 	assert.Regexp(t, `^codat-migrate \S+ \(go`, res.stdout)
+	assert.True(t, strings.HasPrefix(res.stdout, "codat-migrate "+codat.Version+" "), "version agrees with codat.Version: %s", res.stdout)
+
+	res = run(t, runOpts{}, "validate", "--no-such-flag", "x.csv")
+	assert.Equal(t, exitUsage, res.code, res)
+	assert.Contains(t, res.stderr, "flag provided but not defined: --no-such-flag", "flags are written --name")
 
 	res = run(t, runOpts{}, "frobnicate")
 	assert.Equal(t, exitUsage, res.code, res)

@@ -26,6 +26,9 @@ const demoClockSpeed = 60
 
 func demoCommand() *command {
 	c := &command{
+		exits: []int{exitOK, exitUsage, exitFatal, exitQuota, exitInterrupted},
+		exitText: map[int]string{exitOK: "the demo ran to its end", exitQuota: "the fake's daily quota ran out (--customers over ~240)",
+			exitInterrupted: "interrupted (Ctrl-C)"},
 		name:     "demo",
 		summary:  "run a complete migration against a fake Codat in this process (no key, no network)",
 		synopsis: "[flags]",

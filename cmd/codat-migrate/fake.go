@@ -24,10 +24,11 @@ const fakeAdminPrefix = "/_fake/"
 
 func fakeCommand() *command {
 	c := &command{
-		name:       "fake",
-		simpleExit: true,
-		summary:    "serve a fake Codat API on loopback, to try migrations without an account",
-		synopsis:   "[flags]",
+		name:     "fake",
+		exits:    []int{exitOK, exitUsage, exitFatal},
+		exitText: map[int]string{exitOK: "stopped by Ctrl-C", exitFatal: "cannot listen on the address"},
+		summary:  "serve a fake Codat API on loopback, to try migrations without an account",
+		synopsis: "[flags]",
 		help: `Serves an in-memory fake of Codat's Platform API (package codattest) over plain
 HTTP on a loopback address, with Codat's quota rules, idempotency keys and
 optional faults. It accepts the key in --api-key, else CODAT_API_KEY, else a
@@ -60,7 +61,7 @@ Its state lives in memory: stopping it (Ctrl-C) forgets everything.`,
 			return exitOK
 		}
 		if err != nil {
-			a.errorf(c, "%v", err)
+			a.errorf(c, "%s", flagMessage(err))
 			fmt.Fprintf(a.stderr, "Run 'codat-migrate %s --help' for usage.\n", c.name)
 			return exitUsage
 		}

@@ -15,10 +15,11 @@ import (
 
 func integrationsCommand() *command {
 	c := &command{
-		name:       "integrations",
-		simpleExit: true,
-		summary:    "list the platforms this tool can migrate, with their fields and evidence levels",
-		synopsis:   "[flags] [PLATFORM]",
+		name:     "integrations",
+		exits:    []int{exitOK, exitRowsFailed, exitUsage, exitFatal},
+		exitText: map[int]string{exitRowsFailed: "no such platform (integrations PLATFORM)", exitFatal: "the --spec file cannot be read, or the account cannot be listed (--remote)"},
+		summary:  "list the platforms this tool can migrate, with their fields and evidence levels",
+		synopsis: "[flags] [PLATFORM]",
 		help: `Lists every platform the registry knows: its Codat key, name, source type, the
 authorization fields a row needs, and how sure those field names are:
 

@@ -33,8 +33,15 @@ type migrateOptions struct {
 	quiet         bool
 }
 
+// migrateExits are the exit codes of migrate.
+var migrateExits = []int{exitOK, exitRowsFailed, exitUsage, exitFatal, exitQuota, exitInterrupted}
+
+var migrateExitText = map[int]string{exitOK: "every row migrated (or was already migrated)"}
+
 func migrateCommand() *command {
 	c := &command{
+		exits:    migrateExits,
+		exitText: migrateExitText,
 		name:     "migrate",
 		summary:  "migrate every row of an export into Codat (resumable)",
 		synopsis: "[flags] [--input] FILE",
@@ -53,9 +60,13 @@ Ctrl-C or a spent quota resumes without creating anything twice. A rerun
 decides each row the journal knows from the journal first: a finished row is
 already-migrated and one whose token Codat already accepted resumes, even if
 its token has expired since. The report (--report, default
-<input>.report.csv; .csv, .json or .jsonl) has one line per input row; it is
-replaced only once the run holds the journal, so a second run started by
-mistake on the same journal leaves the first one's report alone.
+<input>.report.csv; .csv, .json or .jsonl) has one line per input row, in
+input order (a row is written once every row before it is decided); it is
+replaced only once the run holds the journal and has written to it, so a
+second run started by mistake on the same journal, or a run that cannot
+write its journal, leaves the earlier report alone. Its company_name is the
+name Codat stores (accents folded, characters Codat drops dropped; the
+input's name is in input_company_name when it differs).
 
 Account check: before it migrates the first row whose ref is not in the
 journal, the run lists the account's companies once (GET
@@ -68,7 +79,9 @@ records every earlier run of these refs.
 
 Canary: a cohort (--canary, default 1) runs first and waits for its first
 sync; the rest start only if every canary ends Linked with its first sync
-complete. A canary that fails stops the run (exit 3). It is not retried: a
+complete. The canary queues that sync and waits for it whatever --sync says
+(--sync none included): checking the first sync is what it is for; --canary 0
+turns it off. A canary that fails stops the run (exit 3). It is not retried: a
 rerun reports it failed again and migrates a new canary cohort from the rows
 not yet done, starting the rest only if that cohort passes.
 
@@ -88,7 +101,15 @@ other. Run 'codat-migrate plan' first.
 Ctrl-C stops cleanly: no new migration starts, the migrations in flight go on
 to their end (for up to 30s; one still running then is cut short and resumed
 by the rerun), every step is journaled, and the command prints how to resume
-and exits 130. A second Ctrl-C quits at once (still resumable).`,
+and exits 130. A second Ctrl-C cuts the migrations in flight short at once:
+they are journaled and reported incomplete, and the report is still complete.
+A third quits at once (the journal is safe; the report may lack rows).
+
+Input: the columns are matched ignoring case, spaces, '_' and '-' ("Company
+Name" is company_name); the CSV delimiter (',', ';' or tab) is detected; a
+column that is not for Codat is left out with --ignore-columns. A CSV record
+is at most 1 MiB and a field 16 KiB: a longer one is reported invalid with
+its line and the run goes on.`,
 	}
 	c.run = func(a *app, args []string) int {
 		fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
@@ -114,7 +135,7 @@ func registerRunFlags(fs *flag.FlagSet, o *migrateOptions) {
 	fs.IntVar(&o.concurrency, "concurrency", bulk.DefaultConcurrency, "migrations in flight at once")
 	fs.IntVar(&o.canary, "canary", bulk.DefaultCanary, "migrate this many companies first and wait for their first sync; the rest start only if they pass (0: no canary)")
 	fs.BoolVar(&o.wait, "wait", false, "when the daily quota is spent, wait for the reset (00:00 UTC) instead of stopping with exit code 75")
-	fs.StringVar(&o.sync, "sync", "queue", "after linking: queue the first sync (queue), wait for it to finish (wait), or send nothing (none)")
+	fs.StringVar(&o.sync, "sync", "queue", "after linking: queue the first sync (queue), wait for it to finish (wait), or send nothing (none); the canary queues and waits for its first sync whatever this says")
 	fs.BoolVar(&o.relink, "relink", false, "send a row's token even when the journal shows the ref migrated with a different one")
 	fs.BoolVar(&o.skipAccount, "skip-account-check", false, "do not list the account's companies to find refs already in Codat (only when the journal records every earlier run)")
 	fs.IntVar(&o.maxFailures, "max-failures", bulk.DefaultMaxConsecutiveFailures, "stop after this many failed migrations in a row (-1: never)")

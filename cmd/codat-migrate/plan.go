@@ -14,6 +14,9 @@ import (
 
 func planCommand() *command {
 	c := &command{
+		exits: []int{exitOK, exitRowsFailed, exitUsage, exitFatal},
+		exitText: map[int]string{exitOK: "the plan is printed", exitRowsFailed: "no row is valid: nothing to migrate",
+			exitFatal: "the input or the journal cannot be read, or Codat cannot be reached"},
 		name:     "plan",
 		summary:  "show what a migration would do, the requests it needs and how many days the quota makes it take",
 		synopsis: "[flags] [--input] FILE",

@@ -12,10 +12,11 @@ import (
 
 func statusCommand() *command {
 	c := &command{
-		name:       "status",
-		simpleExit: true,
-		summary:    "summarise a migration's journal (and what is left of the export)",
-		synopsis:   "[--journal] FILE  |  --input EXPORT [--journal FILE]",
+		name:     "status",
+		exits:    []int{exitOK, exitUsage, exitFatal},
+		exitText: map[int]string{exitFatal: "the journal or the export cannot be read"},
+		summary:  "summarise a migration's journal (and what is left of the export)",
+		synopsis: "[--journal] FILE  |  --input EXPORT [--journal FILE]",
 		help: `Reads a journal without changing it (safe while a run is going on) and prints
 the latest outcome of every ref it knows: migrated, already migrated, token
 rejected, failed, pending the quota reset, or started and not finished; the

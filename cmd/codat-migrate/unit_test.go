@@ -214,6 +214,7 @@ func TestBarProgress(t *testing.T) {
 func TestExitCodeHelpMatchesConstants(t *testing.T) {
 	for _, code := range []int{exitOK, exitRowsFailed, exitUsage, exitFatal, exitQuota, exitInterrupted} {
 		assert.Contains(t, exitCodesHelp, fmt.Sprintf("\n  %-4d ", code)[1:])
+		assert.NotEmpty(t, exitCodeText[code])
 	}
 }
 

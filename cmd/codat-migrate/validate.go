@@ -12,6 +12,9 @@ import (
 
 func validateCommand() *command {
 	c := &command{
+		exits: []int{exitOK, exitRowsFailed, exitUsage, exitFatal},
+		exitText: map[int]string{exitOK: "every row is valid", exitRowsFailed: "some rows are invalid or duplicate (listed)",
+			exitFatal: "the input cannot be read as a whole (its header, its encoding, not an export)"},
 		name:     "validate",
 		summary:  "check every row of an export offline; nothing is sent",
 		synopsis: "[flags] [--input] FILE",
@@ -23,8 +26,17 @@ or one provider tenant under two refs). An expired access token (JWT exp or
 expiresAt in the past) is an error only when the row has no refresh token:
 with one, Codat refreshes the access token.
 
-Every bad row is listed by line and ref, with the reason (never a value).
-Exit code 0 when every row is valid, 1 otherwise.`,
+Every bad row is listed by line and ref, with the reason (never a value; a
+ref, company name or platform cell that looks like a credential is withheld
+and makes the row invalid: the mark of shifted columns). A company name that
+Codat stores otherwise (it keeps A-Z, a-z, 0-9, spaces and - ' , & @ . ? !;
+accents are folded) is a warning: line, ref, the name → what Codat stores; a
+name with nothing Codat keeps is invalid.
+
+The header is matched ignoring case, spaces, '_' and '-'; the delimiter (',',
+';' or tab) is detected; columns that are not for Codat are left out with
+--ignore-columns. A file that is not UTF-8, not text, or a JSON array is
+refused with the reason. A CSV record is at most 1 MiB and a field 16 KiB.`,
 	}
 	c.run = func(a *app, args []string) int {
 		fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
