@@ -511,8 +511,8 @@ func countAttempt(ctx context.Context) {
 type origin int
 
 const (
-	// unknown: not known yet; this call will create it (a fresh call).
-	unknown origin = iota
+	// The zero origin: not known yet; this call will create it (a fresh call).
+	_ origin = iota
 	// fromLookup: a look-up found it (or will be made first, on a resume
 	// that records nothing for it), so it may predate this call.
 	fromLookup
@@ -718,16 +718,6 @@ func (r *migrationRun) fail(step Step, err error) error {
 		LinkURL:      r.res.LinkURL,
 		Err:          err,
 	}
-}
-
-// stopped reports whether err should end the step without reconciliation:
-// the context is done (a look-up could not run), the quota is spent (a
-// look-up would be refused too) or err is not ambiguous.
-func stopped(ctx context.Context, err error) bool {
-	if _, quota := IsQuotaExhausted(err); quota {
-		return true
-	}
-	return ctx.Err() != nil || !IsAmbiguous(err)
 }
 
 // settled reports whether an ambiguous failure is a finished answer from
