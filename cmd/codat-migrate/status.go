@@ -74,6 +74,7 @@ read too (offline) and the rows not yet started are counted.`,
 				a.errorf(c, "%v", err)
 				return exitFatal
 			}
+			plan.QuotaError = "" // status does not read the quota
 		}
 		if asJSON {
 			out := statusOut{Journal: journalJSON(s)}
