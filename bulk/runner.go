@@ -2,6 +2,7 @@ package bulk
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -252,6 +253,10 @@ type job struct {
 	pauses int
 	// seq is the row's place in the input, for the report's order.
 	seq int
+	// seen is the ref's latest record as this run last saw or wrote it: a
+	// shared store's record that differs when the ref is claimed was
+	// written by another runner, and the row is decided again.
+	seen *Record
 }
 
 // verdict is what classify decides for a row.
@@ -347,7 +352,7 @@ func (cl *classifier) classify(row Row, rowErr *RowError) (verdict, error) {
 		}
 		return verdict{job: jb}, nil
 	}
-	jb.prev, jb.journaled = e, e.Requests
+	jb.prev, jb.seen, jb.journaled = e, e, e.Requests
 	rep.CompanyID, rep.ConnectionID = e.CompanyID, e.ConnectionID
 	same := e.Fingerprint == c.fingerprint
 	switch {
@@ -1071,6 +1076,13 @@ func (x *run) quotaTurn(jb *job) error {
 				reset = q.Reset
 			}
 		}
+		if sq, ok := x.st.(SharedQuota); ok && reset.IsZero() {
+			// Another runner of the run found the daily quota spent.
+			if r, err := sq.QuotaReset(x.jctx); err == nil && r.After(now) {
+				reset = r
+				x.gate.close(r)
+			}
+		}
 		if reset.IsZero() {
 			if !x.pause.closedUntil().After(now) {
 				return nil
@@ -1208,6 +1220,10 @@ func (x *run) rateLimited(rl codat.RateLimit, pauses int) error {
 	reset, daily := x.limitReset(rl)
 	if daily {
 		x.gate.close(reset)
+		if _, ok := x.st.(SharedQuota); ok {
+			// The other runners of the run stop starting too.
+			_ = x.st.Append(x.jctx, Claim{}, &Record{Time: x.s.Now(), Event: eventQuota, Reset: &reset})
+		}
 		if x.s.WaitForQuota {
 			return x.waitQuota(reset)
 		}
@@ -1302,11 +1318,44 @@ func (x *run) migrateOne(jb *job) (ReportRow, *codat.MigrationResult, error) {
 		return rr, jb.resume, err
 	}
 	defer func() { _ = x.st.Release(x.jctx, claim) }()
+	if _, file := x.st.(*journal); !file {
+		// Another runner may have migrated the ref since this one decided
+		// the row: decide it again from the store's record.
+		cur, err := x.st.Get(x.jctx, row.Ref)
+		if err != nil {
+			x.setFatal(err)
+			rr.Status, rr.ErrorClass, rr.Error = StatusNotStarted, "journal", "the journal could not be read"
+			return rr, jb.resume, err
+		}
+		if !sameRecord(cur, jb.seen) {
+			v, err := x.cl.classify(row, nil)
+			if err != nil {
+				x.setFatal(err)
+				rr.Status, rr.ErrorClass, rr.Error = StatusNotStarted, "journal", "the journal could not be read"
+				return rr, jb.resume, err
+			}
+			if v.out != nil {
+				return *v.out, jb.resume, nil
+			}
+			nj := v.job
+			jb.c, jb.prev, jb.seen, jb.resume, jb.relink, jb.inCodat, jb.journaled, jb.sent = nj.c, nj.prev, nj.seen, nj.resume,
+				nj.relink, nj.inCodat, nj.journaled, 0
+			return x.migrateOne(jb)
+		}
+	}
 	if err := x.st.Append(x.jctx, claim, start); err != nil {
+		if errors.Is(err, ErrTenantTaken) {
+			// Another ref, of another run or export, took the tenant since
+			// the row was classified: a duplicate, and nothing was sent.
+			rr.Status, rr.ErrorClass = StatusDuplicate, "duplicate"
+			rr.Error = fmt.Sprintf("the store holds this %s tenant under another ref; not migrated twice: %v", jb.c.platformKey, err)
+			return rr, jb.resume, nil
+		}
 		x.setFatal(err)
 		rr.Status, rr.ErrorClass, rr.Error = StatusNotStarted, "journal", "the journal could not be written"
 		return rr, jb.resume, err
 	}
+	jb.seen = start
 	mode := x.s.Sync
 	if jb.canary {
 		mode = codat.SyncWait
@@ -1332,7 +1381,10 @@ func (x *run) migrateOne(jb *job) (ReportRow, *codat.MigrationResult, error) {
 		}
 		for i := len(journaled); i < len(r.Steps) && r.Steps[i] != codat.StepDone && jerr == nil; i++ {
 			steps := append([]codat.Step(nil), r.Steps[:i+1]...)
-			jerr = x.st.Append(x.jctx, claim, line(string(r.Steps[i]), r, steps, requests))
+			l := line(string(r.Steps[i]), r, steps, requests)
+			if jerr = x.st.Append(x.jctx, claim, l); jerr == nil {
+				jb.seen = l
+			}
 			journaled = steps
 		}
 		return jerr
@@ -1413,13 +1465,25 @@ func (x *run) migrateOne(jb *job) (ReportRow, *codat.MigrationResult, error) {
 				e.Verdict = verdictFailed
 			}
 		}
-		jerr = x.st.Append(x.jctx, claim, e)
+		if jerr = x.st.Append(x.jctx, claim, e); jerr == nil {
+			jb.seen = e
+		}
 	}
 	if jerr != nil {
 		x.setFatal(jerr)
 	}
 	jmu.Unlock()
 	return rr, res, err
+}
+
+// sameRecord reports whether a and b record the same state (nil for none).
+func sameRecord(a, b *Record) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	ja, erra := json.Marshal(a)
+	jb, errb := json.Marshal(b)
+	return erra == nil && errb == nil && string(ja) == string(jb)
 }
 
 func isPrefix(prefix, steps []codat.Step) bool {

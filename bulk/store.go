@@ -43,6 +43,16 @@ type Store interface {
 	Close() error
 }
 
+// SharedQuota is a Store shared by several runners that share Codat's daily
+// quota: a runner that finds it spent journals a quota-stop event with the
+// reset time, and every runner checks QuotaReset before it starts a
+// migration, so that all of them pause (or stop) until the reset.
+type SharedQuota interface {
+	// QuotaReset returns the reset time of the run's last quota stop if it
+	// is still ahead, else the zero time.
+	QuotaReset(ctx context.Context) (time.Time, error)
+}
+
 // Claim is a runner's hold on one ref.
 type Claim struct {
 	// Ref is the ref claimed.
@@ -70,3 +80,66 @@ var ErrClaimed = errors.New("bulk: the ref is being migrated by another runner")
 // ErrFenced is returned by Store.Append when the claim is no longer the
 // ref's live claim: its lease expired and another runner took the ref.
 var ErrFenced = errors.New("bulk: the claim on the ref was taken over by another runner")
+
+// Outcome is the status a ref's latest record stands for, in a summary:
+// migrated, already-migrated, token-rejected, failed, pending-quota,
+// incomplete or token-changed.
+func (r *Record) Outcome() Status { return r.outcome() }
+
+// Finished reports whether the record ends its ref's migration successfully.
+func (r *Record) Finished() bool { return r.finished() }
+
+// CanaryTracker follows the canary verdicts of a run's records in the
+// order they were journaled, for a Store's Canary.
+type CanaryTracker struct{ t *canaryTrack }
+
+// NewCanaryTracker returns a tracker that has seen nothing.
+func NewCanaryTracker() *CanaryTracker { return &CanaryTracker{t: newCanaryTrack()} }
+
+// Add takes the next record, in journal order.
+func (c *CanaryTracker) Add(r *Record) { c.t.add(r) }
+
+// State is the canary gate after the records added.
+func (c *CanaryTracker) State() CanaryState {
+	return CanaryState{Passed: c.t.passed, Passes: len(c.t.passes), Failed: c.t.failed}
+}
+
+// SummaryBuilder builds a JournalSummary from a store's records, for a
+// Store's status: the run's events, then the latest record of each ref.
+type SummaryBuilder struct {
+	sum *JournalSummary
+	ct  *canaryTrack
+}
+
+// NewSummaryBuilder returns an empty builder; path names the store.
+func NewSummaryBuilder(path string) *SummaryBuilder {
+	return &SummaryBuilder{sum: &JournalSummary{Path: path, Counts: map[Status]int{}}, ct: newCanaryTrack()}
+}
+
+// Event takes a run event or a canary's record, in journal order.
+func (b *SummaryBuilder) Event(r *Record) {
+	b.sum.Lines++
+	b.sum.add(r)
+	b.ct.add(r)
+}
+
+// Latest takes the latest record of one ref (once per ref).
+func (b *SummaryBuilder) Latest(r *Record) {
+	b.sum.Lines++
+	b.sum.add(r)
+	b.sum.Refs++
+	b.sum.Counts[r.outcome()]++
+	b.sum.Requests += r.Requests
+}
+
+// Summary returns the summary of what was added.
+func (b *SummaryBuilder) Summary() *JournalSummary {
+	b.sum.CanaryPassed, b.sum.CanaryFailed = b.ct.passed, b.ct.failed
+	return b.sum
+}
+
+// ErrTenantTaken is returned by a shared Store's Append of a ref's first
+// record when the ref's tenant is already held by another ref (migrated by
+// another run or another export): the row is a duplicate and nothing may
+// be sent for it.
+var ErrTenantTaken = errors.New("bulk: the tenant is already migrated under another ref")
