@@ -22,15 +22,18 @@ import (
 // GET /companies?tags=migrationRef=<ref> when it has to reconcile or resume.
 const RefTagKey = "migrationRef"
 
-// IdempotencyTagKey is the company tag that carries the Idempotency-Key of
-// the POST /companies that created the company. When a look-up after an
-// unclear create finds the company carrying the key this call sent, the
-// company is this call's own and cannot have a connection yet, so Migrate
-// does not list its connections.
-const IdempotencyTagKey = "migrationKey"
+// CallTagKey is the company tag that carries a random id of the Migrate
+// call that created the company. It makes every call's create body its own:
+// a later call for the same Ref whose derived Idempotency-Key matches an
+// earlier call's is answered 422 (same key, other body) instead of a replay
+// of the earlier company, and looks the company up. And when a look-up after
+// an unclear create finds the company carrying this call's id, the company
+// is this call's own and cannot have a connection yet, so Migrate does not
+// list its connections.
+const CallTagKey = "migrationCall"
 
 // MaxUserTags is how many tags of your own a Migration's company may carry:
-// Codat allows 10, and Migrate adds RefTagKey, IdempotencyTagKey and (with
+// Codat allows 10, and Migrate adds RefTagKey, CallTagKey and (with
 // Migration.TenantID) TenantTagKey.
 const MaxUserTags = maxCompanyTags - 3
 
@@ -114,7 +117,7 @@ type Migration struct {
 	// because those break Codat's tag query language (see ValidateRef).
 	Ref string
 	// Company is the company to create. Its Tags are sent along with
-	// RefTagKey=Ref, IdempotencyTagKey and, with TenantID, TenantTagKey (at
+	// RefTagKey=Ref, CallTagKey and, with TenantID, TenantTagKey (at
 	// most 10 in all; MaxUserTags of your own always fit).
 	Company CreateCompanyRequest
 	// Auth is the token body for PUT …/authorization; its PlatformKey chooses
@@ -456,7 +459,7 @@ func (c *Client) Migrate(ctx context.Context, m Migration) (*MigrationResult, er
 	if res.CompanyID != "" && !res.Done(StepCompany) {
 		res.Steps = slices.Insert(res.Steps, 0, StepCompany)
 	}
-	run := &migrationRun{c: c, m: m, res: res, now: time.Now}
+	run := &migrationRun{c: c, m: m, res: res, now: time.Now, callID: uuid.NewString()}
 	if m.Resume != nil {
 		run.company, run.conn = fromLookup, fromLookup // a look-up comes first
 		if res.Done(StepCompany) {
@@ -520,7 +523,7 @@ const (
 	// migration made it.
 	fromResume
 	// createdHere: this call's own write created it (its answer, or a
-	// look-up that found the company carrying this call's IdempotencyTagKey).
+	// look-up that found the company carrying this call's CallTagKey).
 	createdHere
 )
 
@@ -541,6 +544,8 @@ type migrationRun struct {
 	// reported is the state OnStep last saw (initially the state the call
 	// started from).
 	reported MigrationResult
+	// callID is this call's CallTagKey value.
+	callID string
 }
 
 func (r *migrationRun) run(ctx context.Context) error {
@@ -641,7 +646,7 @@ func (r *migrationRun) validate() error {
 
 // companyTags returns the user's tags plus RefTagKey=Ref (and
 // TenantTagKey with TenantID), checked against Codat's limits. Migrate adds
-// IdempotencyTagKey when it sends the create.
+// CallTagKey when it sends the create.
 func companyTags(m Migration) (map[string]string, error) {
 	tags := make(map[string]string, len(m.Company.Tags)+3)
 	for k, v := range m.Company.Tags {
@@ -657,8 +662,8 @@ func companyTags(m Migration) (map[string]string, error) {
 		if k == TenantTagKey {
 			return nil, fmt.Errorf("%w: tag %q is reserved for the tenant; set Migration.TenantID", ErrInvalidMigration, TenantTagKey)
 		}
-		if k == IdempotencyTagKey {
-			return nil, fmt.Errorf("%w: tag %q is reserved for Migrate", ErrInvalidMigration, IdempotencyTagKey)
+		if k == CallTagKey {
+			return nil, fmt.Errorf("%w: tag %q is reserved for Migrate", ErrInvalidMigration, CallTagKey)
 		}
 		tags[k] = v
 	}
@@ -667,7 +672,7 @@ func companyTags(m Migration) (map[string]string, error) {
 		tags[TenantTagKey] = TenantTag(m.Auth.PlatformKey(), m.TenantID)
 	}
 	if len(tags) > maxCompanyTags-1 {
-		return nil, fmt.Errorf("%w: %d company tags with %s; Codat allows %d besides Migrate's %s", ErrInvalidMigration, len(tags), RefTagKey, maxCompanyTags-1, IdempotencyTagKey)
+		return nil, fmt.Errorf("%w: %d company tags with %s; Codat allows %d besides Migrate's %s", ErrInvalidMigration, len(tags), RefTagKey, maxCompanyTags-1, CallTagKey)
 	}
 	return tags, nil
 }
@@ -881,13 +886,11 @@ func (r *migrationRun) companyStep(ctx context.Context) (bool, error) {
 		}
 	}
 	tags, _ := companyTags(r.m) // validated
-	var marker string
+	tags[CallTagKey] = r.callID
 	_, err := r.write(ctx, StepCompany, "company", func(ctx context.Context, gen int) error {
 		req := r.m.Company
-		req.Tags = maps.Clone(tags)
-		marker = r.key(StepCompany, gen)
-		req.Tags[IdempotencyTagKey] = marker
-		co, err := r.c.Companies.Create(ctx, req, IdempotencyKey(marker))
+		req.Tags = tags
+		co, err := r.c.Companies.Create(ctx, req, IdempotencyKey(r.key(StepCompany, gen)))
 		if err == nil && co.ID == "" {
 			err = fmt.Errorf("codat: POST /companies: %w", errNoID)
 		}
@@ -896,7 +899,7 @@ func (r *migrationRun) companyStep(ctx context.Context) (bool, error) {
 		}
 		r.res.CompanyID, r.company = co.ID, createdHere
 		return nil
-	}, func(ctx context.Context) (bool, error) { return r.lookupCompany(ctx, marker) })
+	}, func(ctx context.Context) (bool, error) { return r.lookupCompany(ctx, r.callID) })
 	if err != nil {
 		return false, err
 	}
@@ -909,10 +912,10 @@ const maxLookupPages = 20
 // lookupCompany finds the company tagged with the Ref, reading every page of
 // GET /companies?tags=… (one request when it fits in one) and comparing the
 // tag exactly, since the filter is the server's. More than one match is an
-// error: Migrate never picks one silently. A company carrying marker as its
-// IdempotencyTagKey was created by this call's own write, so it has no
+// error: Migrate never picks one silently. A company carrying callID as its
+// CallTagKey was created by this call's own write, so it has no
 // connection yet.
-func (r *migrationRun) lookupCompany(ctx context.Context, marker string) (bool, error) {
+func (r *migrationRun) lookupCompany(ctx context.Context, callID string) (bool, error) {
 	var ids []string
 	var own bool
 	pages := 0
@@ -926,7 +929,7 @@ func (r *migrationRun) lookupCompany(ctx context.Context, marker string) (bool, 
 		}
 		if co.Tags[RefTagKey] == r.m.Ref {
 			ids = append(ids, co.ID)
-			own = marker != "" && co.Tags[IdempotencyTagKey] == marker
+			own = callID != "" && co.Tags[CallTagKey] == callID
 		}
 	}
 	switch {

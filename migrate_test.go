@@ -145,8 +145,8 @@ func TestMigrateHappyPath(t *testing.T) {
 			assert.Equal(t, codattest.StatusLinked, cn.Status)
 			assert.Equal(t, 1, cn.AuthAttempts)
 			co := f.srv.CompaniesWithTag(codat.RefTagKey, "crm-42")[0]
-			assert.Regexp(t, `^[0-9a-f-]{36}$`, co.Tags[codat.IdempotencyTagKey], "the create's key travels with the company")
-			delete(co.Tags, codat.IdempotencyTagKey)
+			assert.Regexp(t, `^[0-9a-f-]{36}$`, co.Tags[codat.CallTagKey], "the creating call.s id travels with the company")
+			delete(co.Tags, codat.CallTagKey)
 			assert.Equal(t, map[string]string{codat.RefTagKey: "crm-42", "region": "uk"}, co.Tags)
 			assert.Equal(t, "Acme Ltd", co.Name)
 			assert.Equal(t, map[string]string{"region": "uk"}, m.Company.Tags, "the caller's tags are not modified")

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/codat-migrate/codat"
+	"github.com/codat-migrate/codat/codattest"
 )
 
 // migAuth is an Authorization whose body carries one secret token.
@@ -65,10 +66,50 @@ func TestValidateRef(t *testing.T) {
 		"comma":        "a,b",
 		"control":      "a\x01b",
 		"invalid utf8": "a\xffb",
+		"brace open":   "a{b",
+		"brace close":  "a}b",
+		"braces":       "{a}",
+		"less":         "a<b",
+		"greater":      "a>b",
+		"backslash":    `a\b`,
+		"zero width":   "a\u200bb",
 	}
 	for name, ref := range bad {
 		err := codat.ValidateRef(ref)
 		assert.ErrorIs(t, err, codat.ErrInvalidMigration, name)
+	}
+}
+
+// Every printable ASCII character ValidateRef lets through is matched
+// exactly by codattest's tag query parser (Codat's query language), alone,
+// doubled and at either end of a ref; every one it refuses would break a
+// look-up or is refused for safety.
+func TestValidateRefAlphabet(t *testing.T) {
+	srv := codattest.NewServer(codattest.WithoutQuota())
+	t.Cleanup(srv.Close)
+	c, err := codat.NewClient(srv.APIKey(), codat.WithBaseURL(srv.URL()))
+	require.NoError(t, err)
+	ctx := context.Background()
+	var allowed []string
+	seen := map[string]bool{}
+	for ch := byte(0x21); ch < 0x7f; ch++ {
+		for _, ref := range []string{"a" + string(ch) + "b", string(ch) + "x", "x" + string(ch), "a" + string(ch) + string(ch) + "b"} {
+			if seen[ref] || codat.ValidateRef(ref) != nil {
+				continue
+			}
+			seen[ref] = true
+			allowed = append(allowed, ref)
+			co, err := c.Companies.Create(ctx, codat.CreateCompanyRequest{Name: "Acme", Tags: map[string]string{codat.RefTagKey: ref}})
+			require.NoError(t, err)
+			page, err := c.Companies.List(ctx, &codat.ListOptions{Tags: codat.RefTagKey + "=" + ref})
+			require.NoError(t, err, "ref %q", ref)
+			require.Len(t, page.Results, 1, "ref %q is found by its tag, and only it", ref)
+			assert.Equal(t, co.ID, page.Results[0].ID, "ref %q", ref)
+		}
+	}
+	assert.Greater(t, len(allowed), 100, "ordinary characters stay allowed")
+	for _, ch := range "&|=!~<>(){}\"',\\" {
+		assert.Error(t, codat.ValidateRef("a"+string(ch)+"b"), "%q", ch)
 	}
 }
 

@@ -338,12 +338,18 @@ func allPages[T any](ctx context.Context, opts *ListOptions, fetch listFunc[T]) 
 		if o.Page < 1 {
 			o.Page = 1
 		}
-		first, limit := o.Page, 0
+		first, limit, total := o.Page, 0, 0
 		seen := map[[32]byte]bool{}
 		for {
+			if limit > 0 && o.Page-first >= limit {
+				var zero T
+				yield(zero, fmt.Errorf("codat: paging did not end: more than %d pages for %d results", limit, total))
+				return
+			}
 			p, err := fetch(ctx, &o)
 			if err == nil {
 				err = checkPage(p, o, first, &limit, seen)
+				total = max(total, p.TotalResults)
 			}
 			if err != nil {
 				var zero T
@@ -364,8 +370,9 @@ func allPages[T any](ctx context.Context, opts *ListOptions, fetch listFunc[T]) 
 }
 
 // checkPage guards paging against a server that never ends it: a page whose
-// results repeat an earlier page's, or more pages than the first page's
-// totalResults allows (plus one, for results added meanwhile), is an error.
+// results repeat an earlier page's is an error, and the first page sets the
+// limit of pages (what its totalResults allows, plus one for results added
+// meanwhile) that allPages checks before each request.
 func checkPage[T any](p Page[T], o ListOptions, first int, limit *int, seen map[[32]byte]bool) error {
 	if o.Page == first {
 		size := p.PageSize
@@ -373,9 +380,6 @@ func checkPage[T any](p Page[T], o ListOptions, first int, limit *int, seen map[
 			size = max(o.PageSize, len(p.Results), 1)
 		}
 		*limit = (max(p.TotalResults, len(p.Results))+size-1)/size + 1
-	}
-	if o.Page-first >= *limit {
-		return fmt.Errorf("codat: paging did not end: more than %d pages for %d results", *limit, p.TotalResults)
 	}
 	if len(p.Results) == 0 {
 		return nil

@@ -55,7 +55,7 @@ func checkRow(reg *integrations.Registry, row Row) (checked, error) {
 		switch {
 		case k == codat.RefTagKey:
 			problems = append(problems, fmt.Sprintf("tag %s is reserved for the ref", codat.RefTagKey))
-		case k == codat.TenantTagKey || k == codat.IdempotencyTagKey:
+		case k == codat.TenantTagKey || k == codat.CallTagKey:
 			problems = append(problems, fmt.Sprintf("tag %s is reserved for the migration", k))
 		case utf8.RuneCountInString(k) > maxTagKeyLen:
 			problems = append(problems, fmt.Sprintf("tag key %s is longer than %d characters", safeName(k), maxTagKeyLen))
