@@ -406,3 +406,11 @@ func TestRunLeavesNoJournalForAnUnusableInput(t *testing.T) {
 	_, statErr := os.Stat(r.JournalPath)
 	assert.True(t, os.IsNotExist(statErr), "no journal is left behind")
 }
+
+// TestScrubKeepsWordsOfMetadata: a fragment of a shop domain is an
+// ordinary word, not a secret; the domain in whole and a token's fragments
+// are scrubbed.
+func TestScrubKeepsWordsOfMetadata(t *testing.T) {
+	row := Row{Fields: map[string]codat.Secret{"shop": "acme-12.myshopify.com", "accessToken": "shpat_0123456789abcdef"}}
+	assert.Equal(t, "Shopify (fztf): [REDACTED] and [REDACTED]…", scrub("Shopify (fztf): acme-12.myshopify.com and shpat_0123456789…", row))
+}

@@ -176,18 +176,31 @@ func tenantHash(tenant string) string {
 // "1", a "US") would blank out ordinary words.
 const minScrubLen = secretscrub.MinLen
 
-// scrub removes every authorization field value of the row from msg, as the
-// module's one scrubbing policy does (internal/scrub): in whole, in part (a
-// fragment of at least minScrubLen bytes) and base64-encoded. Error messages
-// from the registry, Codat or the network should never hold one; this is
-// the last line of defence before a message reaches a report or the
-// journal.
+// scrub removes every authorization field value of the row from msg. The
+// values of the fields that hold credentials (token, secret, password,
+// …key) are removed as the module's one scrubbing policy does
+// (internal/scrub): in whole, in part (a fragment of at least minScrubLen
+// bytes) and base64-encoded. The other fields' values (a shop domain, a
+// realm id) are removed in whole only: their fragments are ordinary words
+// ("shopify" of acme.myshopify.com would blank out the platform's name).
+// Error messages from the registry, Codat or the network should never hold
+// one; this is the last line of defence before a message reaches a report
+// or the journal.
 func scrub(msg string, row Row) string {
 	set := secretscrub.New()
-	for _, v := range row.Fields {
-		set.Add(v.Reveal())
+	var whole []string
+	for k, v := range row.Fields {
+		if nameSaysSecret(k) {
+			set.Add(v.Reveal())
+		} else if len(strings.TrimSpace(v.Reveal())) >= minScrubLen {
+			whole = append(whole, strings.TrimSpace(v.Reveal()))
+		}
 	}
-	return set.String(msg)
+	msg = set.String(msg)
+	for _, v := range whole {
+		msg = strings.ReplaceAll(msg, v, codat.Redacted)
+	}
+	return msg
 }
 
 // nameWithheld stands for a field or column name that safeName does not

@@ -736,7 +736,7 @@ func TestPlan(t *testing.T) {
 	res := run(t, runOpts{}, "plan", "--input", ex.Path)
 	require.Equal(t, exitOK, res.code, res)
 	assert.Contains(t, res.stdout, "no API key: assuming a fresh quota")
-	assert.Contains(t, res.stdout, "about 1212 needed: 300 migrations × 4 +12 for the canary's first-sync polls")
+	assert.Contains(t, res.stdout, "about 1212 needed: 300 migrations × 4 = 1200, +12 for the canary's first-sync polls")
 	assert.Regexp(t, `day 1 .* 1000 requests\n.*day 2 .* 212 requests\n`, res.stdout, "the schedule adds up to the requests needed")
 	assert.Contains(t, res.stdout, "day 2", "300 companies need more than one quota day")
 
@@ -891,7 +891,7 @@ func TestAccountCheckAcrossJournals(t *testing.T) {
 	plan := run(t, runOpts{env: keyEnv()}, "plan", "--input", ex.Path, "--base-url", f.url, "--journal", other)
 	require.Equal(t, exitOK, plan.code, plan)
 	assert.Regexp(t, `in Codat\s+6`, plan.stdout)
-	assert.Contains(t, plan.stdout, "+1 for the account check")
+	assert.Contains(t, plan.stdout, ", +1 for the account check")
 
 	before := f.admin(t, http.MethodGet, "status").Requests
 	res = run(t, runOpts{env: keyEnv()}, migrateArgs(f, ex.Path, "--journal", other)...)

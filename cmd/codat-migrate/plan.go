@@ -182,12 +182,17 @@ func printPlan(w io.Writer, p *bulk.Plan, note, ind string, now time.Time) {
 	if p.Canary > 0 {
 		line("canary", p.Canary, "of those migrated, run first; they wait for their first sync and gate the rest")
 	}
-	fmt.Fprintf(w, "%sRequests: about %d needed: %d migrations × %d", ind, p.RequestsNeeded, p.ToMigrate(), p.RequestsPerCompany)
+	fmt.Fprintf(w, "%sRequests: about %d needed: %d migrations × %d = %d", ind, p.RequestsNeeded, p.ToMigrate(), p.RequestsPerCompany,
+		p.ToMigrate()*p.RequestsPerCompany)
 	if extra := p.RequestsNeeded - p.ToMigrate()*p.RequestsPerCompany - p.AccountCheckRequests; extra != 0 {
-		fmt.Fprintf(w, " %+d for the canary's first-sync polls (an estimate) and resumed rows' look-ups", extra)
+		what := "the canary's first-sync polls (an estimate)"
+		if p.Resume > 0 {
+			what = "the canary's first-sync polls (an estimate) and the resumed rows' look-ups and steps left"
+		}
+		fmt.Fprintf(w, ", %+d for %s", extra, what)
 	}
 	if p.AccountCheckRequests > 0 {
-		fmt.Fprintf(w, " +%d for the account check", p.AccountCheckRequests)
+		fmt.Fprintf(w, ", +%d for the account check", p.AccountCheckRequests)
 	}
 	fmt.Fprintln(w)
 	if p.AccountCheckError != "" {
