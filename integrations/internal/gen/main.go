@@ -44,7 +44,10 @@ type platform struct {
 	// type name ("is the token-migration body for …" by default).
 	Intro string `json:"intro"`
 	// Doc is a paragraph added to the type's doc comment.
-	Doc    string  `json:"doc"`
+	Doc string `json:"doc"`
+	// Like names an earlier platform's Type whose evidence, source and fields
+	// this one shares (a sandbox or a regional twin); it then lists none.
+	Like   string  `json:"like"`
 	Fields []field `json:"fields"`
 }
 
@@ -97,6 +100,9 @@ func run(in, rolesFile, out string) error {
 	if err != nil {
 		return err
 	}
+	if err := resolveLike(&t); err != nil {
+		return fmt.Errorf("%s: %w", in, err)
+	}
 	if err := check(t, roles); err != nil {
 		return fmt.Errorf("%s: %w", in, err)
 	}
@@ -140,6 +146,27 @@ func roleConstants(file string) (map[string]string, error) {
 		return nil, fmt.Errorf("%s: no Role constants", file)
 	}
 	return m, nil
+}
+
+// resolveLike gives each platform with Like the evidence, source and fields
+// of the earlier platform it names.
+func resolveLike(t *table) error {
+	byType := map[string]platform{}
+	for i, p := range t.Platforms {
+		if p.Like != "" {
+			base, ok := byType[p.Like]
+			switch {
+			case !ok:
+				return fmt.Errorf("platform %s: like %q: no earlier platform of that type", p.Key, p.Like)
+			case len(p.Fields) > 0 || p.Evidence != "" || p.Source != "":
+				return fmt.Errorf("platform %s: like %q: lists its own evidence, source or fields", p.Key, p.Like)
+			}
+			p.Evidence, p.Source, p.Fields = base.Evidence, base.Source, base.Fields
+			t.Platforms[i] = p
+		}
+		byType[p.Type] = p
+	}
+	return nil
 }
 
 // check rejects a table the registry would refuse, before any code is written.

@@ -82,3 +82,20 @@ func TestRoleConstants(t *testing.T) {
 	_, err = os.Stat(filepath.Join("..", "..", "platforms.json"))
 	require.NoError(t, err)
 }
+
+func TestResolveLike(t *testing.T) {
+	base := validPlatform()
+	twin := platform{Type: "AcmeSandbox", Key: "acms", Name: "Acme Sandbox", SourceType: "Accounting", Like: "Acme"}
+	tb := table{Platforms: []platform{base, twin}}
+	require.NoError(t, resolveLike(&tb))
+	assert.Equal(t, base.Fields, tb.Platforms[1].Fields)
+	assert.Equal(t, base.Source, tb.Platforms[1].Source)
+	assert.Equal(t, base.Evidence, tb.Platforms[1].Evidence)
+	require.NoError(t, check(tb, testRoles))
+
+	before := table{Platforms: []platform{twin, base}}
+	assert.ErrorContains(t, resolveLike(&before), "no earlier platform")
+	own := twin
+	own.Source = "its own"
+	assert.ErrorContains(t, resolveLike(&table{Platforms: []platform{base, own}}), "lists its own")
+}
