@@ -833,9 +833,9 @@ type run struct {
 // An error reading the input or the journal before the run began means
 // nothing was sent, and the Summary is nil. An error reading the input
 // during the run (an I/O error; the file changed) stops it, and rows after
-// that point are not reported. Rows are reported in the order they are
-// decided, which is not input order when migrations run concurrently. The
-// caller closes rep.
+// that point are not reported. Rows are reported in input order: a row
+// decided while an earlier one is still in flight waits for it (at most
+// maxHeldRows of them; then reading pauses). The caller closes rep.
 //
 // There are two ways to stop early. Stop is the clean one: no new migration
 // starts, those in flight finish (within StopGrace) and are reported with

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -71,4 +72,60 @@ func TestFlagsAfterTheFile(t *testing.T) {
 	res = run(t, runOpts{}, "validate", exportFixture(t, "human-headers.csv"), "extra.csv")
 	assert.Equal(t, exitUsage, res.code, res)
 	assert.Contains(t, res.stderr, "unexpected arguments: extra.csv")
+}
+
+// TestTokensOutOfPlaceNeverShow: swapped columns put a token in the
+// platform column; a ref equal to the row's token; a company name that is
+// a JWT. Such rows are invalid offline, and no token reaches stdout,
+// stderr, the report or the journal.
+func TestTokensOutOfPlaceNeverShow(t *testing.T) {
+	const (
+		tok1 = "at-good-row-0001-abcdefghij"
+		tok2 = "AB11734567890aBcDeFgHiJkLmNoPqRsTuVwXyZ0123"
+		tok3 = "at-ref-is-token-0003-abcdefgh"
+		jwt  = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.c2lnbmF0dXJlLXZhbHVl"
+		rt   = "rt-refresh-value-000"
+	)
+	dir := t.TempDir()
+	p := filepath.Join(dir, "export.csv")
+	data := "ref,company_name,platform,realmId,accessToken,refreshToken\n" +
+		"crm-1,Good Ltd,qhyg,9130350000000001," + tok1 + "," + rt + "1\n" +
+		"crm-2,Swapped Ltd," + tok2 + ",9130350000000002,qhyg," + rt + "2\n" +
+		tok3 + ",Ref Is Token Ltd,qhyg,9130350000000003," + tok3 + "," + rt + "3\n" +
+		"crm-4," + jwt + ",qhyg,9130350000000004,at-name-is-jwt-0004-abcdef," + rt + "4\n"
+	require.NoError(t, os.WriteFile(p, []byte(data), 0o600))
+
+	v := run(t, runOpts{}, "validate", p)
+	assert.Equal(t, exitRowsFailed, v.code, v)
+	assert.Contains(t, v.stdout, "4 rows, 1 valid, 3 invalid")
+	assert.Contains(t, v.stdout, "the platform looks like a credential")
+	assert.Contains(t, v.stdout, "the ref holds one of the row's authorization values")
+
+	f := startFake(t, fastSync...)
+	res := run(t, runOpts{env: keyEnv()}, migrateArgs(f, p)...)
+	assert.Equal(t, exitRowsFailed, res.code, res)
+	counts := statusCounts(readReport(t, p+".report.csv"))
+	assert.Equal(t, map[string]int{"migrated": 1, "invalid": 3}, counts)
+	ex := &sampleExport{Tokens: []string{tok1, tok2, tok3, jwt, rt}}
+	assertNoSecrets(t, ex, []string{v.stdout, v.stderr, res.stdout, res.stderr}, p+".report.csv", p+".journal")
+	for ref := range f.companiesByRef(t) {
+		assert.Equal(t, "crm-1", ref, "only the good row reaches Codat")
+	}
+}
+
+// TestUnusableInputCreatesNothing: migrate refuses an export it cannot read
+// before it creates a journal or a report.
+func TestUnusableInputCreatesNothing(t *testing.T) {
+	dir := t.TempDir()
+	b, err := os.ReadFile(exportFixture(t, "windows-1252.csv"))
+	require.NoError(t, err)
+	p := filepath.Join(dir, "export.csv")
+	require.NoError(t, os.WriteFile(p, b, 0o600))
+	f := startFake(t, fastSync...)
+	res := run(t, runOpts{env: keyEnv()}, migrateArgs(f, p)...)
+	assert.Equal(t, exitFatal, res.code, res)
+	assert.Contains(t, res.stderr, "Windows-1252")
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, entries, 1, "only the export is in its directory")
 }
