@@ -354,7 +354,7 @@ func (s *csvScanner) read() (csvRecord, error) {
 			// A runaway record (an unterminated quote, a file that is not
 			// an export): drop it, and go on at the next line break.
 			rec.fields, rec.long = nil, nil
-			rec.problem = fmt.Sprintf("record is longer than %d bytes (an unterminated quote?); reading goes on at the next line", MaxRecordBytes)
+			rec.problem = fmt.Sprintf("record is longer than %d bytes (a runaway field, or an unterminated quote?); reading goes on at the next line", MaxRecordBytes)
 			if b != '\n' {
 				if err := s.skipLine(); err != nil {
 					return csvRecord{}, err

@@ -20,9 +20,10 @@
 //	codat-migrate migrate  --input export.csv     # canary of 1 first, then the rest
 //	codat-migrate status   --journal export.csv.journal
 //
-// Exit codes: 0 every row migrated; 1 some rows failed or were invalid (see the
-// report); 2 usage error; 3 fatal error; 75 the daily quota is spent (resumable);
-// 130 interrupted (resumable).
+// Exit codes of migrate: 0 every row migrated; 1 some rows failed or were
+// invalid (see the report); 2 usage error; 3 fatal error; 75 the daily quota
+// is spent (resumable); 130 interrupted (resumable). Each command's --help
+// lists the codes it can return.
 package main
 
 import (
