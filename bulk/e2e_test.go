@@ -336,9 +336,17 @@ func TestE2EJSONLAndJournalSteps(t *testing.T) {
 		if l.Ref == "js-1" {
 			steps = append(steps, l.Step)
 			assert.Len(t, l.Fingerprint, 12)
+			if l.Step == stepState {
+				require.NotNil(t, l.TokenSend, "the state line before the token PUT is its send intent")
+				assert.False(t, l.TokenSend.At.IsZero())
+				assert.Len(t, l.TokenSend.Fingerprint, 12)
+			}
+			if l.Step == "authorize" {
+				assert.Nil(t, l.TokenSend, "Codat's answer settles the send")
+			}
 		}
 	}
-	assert.Equal(t, []string{"start", "company", "connection", "authorize", "verify", "sync", "done"}, steps,
-		"one journal line per step transition")
+	assert.Equal(t, []string{"start", "company", "connection", stepState, "authorize", "verify", "sync", "done"}, steps,
+		"one journal line per step transition, and the token PUT's send intent before it leaves")
 	requireNoSecret(t, "journal", readFile(t, e.r.JournalPath), "tok-js-1-s3cr3t", "rt-js-1-s3cr3t")
 }

@@ -158,6 +158,7 @@ type fakeCodat struct {
 	fail      map[string]error // ref → error at the connection step
 	syncErr   bool             // SyncWait reports a data type in error
 	hook      func(ref string) // called at every step, to cancel mid-run
+	onMigrate func(m codat.Migration)
 	resumes   int
 }
 
@@ -204,7 +205,11 @@ func (f *fakeCodat) migrate(ctx context.Context, m codat.Migration) (*codat.Migr
 	if m.Resume != nil {
 		f.resumes++
 	}
+	onMigrate := f.onMigrate
 	f.mu.Unlock()
+	if onMigrate != nil {
+		onMigrate(m)
+	}
 	res := &codat.MigrationResult{Ref: m.Ref}
 	if m.Resume != nil {
 		c := *m.Resume

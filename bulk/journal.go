@@ -26,6 +26,9 @@ import (
 const (
 	stepStart  = "start"  // the migration is about to send its first request
 	stepFailed = "failed" // the migration returned an error; Result says which
+	// stepState: the state a resume depends on changed without a new step
+	// (the send intent of a token PUT before it leaves, say).
+	stepState = "state"
 )
 
 // Canary verdicts.
@@ -93,10 +96,17 @@ func (e *Record) finished() bool { return e.Step == string(codat.StepDone) }
 func (e *Record) rejected() bool { return e.Step == stepFailed && e.Result == StatusTokenRejected }
 
 // tokenSent reports whether a token was sent (or may have been) in the
-// state the entry records. An attempt that replaces a token (Relink) had one
-// sent before.
+// state the entry records: past the token step, a PUT whose outcome is
+// unknown (TokenSent, or the send intent TokenSend journaled before the PUT
+// left), or an attempt that replaces a token (Relink: one was sent before).
 func (e *Record) tokenSent() bool {
-	return e.pastToken() || e.AlreadyMigrated || e.Relink
+	return e.pastToken() || e.AlreadyMigrated || e.Relink || e.TokenSent || e.TokenSend != nil
+}
+
+// sendUnknown reports whether the entry records a token PUT whose outcome
+// is unknown: the token may be installed, or not.
+func (e *Record) sendUnknown() bool {
+	return !e.pastToken() && (e.TokenSent || e.TokenSend != nil)
 }
 
 // pastToken reports whether the recorded steps include the token PUT.

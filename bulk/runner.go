@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"sync"
@@ -365,6 +366,10 @@ func (cl *classifier) classify(row Row, rowErr *RowError) (verdict, error) {
 		if !cl.relink {
 			rep.Status, rep.ErrorClass = StatusTokenChanged, "token-changed"
 			rep.Error = fmt.Sprintf("the journal has this ref's token with fingerprint %s, the row has %s; not re-sent (relink to send it)", e.Fingerprint, c.fingerprint)
+			if e.sendUnknown() {
+				rep.Error = fmt.Sprintf("a token with fingerprint %s was sent for this ref and its outcome is unknown (Codat may hold it); the row has %s, "+
+					"which is not sent: relink to send it (--relink; it is sent once the settle window after the earlier send has passed)", e.Fingerprint, c.fingerprint)
+			}
 			return verdict{out: &rep}, nil
 		}
 		jb.resume, jb.relink = beforeToken(e), true
@@ -1379,13 +1384,22 @@ func (x *run) migrateOne(jb *job) (ReportRow, *codat.MigrationResult, error) {
 		if !isPrefix(journaled, r.Steps) {
 			journaled = nil
 		}
+		wrote := false
 		for i := len(journaled); i < len(r.Steps) && r.Steps[i] != codat.StepDone && jerr == nil; i++ {
 			steps := append([]codat.Step(nil), r.Steps[:i+1]...)
 			l := line(string(r.Steps[i]), r, steps, requests)
 			if jerr = x.st.Append(x.jctx, claim, l); jerr == nil {
 				jb.seen = l
 			}
-			journaled = steps
+			journaled, wrote = steps, true
+		}
+		if !wrote && jerr == nil && jb.seen != nil && stateChanged(jb.seen, r) {
+			// No new step, but what a resume needs changed: journaled
+			// before Migrate's next request (a token PUT's send intent).
+			l := line(stepState, r, append([]codat.Step(nil), journaled...), requests)
+			if jerr = x.st.Append(x.jctx, claim, l); jerr == nil {
+				jb.seen = l
+			}
 		}
 		return jerr
 	}
@@ -1469,11 +1483,32 @@ func (x *run) migrateOne(jb *job) (ReportRow, *codat.MigrationResult, error) {
 			jb.seen = e
 		}
 	}
-	if jerr != nil {
+	switch {
+	case errors.Is(jerr, ErrFenced):
+		// This runner stalled and another took the ref over: Migrate
+		// stopped at its next request, and the other runner finishes it.
+		rr.Status, rr.ErrorClass = StatusIncomplete, "claimed"
+		rr.Error = "another runner took this ref over (this one's claim lapsed); its run finishes it"
+	case jerr != nil:
 		x.setFatal(jerr)
 	}
 	jmu.Unlock()
 	return rr, res, err
+}
+
+// stateChanged reports whether r differs from the journaled e in what a
+// resume depends on, other than its steps.
+func stateChanged(e *Record, r *codat.MigrationResult) bool {
+	return e.CompanyID != r.CompanyID || e.ConnectionID != r.ConnectionID || e.Status != string(r.Status) ||
+		e.LinkURL != r.LinkURL || e.TokenSent != r.TokenSent || e.PlatformKey != r.PlatformKey ||
+		!sameTokenSend(e.TokenSend, r.TokenSend) || !maps.Equal(e.KeyGen, r.KeyGen)
+}
+
+func sameTokenSend(a, b *codat.TokenSend) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.At.Equal(b.At) && a.Fingerprint == b.Fingerprint
 }
 
 // sameRecord reports whether a and b record the same state (nil for none).
@@ -1518,6 +1553,11 @@ func outcome(ctx context.Context, res *codat.MigrationResult, err error) (Status
 	}
 	if errors.Is(err, codat.ErrTokenRejected) {
 		return StatusTokenRejected, "token-rejected", msg
+	}
+	if errors.Is(err, codat.ErrTokenSendUnsettled) {
+		// An earlier token PUT's outcome is still unknown: not a failure, a
+		// rerun after the settle window finishes it.
+		return StatusIncomplete, "unsettled", msg
 	}
 	if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
 		return StatusIncomplete, "canceled", msg
@@ -1589,7 +1629,7 @@ func (x *run) finishJob(jb *job, rr ReportRow, err error) {
 	consecutive := x.consecutive
 	x.mu.Unlock()
 	switch {
-	case rr.Status == StatusIncomplete && rr.ErrorClass != "claimed":
+	case rr.Status == StatusIncomplete && rr.ErrorClass != "claimed" && rr.ErrorClass != "unsettled":
 		// Cancelled in flight: the run did not finish, even if every row
 		// was already dispatched.
 		var cerr error

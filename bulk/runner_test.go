@@ -661,3 +661,74 @@ func TestRunRefusedByTheJournalLockLeavesTheReport(t *testing.T) {
 	assert.Contains(t, got, ",a,Company a,qhyg,migrated,")
 	assert.Equal(t, 2, strings.Count(got, "\n"))
 }
+
+// A token PUT whose answer was lost (its send intent journaled, no answer)
+// and a new token in the export: the row is token-changed, nothing is sent,
+// and the advice is to relink; with Relink the new token is sent, the
+// earlier send intent handed to Migrate (which waits out the settle window).
+func TestRunTokenChangedAfterAnUnknownSend(t *testing.T) {
+	clk := newFakeClock(t0)
+	f := newFakeCodat(clk)
+	r := testRunner(t, f, clk)
+	r.Canary = -1
+	_, err := r.Run(context.Background(), BytesInput("in.csv", FormatCSV, []byte(csvHeader+csvRow("a", 1))), &memReport{})
+	require.NoError(t, err)
+	// The journal as a crash between the PUT and its answer leaves it.
+	var conn *Record
+	for _, l := range journalLines(t, r.JournalPath) {
+		if l.Ref == "a" && l.Step == string(codat.StepConnection) {
+			conn = &l
+		}
+	}
+	require.NotNil(t, conn)
+	conn.Step, conn.TokenSend = stepState, &codat.TokenSend{At: t0, Fingerprint: conn.Fingerprint}
+	j, err := openJournal(r.JournalPath)
+	require.NoError(t, err)
+	require.NoError(t, j.append(conn))
+	require.NoError(t, j.close())
+
+	changed := csvHeader + strings.Replace(csvRow("a", 1), tokenOf("a"), "tok-new-token-value", 1)
+	in := BytesInput("in.csv", FormatCSV, []byte(changed))
+	calls := f.calls
+	rep := &memReport{}
+	_, err = r.Run(context.Background(), in, rep)
+	require.NoError(t, err)
+	assert.Equal(t, calls, f.calls, "nothing is sent")
+	row := rep.byLine()[2]
+	assert.Equal(t, StatusTokenChanged, row.Status, "not migrated: Codat may hold the old token")
+	assert.Contains(t, row.Error, "outcome is unknown")
+	assert.Contains(t, row.Error, "relink")
+	assert.NotContains(t, row.Error, "tok-new")
+
+	var resumed *codat.MigrationResult
+	f.onMigrate = func(m codat.Migration) { resumed = m.Resume }
+	r.Relink = true
+	rep = &memReport{}
+	_, err = r.Run(context.Background(), in, rep)
+	require.NoError(t, err)
+	assert.Equal(t, StatusMigrated, rep.byLine()[2].Status)
+	require.NotNil(t, resumed)
+	require.NotNil(t, resumed.TokenSend, "Migrate is told of the earlier send, so it waits out its settle window")
+	assert.Equal(t, "tok-new-token-value", f.sentFP["a"])
+	assert.Equal(t, 1, f.created["a"], "the same company")
+}
+
+// A migration refused because an earlier token PUT is not settled yet is
+// incomplete (a rerun after the settle window finishes it): not a failure,
+// and the run goes on.
+func TestRunUnsettledTokenSendIsIncomplete(t *testing.T) {
+	clk := newFakeClock(t0)
+	f := newFakeCodat(clk)
+	f.fail["a"] = fmt.Errorf("%w: sent at %s", codat.ErrTokenSendUnsettled, t0.Format(time.RFC3339))
+	r := testRunner(t, f, clk)
+	r.Canary = -1
+	r.MaxConsecutiveFailures = 1
+	rep := &memReport{}
+	_, err := r.Run(context.Background(), BytesInput("in.csv", FormatCSV, []byte(csvHeader+csvRow("a", 1)+csvRow("b", 2)+csvRow("c", 3))), rep)
+	require.NoError(t, err)
+	a := rep.byLine()[2]
+	assert.Equal(t, StatusIncomplete, a.Status)
+	assert.Equal(t, "unsettled", a.ErrorClass)
+	assert.Equal(t, StatusMigrated, rep.byLine()[3].Status, "the run goes on")
+	assert.Equal(t, StatusMigrated, rep.byLine()[4].Status)
+}
