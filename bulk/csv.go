@@ -299,6 +299,34 @@ type csvScanner struct {
 	eof   bool
 }
 
+// csvField is the state of the record being split.
+type csvField struct {
+	rec        csvRecord
+	buf        []byte // the field so far, up to MaxFieldBytes
+	n          int    // bytes of the field, counted past the cap too
+	quoted     bool   // inside a quoted field
+	afterQuote bool   // a quote was just read inside a quoted field
+}
+
+func (f *csvField) add(b byte) {
+	f.n++
+	if f.n <= MaxFieldBytes {
+		f.buf = append(f.buf, b)
+	}
+}
+
+func (f *csvField) end() {
+	if f.n > MaxFieldBytes {
+		if f.rec.long == nil {
+			f.rec.long = map[int]bool{}
+		}
+		f.rec.long[len(f.rec.fields)] = true
+	}
+	f.rec.fields = append(f.rec.fields, string(f.buf))
+	f.buf, f.n = f.buf[:0], 0
+	f.quoted, f.afterQuote = false, false
+}
+
 // read returns the next record, io.EOF at the end, or an error for input
 // that cannot be read (an I/O error, text that is not UTF-8).
 func (s *csvScanner) read() (csvRecord, error) {
@@ -306,55 +334,28 @@ func (s *csvScanner) read() (csvRecord, error) {
 		return csvRecord{}, io.EOF
 	}
 	s.line++
-	rec := csvRecord{line: s.line}
-	var field []byte
-	size := 0
-	quoted, afterQuote, fieldStart := false, false, true
-	flen := 0 // bytes of the current field, counted past the cap too
-	endField := func() {
-		if flen > MaxFieldBytes {
-			if rec.long == nil {
-				rec.long = map[int]bool{}
-			}
-			rec.long[len(rec.fields)] = true
-		}
-		rec.fields = append(rec.fields, string(field))
-		field, flen = field[:0], 0
-		quoted, afterQuote, fieldStart = false, false, true
-	}
-	add := func(b byte) {
-		flen++
-		if flen <= MaxFieldBytes {
-			field = append(field, b)
-		}
-	}
-	bad := func(format string, a ...any) {
-		if rec.problem == "" {
-			rec.problem = fmt.Sprintf("malformed CSV at line %d: ", s.line) + fmt.Sprintf(format, a...)
-		}
-	}
-	for {
+	f := &csvField{rec: csvRecord{line: s.line}}
+	for size := 1; ; size++ {
 		b, err := s.br.ReadByte()
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
 				return csvRecord{}, fmt.Errorf("read CSV: %w", err)
 			}
 			s.eof = true
-			if quoted && !afterQuote {
-				bad("a quoted field that starts on line %d is never closed", rec.line)
+			if f.quoted && !f.afterQuote {
+				s.bad(f, "a quoted field that starts on line %d is never closed", f.rec.line)
 			}
-			if size == 0 && len(rec.fields) == 0 {
+			if size == 1 {
 				return csvRecord{}, io.EOF
 			}
-			endField()
-			return s.finish(rec)
+			f.end()
+			return s.finish(f.rec)
 		}
-		size++
 		if size > MaxRecordBytes {
 			// A runaway record (an unterminated quote, a file that is not
 			// an export): drop it, and go on at the next line break.
-			rec.fields, rec.long = nil, nil
-			rec.problem = fmt.Sprintf("record is longer than %d bytes (a runaway field, or an unterminated quote?); reading goes on at the next line", MaxRecordBytes)
+			rec := csvRecord{line: f.rec.line, problem: fmt.Sprintf("record is longer than %d bytes (a runaway field, "+
+				"or an unterminated quote?); reading goes on at the next line", MaxRecordBytes)}
 			if b != '\n' {
 				if err := s.skipLine(); err != nil {
 					return csvRecord{}, err
@@ -362,68 +363,75 @@ func (s *csvScanner) read() (csvRecord, error) {
 			}
 			return rec, nil
 		}
-		switch {
-		case quoted && !afterQuote:
-			switch b {
-			case '"':
-				afterQuote = true
-			case '\n':
-				s.line++
-				add(b)
-			case '\r':
-				if n, err := s.br.Peek(1); err == nil && n[0] == '\n' {
-					continue // a quoted CRLF is read as LF
-				}
-				add(b)
-			default:
-				add(b)
-			}
-		case quoted && afterQuote:
-			switch b {
-			case '"': // a doubled quote
-				add(b)
-				afterQuote = false
-			case s.comma:
-				endField()
-			case '\n':
-				endField()
-				return s.finish(rec)
-			case '\r':
-				if n, err := s.br.Peek(1); err == nil && n[0] == '\n' {
-					continue
-				}
-				bad("a quote is followed by a carriage return")
-				quoted = false
-			default:
-				bad("a closing quote is followed by more text in the field")
-				quoted = false
-				add(b)
-			}
-		default:
-			switch b {
-			case '"':
-				if fieldStart && flen == 0 {
-					quoted, fieldStart = true, false
-					continue
-				}
-				bad("a quote in a field that is not quoted")
-				add(b)
-			case s.comma:
-				endField()
-			case '\n':
-				endField()
-				return s.finish(rec)
-			case '\r':
-				if n, err := s.br.Peek(1); err == nil && n[0] == '\n' {
-					continue
-				}
-				add(b)
-			default:
-				fieldStart = false
-				add(b)
-			}
+		if s.step(f, b) {
+			return s.finish(f.rec)
 		}
 	}
+}
+
+// bad records why the record is malformed (the first reason only).
+func (s *csvScanner) bad(f *csvField, format string, a ...any) {
+	if f.rec.problem == "" {
+		f.rec.problem = fmt.Sprintf("malformed CSV at line %d: ", s.line) + fmt.Sprintf(format, a...)
+	}
+}
+
+// crlf reports whether the next byte is a line feed (b, a carriage return,
+// ends a line).
+func (s *csvScanner) crlf() bool {
+	n, err := s.br.Peek(1)
+	return err == nil && n[0] == '\n'
+}
+
+// step takes one byte of the record; it reports whether the record ended.
+func (s *csvScanner) step(f *csvField, b byte) bool {
+	switch {
+	case f.quoted && !f.afterQuote:
+		switch {
+		case b == '"':
+			f.afterQuote = true
+		case b == '\r' && s.crlf():
+			// a quoted CRLF is read as LF
+		default:
+			if b == '\n' {
+				s.line++
+			}
+			f.add(b)
+		}
+	case f.quoted:
+		switch {
+		case b == '"': // a doubled quote
+			f.add(b)
+			f.afterQuote = false
+		case b == s.comma:
+			f.end()
+		case b == '\n':
+			f.end()
+			return true
+		case b == '\r' && s.crlf():
+		default:
+			s.bad(f, "a closing quote is followed by more text in the field")
+			f.quoted = false
+			f.add(b)
+		}
+	default:
+		switch {
+		case b == '"' && f.n == 0:
+			f.quoted = true
+		case b == '"':
+			s.bad(f, "a quote in a field that is not quoted")
+			f.add(b)
+		case b == s.comma:
+			f.end()
+		case b == '\n':
+			f.end()
+			return true
+		case b == '\r' && s.crlf():
+		default:
+			f.add(b)
+		}
+	}
+	return false
 }
 
 // finish checks a complete record's encoding.

@@ -151,7 +151,7 @@ func (t *reportTee) printAttention(w io.Writer, indent string) {
 func rowLine(r bulk.ReportRow) string {
 	s := fmt.Sprintf("line %-4d %s  %s", r.Line, refOrDash(r.Ref), r.Status)
 	if r.Error != "" {
-		s += ": " + r.Error
+		s += ": " + operatorText(r.Error)
 	}
 	return s
 }
