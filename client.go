@@ -112,6 +112,21 @@ type credentials struct {
 	forms []Secret
 }
 
+// newCredentials builds the header for key: "Basic " + base64(key), or key
+// itself when it already is such a header.
+func newCredentials(key string) *credentials {
+	if len(key) > 6 && strings.EqualFold(key[:6], "basic ") {
+		enc := strings.TrimSpace(key[6:])
+		cr := &credentials{header: Secret("Basic " + enc), forms: []Secret{Secret(enc)}}
+		if raw, err := base64.StdEncoding.DecodeString(enc); err == nil {
+			cr.forms = append(cr.forms, Secret(raw))
+		}
+		return cr
+	}
+	enc := base64.StdEncoding.EncodeToString([]byte(key))
+	return &credentials{header: Secret("Basic " + enc), forms: []Secret{Secret(key), Secret(enc)}}
+}
+
 // scrubber returns the scrubbing set for one call: the API key in every
 // form the client knows, and every string value of the request body.
 func (c *Client) scrubber(body []byte) *scrub.Set {
@@ -389,16 +404,7 @@ func NewClient(apiKey string, opts ...Option) (*Client, error) {
 		limiter:   cfg.limiter,
 		idemNS:    cfg.idemNS,
 	}
-	if len(key) > 6 && strings.EqualFold(key[:6], "basic ") {
-		enc := strings.TrimSpace(key[6:])
-		c.creds = &credentials{header: Secret("Basic " + enc), forms: []Secret{Secret(enc)}}
-		if raw, err := base64.StdEncoding.DecodeString(enc); err == nil {
-			c.creds.forms = append(c.creds.forms, Secret(raw))
-		}
-	} else {
-		enc := base64.StdEncoding.EncodeToString([]byte(key))
-		c.creds = &credentials{header: Secret("Basic " + enc), forms: []Secret{Secret(key), Secret(enc)}}
-	}
+	c.creds = newCredentials(key)
 
 	var hc http.Client
 	if cfg.httpClient != nil {
@@ -465,6 +471,14 @@ type callState struct {
 	ambiguous atomic.Bool // some attempt may have taken effect without a usable answer
 	lost      atomic.Bool // some attempt may have reached the server and got no answer back
 	body      []byte      // the request body, for scrubbing what comes back
+}
+
+// requestBody returns the call's body; nil for none or no state.
+func (s *callState) requestBody() []byte {
+	if s == nil {
+		return nil
+	}
+	return s.body
 }
 
 type callStateKey struct{}
@@ -777,14 +791,10 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 			st.ambiguous.Store(true)
 			st.lost.Store(true)
 		}
-		var body []byte
-		if st != nil {
-			body = st.body
-		}
 		c.logger.LogAttrs(ctx, slog.LevelDebug, "codat attempt",
 			slog.String("method", method), slog.String("path", path),
 			slog.Int("attempt", attempt), slog.Duration("duration", dur),
-			slog.String("error", c.scrubber(body).String(causeText(err))))
+			slog.String("error", c.scrubber(st.requestBody()).String(causeText(err))))
 		return resp, err
 	}
 	if st != nil {
