@@ -357,12 +357,19 @@ func (a *app) execRun(spec runSpec) runResult {
 		}
 	}
 
-	w := spec.out
-	ind := spec.indent
 	now := time.Now()
 	if spec.now != nil {
 		now = spec.now()
 	}
+	printRunSummary(spec, sum, tee, now)
+	return a.runOutcome(spec, sum, tee, runErr, interrupted, resume, now)
+}
+
+// printRunSummary prints the run's counts, requests, quota, the rows that
+// need attention and where the report and the journal are.
+func printRunSummary(spec runSpec, sum *bulk.Summary, tee *reportTee, now time.Time) {
+	w := spec.out
+	ind := spec.indent
 	if sum != nil {
 		elapsed := sum.Finished.Sub(sum.Started)
 		if elapsed < 0 || sum.Finished.IsZero() {
@@ -387,7 +394,12 @@ func (a *app) execRun(spec runSpec) runResult {
 		fmt.Fprintf(w, "%sReport:  %s\n", ind, absPath(spec.reportPath))
 	}
 	fmt.Fprintf(w, "%sJournal: %s\n", ind, absPath(spec.runner.JournalPath))
+}
 
+// runOutcome says on stderr how the run ended and what to do next, and
+// returns its exit code.
+func (a *app) runOutcome(spec runSpec, sum *bulk.Summary, tee *reportTee, runErr error, interrupted bool, resume string, now time.Time) runResult {
+	c := spec.cmd
 	res := runResult{summary: sum, tee: tee, err: runErr}
 	var qe *bulk.QuotaError
 	switch {
