@@ -372,7 +372,7 @@ func ValidateRef(ref string) error {
 
 // Migrate moves one customer's existing connection into Codat, end to end:
 //
-//  1. POST /companies, tagged RefTagKey=Ref                  (step company)
+//  1. POST /companies, tagged RefTagKey=Ref and CallTagKey    (step company)
 //  2. POST /companies/{companyId}/connections                 (step connection)
 //  3. PUT  /companies/{companyId}/connections/{id}/authorization, checked
 //     from its own response: the connection must be Linked  (steps authorize, verify)
@@ -393,7 +393,7 @@ func ValidateRef(ref string) error {
 //     carrying Codat's error body with a correlationId, from a call none of
 //     whose attempts lost its answer) is settled, so a look-up that finds
 //     nothing shows the write did not take effect: it is sent once more,
-//     with a new Idempotency-Key;
+//     with the Idempotency-Key of the next generation;
 //   - a timeout or a dropped connection (after the client's own retries with
 //     the same key), a 502 or 504 from a gateway, or a 5xx without Codat's
 //     error body may leave the write still running at Codat, where a
@@ -402,7 +402,9 @@ func ValidateRef(ref string) error {
 //
 // The extra requests each reconciliation costs, beyond the four:
 //
-//	company   5xx          +1 look-up; found: +1 list connections; not found: +1 POST
+//	company   5xx          +1 look-up; found with this call's CallTagKey: nothing
+//	                       more; found otherwise: +1 list connections;
+//	                       not found: +1 POST
 //	connection 5xx         +1 list connections; not found: +1 POST
 //	token PUT 5xx          +1 GET connection; not Linked: +1 PUT (MaxTokenResends)
 //	token PUT lost answer  +1 GET connection; not Linked: stop, no re-send
@@ -412,6 +414,30 @@ func ValidateRef(ref string) error {
 //	                       and stop (resumable) when nothing is found
 //	unsettled 5xx          the 5xx row's look-up; stop (resumable) instead of
 //	                       writing again (a token PUT is never re-sent)
+//	409, 422, unusable 2xx the 5xx row's look-up; stop (resumable) when
+//	                       nothing is found (an unusable 2xx: no id, or a
+//	                       body that does not decode)
+//
+// Concurrency. Within one process, a Client admits one Migrate call per Ref
+// at a time: a second call for a Ref in flight sends nothing and returns a
+// *MigrationError wrapping ErrMigrationInProgress (resume once the first has
+// returned). Across processes, within Codat's 90-minute replay window, the
+// writes carry Idempotency-Keys derived from (namespace, Ref, step,
+// generation; see WithIdempotencyNamespace), so racing creates collapse at
+// Codat: 409 while the first is in flight, then 422 (each call's company
+// body carries its own CallTagKey), which is answered by a look-up, never by
+// a second create. Beyond the window, and for the token of two processes
+// racing to one connection, only a shared journal can tell: OnStep is where
+// it is written (the bulk runner's Store holds claims with leases).
+//
+// The token. Before each token PUT the intent (MigrationResult.TokenSend:
+// time and fingerprint) is handed to OnStep. A call that finds an earlier
+// send whose outcome is unknown and a connection that is not Linked sends
+// no token until Migration.SettleWindow has passed since that send
+// (ErrTokenSendUnsettled, with MigrationError.RetryAt). The token goes only
+// to a connection of Auth.PlatformKey(): any other fails with
+// ErrPlatformMismatch. An OnStep error stops the call before its next
+// request (ErrOnStep).
 //
 // A spent quota (IsQuotaExhausted) is never reconciled: nothing else would be
 // answered either. When the look-up itself is refused with a 429, the error
@@ -434,7 +460,8 @@ func ValidateRef(ref string) error {
 //	nothing done            GET /companies?tags=… (if found: also GET …/connections)
 //	company done            GET /companies/{id}/connections
 //	connection done         GET /companies/{id}/connections/{connectionId}
-//	                        (none with Relink: the token is sent)
+//	                        (none with Relink when Resume records the
+//	                        platform: the token is sent)
 //	authorize done          GET /companies/{id}/connections/{connectionId}
 //	verify done             none (POST data/all is sent; when AlreadyMigrated,
 //	                        GET /companies/{id}/dataStatus first)
