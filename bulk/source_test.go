@@ -414,3 +414,18 @@ func TestScrubKeepsWordsOfMetadata(t *testing.T) {
 	row := Row{Fields: map[string]codat.Secret{"shop": "acme-12.myshopify.com", "accessToken": "shpat_0123456789abcdef"}}
 	assert.Equal(t, "Shopify (fztf): [REDACTED] and [REDACTED]…", scrub("Shopify (fztf): acme-12.myshopify.com and shpat_0123456789…", row))
 }
+
+// TestJSONLFieldLimit: a value over MaxFieldBytes makes its row invalid, by
+// name, and the next line is read.
+func TestJSONLFieldLimit(t *testing.T) {
+	long := strings.Repeat("a", MaxFieldBytes+1)
+	data := `{"ref":"x","company":{"name":"N"},"platform":"qhyg","authorization":{"accessToken":"` + long + `"}}` + "\n" +
+		`{"ref":"y","company":{"name":"` + long + `"},"platform":"qhyg","authorization":{"a":"b"}}` + "\n" +
+		`{"ref":"ok","company":{"name":"N"},"platform":"qhyg","authorization":{"a":"b"}}` + "\n"
+	rows, bad := readAll(t, FormatJSONL, data)
+	require.Len(t, bad, 2)
+	assert.Contains(t, bad[0].Reason, `authorization."accessToken" is longer than`)
+	assert.Contains(t, bad[1].Reason, "company.name is longer than")
+	require.Len(t, rows, 1)
+	assert.Equal(t, "ok", rows[0].Ref)
+}
