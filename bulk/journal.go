@@ -595,6 +595,13 @@ type JournalSummary struct {
 	TornTail bool
 	// Runs is the number of runs that wrote to the journal.
 	Runs int
+	// Running reports that a run held the journal (or the shared store's
+	// claims) when it was read: its refs counted incomplete are in
+	// progress, not interrupted.
+	Running bool
+	// InProgress is the number of refs a running runner holds now (a
+	// shared store; for a journal, every incomplete ref while Running).
+	InProgress int
 }
 
 // Resumable is the number of refs a rerun would continue.
@@ -652,5 +659,11 @@ func ReadJournal(path string) (*JournalSummary, error) {
 		return nil, err
 	}
 	sum.Path = path
+	if sum.Running, err = journalInUse(path); err != nil {
+		return nil, err
+	}
+	if sum.Running {
+		sum.InProgress = sum.Counts[StatusIncomplete]
+	}
 	return sum, nil
 }

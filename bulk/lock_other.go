@@ -22,3 +22,16 @@ func lockFile(f *os.File) (func() error, error) {
 	_ = l.Close()
 	return func() error { return os.Remove(name) }, nil
 }
+
+// journalInUse reports whether the lock file beside path exists (a run
+// holds the journal, or a crashed one left it).
+func journalInUse(path string) (bool, error) {
+	_, err := os.Stat(path + ".lock")
+	if err == nil {
+		return true, nil
+	}
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	return false, err
+}

@@ -20,3 +20,20 @@ func lockFile(f *os.File) (func() error, error) {
 	}
 	return func() error { return syscall.Flock(int(f.Fd()), syscall.LOCK_UN) }, nil
 }
+
+// journalInUse reports whether another process holds the lock of the file
+// at path (a run holds its journal), without taking it.
+func journalInUse(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return true, nil
+		}
+		return false, fmt.Errorf("bulk: lock journal: %w", err)
+	}
+	return false, syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+}

@@ -124,6 +124,10 @@ type journalOut struct {
 	QuotaReset   *string        `json:"quotaReset,omitempty"`
 	TornTail     bool           `json:"tornTail"`
 	Resumable    int            `json:"resumable"`
+	// Running: a run holds the journal now; InProgress of its refs are
+	// started and not finished.
+	Running    bool `json:"running"`
+	InProgress int  `json:"inProgress"`
 }
 
 func journalJSON(s *bulk.JournalSummary) *journalOut {
@@ -138,7 +142,7 @@ func journalJSON(s *bulk.JournalSummary) *journalOut {
 	sort.Strings(keys)
 	return &journalOut{Path: absPath(s.Path), Lines: s.Lines, Refs: s.Refs, Runs: s.Runs, Counts: counts, Requests: s.Requests,
 		CanaryPassed: s.CanaryPassed, CanaryFailed: s.CanaryFailed, First: rfc3339(s.First), Last: rfc3339(s.Last),
-		QuotaReset: rfc3339(s.QuotaReset), TornTail: s.TornTail, Resumable: s.Resumable()}
+		QuotaReset: rfc3339(s.QuotaReset), TornTail: s.TornTail, Resumable: s.Resumable(), Running: s.Running, InProgress: s.InProgress}
 }
 
 // fakeStatus is the answer of GET /_fake/status and POST /_fake/next-day.

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"time"
 
@@ -53,7 +55,12 @@ read too (offline) and the rows not yet started are counted.`,
 		if journal == "" {
 			return a.exitForSetupError(c, usageError{fmt.Errorf("no journal: pass --journal FILE (or --input EXPORT for <EXPORT>.journal)")})
 		}
-		if _, err := os.Stat(journal); err != nil {
+		if _, err := os.Stat(journal); errors.Is(err, os.ErrNotExist) && input != "" {
+			return a.statusNotStarted(c, journal, input, format, asJSON)
+		} else if errors.Is(err, os.ErrNotExist) {
+			a.errorf(c, "no journal at %s: no migration has started with it (pass --input EXPORT to count the export's rows)", absPath(journal))
+			return exitFatal
+		} else if err != nil {
 			a.errorf(c, "%v", err)
 			return exitFatal
 		}
@@ -90,13 +97,47 @@ read too (offline) and the rows not yet started are counted.`,
 	return c
 }
 
+// statusNotStarted is status on an export no run has started: it says so
+// and counts the export's rows.
+func (a *app) statusNotStarted(c *command, journal, input, format string, asJSON bool) int {
+	in, err := openInput(input, format, nil, a.stderr)
+	if err != nil {
+		return a.exitForSetupError(c, err)
+	}
+	defer in.Close()
+	plan, err := (&bulk.Runner{}).Plan(context.Background(), in.bulkInput())
+	if err != nil {
+		a.errorf(c, "%v", err)
+		return exitFatal
+	}
+	plan.QuotaError = ""
+	if asJSON {
+		pj := planJSON(plan)
+		return a.printJSON(c, statusOut{Export: &pj})
+	}
+	fmt.Fprintf(a.stdout, "Nothing has started: there is no journal at %s.\n", absPath(journal))
+	fmt.Fprintf(a.stdout, "Export %s: %d rows (%d valid, %d invalid, %d duplicate); 'codat-migrate plan' says what a run would do.\n",
+		plan.Input, plan.Rows, plan.Valid, plan.Invalid, plan.Duplicate)
+	return exitOK
+}
+
 func printJournalSummary(a *app, s *bulk.JournalSummary, plan *bulk.Plan, now time.Time) {
 	w := a.stdout
 	fmt.Fprintf(w, "Journal %s: %d refs, %d lines, %d run(s)\n", absPath(s.Path), s.Refs, s.Lines, s.Runs)
 	if !s.First.IsZero() {
 		fmt.Fprintf(w, "  from %s to %s\n", s.First.UTC().Format(time.RFC3339), s.Last.UTC().Format(time.RFC3339))
 	}
-	printCounts(w, s.Counts, "  ")
+	counts := s.Counts
+	if s.Running {
+		// The refs started and not finished are the running run's work.
+		fmt.Fprintln(w, "A run is in progress: a codat-migrate process holds this journal now.")
+		counts = maps.Clone(s.Counts)
+		if n := counts[bulk.StatusIncomplete]; n > 0 {
+			delete(counts, bulk.StatusIncomplete)
+			counts[statusInProgress] = n
+		}
+	}
+	printCounts(w, counts, "  ")
 	fmt.Fprintf(w, "Requests: %d\n", s.Requests)
 	switch {
 	case s.CanaryFailed:
@@ -121,16 +162,24 @@ func printJournalSummary(a *app, s *bulk.JournalSummary, plan *bulk.Plan, now ti
 			fmt.Fprintf(w, ", %d that will not be sent (invalid, duplicate, token rejected or changed, failed canary)", skipped)
 		}
 		fmt.Fprintln(w)
-		if plan.Resume+plan.New > 0 {
+		if s.Running {
+			fmt.Fprintln(w, "The run is going on; rerun the migrate command only after it ends (a second one is refused).")
+		} else if plan.Resume+plan.New > 0 {
 			fmt.Fprintln(w, "Rerun the same 'codat-migrate migrate' command to continue; it sends nothing for the rows done.")
 		} else {
 			fmt.Fprintln(w, "Nothing left to migrate.")
 		}
 		return
 	}
-	if n := s.Resumable(); n > 0 {
+	if s.Running {
+		fmt.Fprintln(w, "The run is going on; once it ends, 'codat-migrate status' shows what is left.")
+	} else if n := s.Resumable(); n > 0 {
 		fmt.Fprintf(w, "Resumable: %d ref(s); rerun the same 'codat-migrate migrate' command to continue.\n", n)
 	} else {
 		fmt.Fprintln(w, "No started migration is left unfinished. Rows never started are not in the journal: pass --input EXPORT to count them.")
 	}
 }
+
+// statusInProgress labels, in status, the refs a running run has started and
+// not finished.
+const statusInProgress bulk.Status = "in-progress"

@@ -105,3 +105,56 @@ func TestMigrateFileSafety(t *testing.T) {
 	}
 	assert.Empty(t, f.companiesByRef(t), "nothing was sent")
 }
+
+// status while a run holds the journal says so, and calls the rows in
+// flight in progress, not interrupted.
+func TestStatusDuringARun(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("holds the journal with flock")
+	}
+	f := startFake(t, append(fastSync, "--latency", "60ms")...)
+	dir := t.TempDir()
+	ex := writeExport(t, dir, sampleOptions{Customers: 30, Clean: true})
+	cmd := exec.Command(binary, migrateArgs(f, ex.Path, "--concurrency", "3", "--quiet")...)
+	cmd.Env = append(baseEnv(t, t.TempDir()), keyEnv()...)
+	var stdout, stderr syncBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Start())
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	require.Eventually(t, func() bool { return f.admin(t, http.MethodGet, "status").Connections >= 3 },
+		30*time.Second, 10*time.Millisecond, "the run is under way")
+
+	res := run(t, runOpts{}, "status", "--input", ex.Path)
+	assert.Equal(t, exitOK, res.code, res)
+	assert.Contains(t, res.stdout, "A run is in progress")
+	assert.Contains(t, res.stdout, "in-progress")
+	assert.NotContains(t, res.stdout, "incomplete")
+	assert.NotContains(t, res.stdout, "interrupted")
+	js := run(t, runOpts{}, "status", "--input", ex.Path, "--json")
+	assert.Equal(t, exitOK, js.code, js)
+	assert.Contains(t, js.stdout, `"running": true`)
+
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("the run did not finish: %s", stderr.String())
+	}
+	require.Equal(t, exitOK, cmd.ProcessState.ExitCode(), stderr.String())
+	after := run(t, runOpts{}, "status", "--input", ex.Path)
+	assert.Equal(t, exitOK, after.code, after)
+	assert.NotContains(t, after.stdout, "A run is in progress", "once it ended, no run holds the journal")
+}
+
+// status on an export no run has started says so and counts its rows.
+func TestStatusBeforeAnyRun(t *testing.T) {
+	dir := t.TempDir()
+	ex := writeExport(t, dir, sampleOptions{Customers: 7, Clean: true})
+	res := run(t, runOpts{}, "status", "--input", ex.Path)
+	assert.Equal(t, exitOK, res.code, res)
+	assert.Contains(t, res.stdout, "Nothing has started")
+	assert.Contains(t, res.stdout, "7 rows")
+	assert.NotContains(t, res.stderr, "no such file")
+	assert.NoFileExists(t, ex.Path+".journal", "status creates nothing")
+}

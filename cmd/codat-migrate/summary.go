@@ -83,6 +83,7 @@ var statusOrder = []bulk.Status{
 // statusNotes explains each status in one line.
 var statusNotes = map[bulk.Status]string{
 	bulk.StatusMigrated:        "linked in Codat by this run",
+	statusInProgress:           "started by the running run, not finished yet",
 	bulk.StatusAlreadyMigrated: "done before (journal or already linked); nothing sent",
 	bulk.StatusValid:           "passed every offline check",
 	bulk.StatusInvalid:         "cannot be used as it is; nothing sent",
