@@ -71,7 +71,9 @@ func TestSDKEveryEndpoint(t *testing.T) {
 // TestSDKMigrateAgainstFake runs Client.Migrate end to end against
 // codattest's fake behind a server that validates every request the SDK
 // sends and every answer the fake gives: new customers on two platforms, a
-// customer migrated again, and a token the platform rejects.
+// customer migrated again, a token the platform rejects, and writes whose
+// answers are lost after Codat committed them (so Migrate looks the company
+// and the connection up, and reads the connection back).
 func TestSDKMigrateAgainstFake(t *testing.T) {
 	v := Load(t)
 	fake, err := codattest.Start(codattest.WithRejectedToken("rejected-access-token"), codattest.WithoutQuota())
@@ -90,16 +92,32 @@ func TestSDKMigrateAgainstFake(t *testing.T) {
 	tests := []struct {
 		name, ref string
 		auth      codat.Authorization
+		faults    []codattest.Fault
 		wantErr   error
 	}{
-		{"QuickBooks Online", "crm-1", qbo("access-token-1"), nil},
+		{"QuickBooks Online", "crm-1", qbo("access-token-1"), nil, nil},
 		{"Xero", "crm-2", integrations.Xero{TenantID: "6b1b6b5d-1c88-4d6b-8f3a-12ad0e7e0e9a",
-			AccessToken: codat.Secret("access-token-2"), RefreshToken: codat.Secret("refresh-token-2")}, nil},
-		{"already migrated", "crm-1", qbo("access-token-1"), nil},
-		{"token rejected", "crm-3", qbo("rejected-access-token"), codat.ErrTokenRejected},
+			AccessToken: codat.Secret("access-token-2"), RefreshToken: codat.Secret("refresh-token-2")}, nil, nil},
+		{"already migrated", "crm-1", qbo("access-token-1"), nil, nil},
+		{"token rejected", "crm-3", qbo("rejected-access-token"), nil, codat.ErrTokenRejected},
+		{"answers lost after commit", "crm-4", qbo("access-token-4"), []codattest.Fault{
+			{Route: "POST " + codattest.RouteCompanies, Kind: codattest.FaultDropAfterCommit, Times: 1},
+			{Route: "POST " + codattest.RouteConnections, Kind: codattest.FaultAfterCommit, Times: 1},
+			{Route: "PUT " + codattest.RouteAuthorization, Kind: codattest.FaultDropAfterCommit, Times: 1},
+		}, nil},
 	}
+	drops := 0 // answers never written: their connection is dropped
 	for _, tc := range tests {
+		for _, f := range tc.faults {
+			if f.Kind == codattest.FaultDropAfterCommit {
+				drops++
+			}
+		}
 		t.Run(tc.name, func(t *testing.T) {
+			for _, f := range tc.faults {
+				require.NoError(t, fake.AddFault(f))
+			}
+			fired := fake.FaultsFired()
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			_, err := c.Migrate(ctx, codat.Migration{Ref: tc.ref, Company: codat.CreateCompanyRequest{Name: "Customer " + tc.ref}, Auth: tc.auth})
@@ -108,10 +126,14 @@ func TestSDKMigrateAgainstFake(t *testing.T) {
 			} else {
 				require.True(t, errors.Is(err, tc.wantErr), "got %v", err)
 			}
+			assert.Equal(t, fired+len(tc.faults), fake.FaultsFired(), "every fault fired")
 		})
 	}
+	// The fake received exactly the requests the validator checked; every
+	// answer was checked but those whose connection was dropped.
 	nReq, nResp := counts()
-	assert.EqualValues(t, c.Requests(), nReq, "every request was validated")
-	assert.EqualValues(t, c.Requests(), nResp, "every response was validated")
+	assert.EqualValues(t, fake.RequestCount(), nReq, "every request the fake received was validated")
+	assert.EqualValues(t, nReq-int64(drops), nResp, "every answer written was validated")
+	assert.LessOrEqual(t, nReq, c.Requests())
 	assert.Positive(t, nReq)
 }
