@@ -1,6 +1,7 @@
 package codat_test
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 	"sync"
@@ -92,4 +93,18 @@ func TestCompanyNameConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// Migrate sends the name CompanyName computes, so that Codat stores it
+// unchanged: accents folded, not stripped.
+func TestMigrateSendsTheStoredName(t *testing.T) {
+	f := newMigFake(t)
+	m := newMigration("crm-name")
+	m.Company.Name = "Café Müller (UK) GmbH"
+	res, err := f.c.Migrate(context.Background(), m)
+	require.NoError(t, err)
+	cos := f.srv.CompaniesWithTag(codat.RefTagKey, "crm-name")
+	require.Len(t, cos, 1)
+	assert.Equal(t, "Cafe Muller UK GmbH", cos[0].Name)
+	assert.Equal(t, res.CompanyID, cos[0].ID)
 }

@@ -116,7 +116,9 @@ type Migration struct {
 	// whitespace, control characters or any of & | = ! ~ < > ( ) { } " ' \ ,
 	// because those break Codat's tag query language (see ValidateRef).
 	Ref string
-	// Company is the company to create. Its Tags are sent along with
+	// Company is the company to create. Its Name is sent as CompanyName
+	// returns it (the name Codat stores), and a name with no letter or digit
+	// Codat accepts makes the Migration invalid. Its Tags are sent along with
 	// RefTagKey=Ref, CallTagKey and, with TenantID, TenantTagKey (at
 	// most 10 in all; MaxUserTags of your own always fit).
 	Company CreateCompanyRequest
@@ -652,6 +654,9 @@ func (r *migrationRun) validate() error {
 		if strings.TrimSpace(m.Company.Name) == "" {
 			return fmt.Errorf("%w: company name is empty", ErrInvalidMigration)
 		}
+		if _, err := CompanyName(m.Company.Name); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidMigration, err)
+		}
 		if _, err := companyTags(m); err != nil {
 			return err
 		}
@@ -916,6 +921,7 @@ func (r *migrationRun) companyStep(ctx context.Context) (bool, error) {
 	tags[CallTagKey] = r.callID
 	_, err := r.write(ctx, StepCompany, "company", func(ctx context.Context, gen int) error {
 		req := r.m.Company
+		req.Name, _ = CompanyName(req.Name) // validated: the name Codat stores
 		req.Tags = tags
 		co, err := r.c.Companies.Create(ctx, req, IdempotencyKey(r.key(StepCompany, gen)))
 		if err == nil && co.ID == "" {

@@ -148,6 +148,8 @@ func TestMigrateInvalidCostsNoRequest(t *testing.T) {
 		{"body error", func(m *codat.Migration) { m.Auth = migAuth{key: "qhyg", err: badBody} }, codat.StepCompany, badBody, "refreshToken"},
 		{"bad platform key", func(m *codat.Migration) { m.Auth = migAuth{key: "QBO", token: migToken} }, codat.StepCompany, nil, "platform key"},
 		{"empty company name", func(m *codat.Migration) { m.Company.Name = " " }, codat.StepCompany, nil, "company name"},
+		{"company name Codat would strip to nothing", func(m *codat.Migration) { m.Company.Name = "株式会社 (東京)" }, codat.StepCompany,
+			codat.ErrCompanyName, "company name has no letter or digit"},
 		{"too many tags", func(m *codat.Migration) { m.Company.Tags = tooMany }, codat.StepCompany, nil, "11 company tags"},
 		{"long tag key", func(m *codat.Migration) { m.Company.Tags = map[string]string{strings.Repeat("k", 28): "v"} }, codat.StepCompany, nil, "tag key"},
 		{"long tag value", func(m *codat.Migration) { m.Company.Tags = map[string]string{"k": strings.Repeat("v", 101)} }, codat.StepCompany, nil, "longer than 100"},
