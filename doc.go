@@ -39,8 +39,10 @@
 //	err = c.Sync.RefreshAll(ctx, co.ID)
 //
 // The API key is sent as "Authorization: Basic base64(key)". Credentials are
-// Secret values: they print as [REDACTED] under every fmt verb and in slog,
-// and reach only the wire.
+// Secret values: they print as [REDACTED] under every fmt verb, in slog (text
+// and JSON handlers, nested or not) and when marshalled, and reach only the
+// wire. Texts a server sends back are scrubbed of the API key and the request
+// body's values, in whole, in part and base64-encoded (see APIError).
 //
 // # Quota and request counts
 //
@@ -50,7 +52,10 @@
 // Client.Requests counts HTTP attempts, retries included; WithRequestRate
 // paces attempts client-side. A 429 whose Retry-After is longer than
 // RetryPolicy.MaxWait is returned at once: IsQuotaExhausted gives the time to
-// resume.
+// resume when it is (or may be) the daily quota; RateLimitOf reports every
+// 429 with its kind, so that a short per-minute or concurrency limit can be
+// paused for instead. A wait more than MaxResetWait (25 hours) ahead is not
+// trusted: it becomes the time until the next 00:00 UTC.
 //
 // # Retries and idempotency
 //

@@ -29,8 +29,10 @@
 //   - paces starts to Codat's 1,000 requests a minute, watches the daily quota
 //     (Client.Quota) and stops cleanly when it is spent, with a *QuotaError
 //     that says when it resets, or sleeps until then (WaitForQuota); a 429
-//     that is not the daily quota (requests remain) only pauses new starts
-//     for its Retry-After (up to MaxRateLimitPause) and retries;
+//     that is not the daily quota (requests remain: codat.RateLimitOf) only
+//     pauses new starts for its Retry-After (up to MaxRateLimitPause, and at
+//     least a pause that grows with each refusal of the same migration, up to
+//     a minute) and retries, however often that happens;
 //   - stops cleanly on Runner.Stop (a first Ctrl-C, say): no new migration
 //     starts, the migrations in flight finish (within Runner.StopGrace, 30 s
 //     by default, after which they are cancelled and reported incomplete),
