@@ -189,7 +189,7 @@ func TestMigrateRerunWithoutResume(t *testing.T) {
 	f := newMigFake(t)
 	_, err := f.c.Migrate(context.Background(), newMigration("crm-again"))
 	require.NoError(t, err)
-	f.srv.ResetRequests()
+	f.srv.ResetRequestLog()
 
 	other := newMigClient(t, f.srv, migClientOpt{}) // another process
 	res, err := other.Migrate(context.Background(), newMigration("crm-again"))
@@ -227,7 +227,7 @@ func TestMigrateKilledDuringTokenPut(t *testing.T) {
 	sentAt := journal.TokenSend.At
 
 	// Resumed at once, in a new process: no PUT.
-	f.srv.ResetRequests()
+	f.srv.ResetRequestLog()
 	c2 := newMigClient(t, f.srv, migClientOpt{})
 	m.OnStep = nil
 	m.Resume = &journal
@@ -242,14 +242,14 @@ func TestMigrateKilledDuringTokenPut(t *testing.T) {
 	assert.NotContains(t, err.Error(), migToken.Reveal())
 
 	// Again at once: still nothing sent but the read.
-	f.srv.ResetRequests()
+	f.srv.ResetRequestLog()
 	m.Resume = res
 	_, err = c2.Migrate(context.Background(), m)
 	require.ErrorIs(t, err, codat.ErrTokenSendUnsettled)
 	assert.Equal(t, []string{migGetConn}, f.routes())
 
 	// After the window: one read, one PUT.
-	f.srv.ResetRequests()
+	f.srv.ResetRequestLog()
 	m.Resume = migAfterSettle(res)
 	res, err = c2.Migrate(context.Background(), m)
 	require.NoError(t, err)
@@ -295,7 +295,7 @@ func TestMigratePlatformChanged(t *testing.T) {
 			first, err := f.c.Migrate(ctx, m)
 			require.ErrorIs(t, err, context.Canceled)
 			require.Equal(t, "qhyg", first.PlatformKey)
-			f.srv.ResetRequests()
+			f.srv.ResetRequestLog()
 
 			m = newMigration("crm-platform")
 			m.Auth = migAuth{key: "xero", token: migToken}

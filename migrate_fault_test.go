@@ -208,7 +208,7 @@ func TestMigrateFaultMatrix(t *testing.T) {
 					require.Eventually(t, func() bool { return f.srv.RequestCount() == total },
 						5*time.Second, 5*time.Millisecond, "the migFake logged every attempt the client sent")
 					puts += f.count(migPutAuth)
-					f.srv.ResetRequests()
+					f.srv.ResetRequestLog()
 					m.Resume = migAfterSettle(res)
 					res, err = f.c.Migrate(context.Background(), m)
 					calls++
@@ -328,7 +328,7 @@ func TestMigrateUnsettledWriteNotRepeated(t *testing.T) {
 			assert.Equal(t, f.srv.RequestCount()+tt.lost, res.Requests)
 
 			broken.Store(false)
-			f.srv.ResetRequests()
+			f.srv.ResetRequestLog()
 			m.Resume = migAfterSettle(res)
 			res, err = f.c.Migrate(context.Background(), m)
 			require.NoError(t, err)
@@ -405,7 +405,7 @@ func TestMigrateUnsettled5xx(t *testing.T) {
 				assert.Equal(t, want, f.routes(), "one look-up, no second write")
 				puts := f.count(P)
 
-				f.srv.ResetRequests()
+				f.srv.ResetRequestLog()
 				m.Resume = migAfterSettle(res)
 				res, err = f.c.Migrate(context.Background(), m)
 				require.NoError(t, err)
@@ -448,7 +448,7 @@ func TestMigrateSettledStatusAfterLostAttempt(t *testing.T) {
 	assert.Equal(t, []string{migCreateCompany, migListCompanies}, f.routes(), "no second create with a new key")
 	assert.Equal(t, 3, res.Requests)
 
-	f.srv.ResetRequests()
+	f.srv.ResetRequestLog()
 	m.Resume = res
 	res, err = f.c.Migrate(context.Background(), m)
 	require.NoError(t, err)
@@ -493,7 +493,7 @@ func TestMigrateQuotaOnReadBack(t *testing.T) {
 			assert.True(t, codat.IsAmbiguous(err), "the write's 5xx is still visible")
 			assert.Equal(t, tt.wantFirst, f.routes())
 
-			f.srv.ResetRequests()
+			f.srv.ResetRequestLog()
 			m.Resume = res
 			res, err = f.c.Migrate(context.Background(), m)
 			require.NoError(t, err)

@@ -147,7 +147,7 @@ func TestMigrateLookupPagesAndComparesTag(t *testing.T) {
 		})
 	}
 	c2 := newMigClient(t, f.srv, migClientOpt{wrap: loose})
-	f.srv.ResetRequests()
+	f.srv.ResetRequestLog()
 	m := newMigration("crm-loose")
 	m.Resume = &codat.MigrationResult{Ref: "crm-loose"}
 	res, err := c2.Migrate(ctx, m)

@@ -80,7 +80,7 @@ func newMigClient(t *testing.T, srv *codattest.Server, co migClientOpt) *codat.C
 // routes returns the routes the fake has logged since the last reset.
 func (f *migFake) routes() []string {
 	var out []string
-	for _, r := range f.srv.Requests() {
+	for _, r := range f.srv.RequestLog() {
 		out = append(out, r.Route)
 	}
 	return out
@@ -88,7 +88,7 @@ func (f *migFake) routes() []string {
 
 func (f *migFake) count(route string) int {
 	n := 0
-	for _, r := range f.srv.Requests() {
+	for _, r := range f.srv.RequestLog() {
 		if r.Route == route {
 			n++
 		}
@@ -273,7 +273,7 @@ func TestMigrateTokenRejected(t *testing.T) {
 	assert.NotContains(t, err.Error(), migToken.Reveal())
 
 	// A corrected token on resume: one GET, then the PUT, then the sync.
-	f.srv.ResetRequests()
+	f.srv.ResetRequestLog()
 	m.Auth = migAuth{key: "qhyg", token: "tok-fixed"}
 	m.Resume = res
 	res2, err := f.c.Migrate(context.Background(), m)
@@ -302,7 +302,7 @@ func TestMigrateAlreadyLinked(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f.srv.ResetRequests()
+			f.srv.ResetRequestLog()
 			m := newMigration("crm-7")
 			m.Relink = tt.relink
 			m.Resume = &codat.MigrationResult{Ref: "crm-7"} // no record of the earlier run
@@ -374,7 +374,7 @@ func TestMigrateResumeCosts(t *testing.T) {
 			var back codat.MigrationResult
 			require.NoError(t, json.Unmarshal(raw, &back))
 
-			f.srv.ResetRequests()
+			f.srv.ResetRequestLog()
 			m.OnStep = nil
 			m.Resume = &back
 			res2, err := f.c.Migrate(context.Background(), m)
@@ -424,7 +424,7 @@ func TestMigrateCrashBeforeJournal(t *testing.T) {
 			_, err := f.c.Migrate(ctx, m)
 			require.ErrorIs(t, err, context.Canceled)
 
-			f.srv.ResetRequests()
+			f.srv.ResetRequestLog()
 			m.OnStep = nil
 			m.Resume = journal
 			if journal == nil {
@@ -456,7 +456,7 @@ func TestMigrateResumeOwnLinkedConnection(t *testing.T) {
 	companyOnly := journal[0]
 	require.Equal(t, []codat.Step{codat.StepCompany}, companyOnly.Steps)
 
-	f.srv.ResetRequests()
+	f.srv.ResetRequestLog()
 	m.OnStep = nil
 	m.Resume = &companyOnly
 	res, err := f.c.Migrate(context.Background(), m)
@@ -476,7 +476,7 @@ func TestMigrateDuplicateRef(t *testing.T) {
 			Name: "Dup", Tags: map[string]string{codat.RefTagKey: "crm-dup"}})
 		require.NoError(t, err)
 	}
-	f.srv.ResetRequests()
+	f.srv.ResetRequestLog()
 	m := newMigration("crm-dup")
 	m.Resume = &codat.MigrationResult{Ref: "crm-dup"}
 	res, err := f.c.Migrate(context.Background(), m)
@@ -535,12 +535,12 @@ func TestMigrateQuotaExhausted(t *testing.T) {
 	assert.False(t, res.Done(codat.StepSync))
 	assert.Equal(t, []string{migCreateCompany, migCreateConn, migPutAuth}, f.routes()[:3])
 	assert.Equal(t, 4, f.srv.RequestCount(), "no look-up is wasted on a spent quota")
-	last := f.srv.Requests()[3]
+	last := f.srv.RequestLog()[3]
 	assert.Equal(t, http.StatusTooManyRequests, last.Status)
 	assert.True(t, strings.HasSuffix(last.Path, "/data/all"))
 
 	clock.Advance(3 * time.Hour) // past 00:00 UTC
-	f.srv.ResetRequests()
+	f.srv.ResetRequestLog()
 	m.Resume = res
 	res2, err := f.c.Migrate(context.Background(), m)
 	require.NoError(t, err)
@@ -635,7 +635,7 @@ func TestMigrateResumeFromIDs(t *testing.T) {
 	}
 	first, err := f.c.Migrate(ctx, m)
 	require.ErrorIs(t, err, context.Canceled)
-	f.srv.ResetRequests()
+	f.srv.ResetRequestLog()
 
 	m.OnStep = nil
 	m.Resume = &codat.MigrationResult{CompanyID: first.CompanyID, ConnectionID: first.ConnectionID}
@@ -681,7 +681,7 @@ func TestMigrateAlreadyMigratedQueuesMissingSync(t *testing.T) {
 			require.NoError(t, err)
 			opsBefore := len(f.srv.PullOperations(f.srv.Companies()[0].ID))
 
-			f.srv.ResetRequests()
+			f.srv.ResetRequestLog()
 			m := newMigration("crm-am")
 			m.Sync = tt.sync
 			m.WaitPoll = time.Millisecond
@@ -721,7 +721,7 @@ func TestMigrateAlreadyMigratedResume(t *testing.T) {
 	_, err := f.c.Migrate(context.Background(), first)
 	require.NoError(t, err)
 
-	f.srv.ResetRequests()
+	f.srv.ResetRequestLog()
 	f.srv.InjectFault(codattest.Fault{Route: migDataStatus, Kind: codattest.FaultRateLimit, RetryAfter: time.Hour, Times: 1})
 	m := newMigration("crm-amr")
 	m.Resume = &codat.MigrationResult{Ref: "crm-amr"}
@@ -734,7 +734,7 @@ func TestMigrateAlreadyMigratedResume(t *testing.T) {
 	assert.Equal(t, codat.StepSync, me.Step)
 	assert.True(t, res.AlreadyMigrated)
 
-	f.srv.ResetRequests()
+	f.srv.ResetRequestLog()
 	m.Resume = res
 	res, err = f.c.Migrate(context.Background(), m)
 	require.NoError(t, err)
@@ -764,7 +764,7 @@ func TestMigrateRelinkResume(t *testing.T) {
 			require.NoError(t, err)
 			require.True(t, first.TokenSent)
 
-			f.srv.ResetRequests()
+			f.srv.ResetRequestLog()
 			m := newMigration("crm-rl")
 			m.Auth = migAuth{key: "qhyg", token: "tok-NEW-1a2b3c4d"}
 			m.Relink = tt.relink
@@ -814,7 +814,7 @@ func TestMigrateRelinkAfterLostPut(t *testing.T) {
 	_, err = f.c.Connections.UpdateAuthorization(context.Background(), res.CompanyID, res.ConnectionID, m.Auth)
 	require.NoError(t, err)
 
-	f.srv.ResetRequests()
+	f.srv.ResetRequestLog()
 	raw, err := json.Marshal(res)
 	require.NoError(t, err)
 	var back codat.MigrationResult
@@ -849,7 +849,7 @@ func TestMigrateSyncWaitTimeout(t *testing.T) {
 	assert.Greater(t, f.count(migDataStatus), 1)
 
 	clock.Advance(time.Hour)
-	f.srv.ResetRequests()
+	f.srv.ResetRequestLog()
 	m.Resume = res
 	res, err = f.c.Migrate(context.Background(), m)
 	require.NoError(t, err)

@@ -41,7 +41,7 @@ func newLoggedE2E(t *testing.T, opts ...codattest.Option) *e2e {
 // /companies/{companyID} when companyID is set.
 func (e *e2e) requestsTo(route, companyID string) int {
 	n := 0
-	for _, r := range e.srv.Requests() {
+	for _, r := range e.srv.RequestLog() {
 		if r.Route == route && (companyID == "" || strings.HasPrefix(r.Path, "/companies/"+companyID)) {
 			n++
 		}
@@ -114,7 +114,7 @@ func TestE2ERelinkSendsTheNewTokenOnce(t *testing.T) {
 
 	// a and b come back with new tokens; c with its own.
 	spy := e.spy()
-	e.srv.ResetRequests()
+	e.srv.ResetRequestLog()
 	e.r.Relink = true
 	newTok := map[string]string{"rl-a": "tok-rl-a-new-s3cr3t", "rl-b": "tok-rl-b-new-s3cr3t"}
 	rep := &memReport{}
@@ -182,7 +182,7 @@ func TestE2ERelinkIntentSurvivesACrash(t *testing.T) {
 			assert.True(t, last.Relink, "the start line records the intent")
 
 			spy := e.spy()
-			e.srv.ResetRequests()
+			e.srv.ResetRequestLog()
 			e.r.Relink = relinkAgain
 			rep := &memReport{}
 			_, err = e.r.Run(context.Background(), in, rep)
@@ -210,7 +210,7 @@ func TestE2ENewTokenForARejectedOneIsSent(t *testing.T) {
 	require.NoError(t, e.srv.SetConnectionStatus(cob.ID, cnb.ID, codattest.StatusLinked))
 
 	spy := e.spy()
-	e.srv.ResetRequests()
+	e.srv.ResetRequestLog()
 	rep = &memReport{}
 	_, err = e.r.Run(context.Background(), csvInput(withToken("rj-a", 1, "tok-rj-a-fresh-s3cr3t"), withToken("rj-b", 2, "tok-rj-b-fresh-s3cr3t")), rep)
 	require.NoError(t, err)
@@ -246,7 +246,7 @@ func TestE2EAccountCheckFindsRefsOfAnotherJournal(t *testing.T) {
 	assert.Equal(t, 1, p.AccountCheckRequests)
 	assert.Empty(t, p.AccountCheckError)
 
-	e.srv.ResetRequests()
+	e.srv.ResetRequestLog()
 	rep := &memReport{}
 	sum, err := e.r.Run(context.Background(), in, rep)
 	require.NoError(t, err)
@@ -307,7 +307,7 @@ func TestE2EExpiredTokenResumesFromTheJournal(t *testing.T) {
 	// Two hours later the token has expired.
 	later := now.Add(2 * time.Hour)
 	clock.Store(&later)
-	e.srv.ResetRequests()
+	e.srv.ResetRequestLog()
 	rep = &memReport{}
 	sum, err := e.r.Run(context.Background(), BytesInput("in.csv", FormatCSV, []byte(header+row("ex-sync")+row("ex-done")+row("ex-new"))), rep)
 	require.NoError(t, err)
@@ -448,7 +448,7 @@ func TestE2ENoLookUpAfterAFailureThatCreatedNothing(t *testing.T) {
 			assert.True(t, lines[len(lines)-1].NoWrite || lines[len(lines)-2].NoWrite, "the journal says nothing was created")
 
 			e.clk.Advance(4 * time.Hour)
-			e.srv.ResetRequests()
+			e.srv.ResetRequestLog()
 			rep = &memReport{}
 			sum, err := e.r.Run(context.Background(), in, rep)
 			require.NoError(t, err)

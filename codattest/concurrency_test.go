@@ -130,7 +130,7 @@ func TestConcurrentClients(t *testing.T) {
 		}
 	}
 	dropped := 0
-	for _, r := range s.Requests() {
+	for _, r := range s.RequestLog() {
 		if r.Fault == FaultDropAfterCommit {
 			dropped++
 		}

@@ -301,7 +301,7 @@ func TestAuthorizationValuesNeverKept(t *testing.T) {
 	cn := c.createConnection(co.ID, "gbol")
 	c.authorize(co.ID, cn.ID, map[string]string{"accessToken": "accepted-secret-value"})
 	c.authorize(co.ID, cn.ID, map[string]string{"accessToken": "rejected-secret-value"})
-	dump := fmt.Sprintf("%+v %+v %+v", s.Requests(), s.AllConnections(), s.Companies())
+	dump := fmt.Sprintf("%+v %+v %+v", s.RequestLog(), s.AllConnections(), s.Companies())
 	assert.NotContains(t, dump, "accepted-secret-value")
 	assert.NotContains(t, dump, "rejected-secret-value")
 	assert.False(t, strings.Contains(dump, s.APIKey()), "the API key is not logged")

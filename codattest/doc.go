@@ -21,7 +21,7 @@
 //	clk.Advance(5 * time.Second)              // pulls finish
 //	clk.Advance(24 * time.Hour)               // the daily quota resets
 //	companies := srv.Companies()              // what was written
-//	log := srv.Requests()                     // what was sent
+//	log := srv.RequestLog()                     // what was sent
 //
 // # Endpoints
 //

@@ -21,7 +21,7 @@ func TestFaultBeforeCommit(t *testing.T) {
 	assert.Equal(t, 0, s.CompanyCount(), "nothing committed")
 	assert.Equal(t, 200, c.do("POST", "/companies", map[string]any{"name": "A"}).status, "after Times the fault is gone")
 	assert.Equal(t, 2, s.FaultsFired())
-	log := s.Requests()
+	log := s.RequestLog()
 	assert.Equal(t, FaultBeforeCommit, log[0].Fault)
 	assert.Equal(t, FaultKind(0), log[2].Fault)
 	// Other routes and methods are not affected.
@@ -55,7 +55,7 @@ func TestFaultDropAfterCommit(t *testing.T) {
 	_, err := c.try("POST", "/companies", map[string]any{"name": "Dropped"}, "Idempotency-Key", key1)
 	require.Error(t, err, "the connection closes without a response")
 	assert.Equal(t, 1, s.CompanyCount(), "the write committed")
-	log := s.Requests()
+	log := s.RequestLog()
 	require.Len(t, log, 1)
 	assert.Equal(t, 0, log[0].Status)
 	assert.Equal(t, FaultDropAfterCommit, log[0].Fault)
@@ -90,7 +90,7 @@ func TestFaultLatency(t *testing.T) {
 	start := time.Now()
 	require.Equal(t, 200, c.do("GET", "/integrations", nil).status)
 	assert.GreaterOrEqual(t, time.Since(start), 150*time.Millisecond)
-	assert.Equal(t, FaultKind(0), s.Requests()[0].Fault, "latency is not recorded as a fault")
+	assert.Equal(t, FaultKind(0), s.RequestLog()[0].Fault, "latency is not recorded as a fault")
 
 	// WithLatency applies to every request.
 	_, _, c2 := newFake(t, WithLatency(60*time.Millisecond))
@@ -247,7 +247,7 @@ func TestChaosFaults(t *testing.T) {
 	assert.Greater(t, seen[200], 0)
 	assert.Greater(t, seen[500]+seen[503], 0, "faults fired: %v", seen)
 	dropped := 0
-	for _, r := range s.Requests() {
+	for _, r := range s.RequestLog() {
 		if r.Fault == FaultDropAfterCommit {
 			dropped++
 		}

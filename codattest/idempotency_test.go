@@ -23,7 +23,7 @@ func TestIdempotencyReplay(t *testing.T) {
 	require.Equal(t, 200, again.status)
 	assert.Equal(t, string(first.body), string(again.body), "the first response is replayed")
 	assert.Equal(t, 1, s.CompanyCount())
-	log := s.Requests()
+	log := s.RequestLog()
 	require.Len(t, log, 2)
 	assert.False(t, log[0].Replayed)
 	assert.True(t, log[1].Replayed)
@@ -211,5 +211,5 @@ func TestIdempotencyDataAll(t *testing.T) {
 	r = c.do("POST", "/companies/"+co.ID+"/data/all", nil, "Idempotency-Key", key1)
 	require.Equal(t, 204, r.status)
 	assert.Len(t, s.PullOperations(co.ID), 1)
-	assert.True(t, s.Requests()[len(s.Requests())-1].Replayed)
+	assert.True(t, s.RequestLog()[len(s.RequestLog())-1].Replayed)
 }

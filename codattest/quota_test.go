@@ -238,7 +238,7 @@ func TestUnauthorized(t *testing.T) {
 	// Unknown routes need authentication first.
 	c.auth = ""
 	assert.Equal(t, 401, c.do("GET", "/nowhere", nil).status)
-	for _, r := range s.Requests() {
+	for _, r := range s.RequestLog() {
 		if r.Status == http.StatusUnauthorized {
 			assert.Empty(t, r.Route, "refused requests are not routed")
 		}

@@ -377,16 +377,16 @@ func (s *Server) drop(w http.ResponseWriter) {
 
 // ---- inspection -------------------------------------------------------
 
-// Requests returns the request log, oldest first (at most the size set by
+// RequestLog returns the request log, oldest first (at most the size set by
 // WithRequestLog).
-func (s *Server) Requests() []Request { return s.log.snapshot() }
+func (s *Server) RequestLog() []Request { return s.log.snapshot() }
 
 // RequestCount returns how many requests the server has received since it
-// started or since ResetRequests, whatever the log size.
+// started or since ResetRequestLog, whatever the log size.
 func (s *Server) RequestCount() int { return int(s.log.count()) }
 
-// ResetRequests empties the request log and zeroes RequestCount.
-func (s *Server) ResetRequests() { s.log.reset() }
+// ResetRequestLog empties the request log and zeroes RequestCount.
+func (s *Server) ResetRequestLog() { s.log.reset() }
 
 // QuotaStatus returns the quota accounting as of the server's clock.
 func (s *Server) QuotaStatus() QuotaStatus { return s.quota.status(s.clock.Now()) }

@@ -21,7 +21,7 @@ func TestRequestLog(t *testing.T) {
 	clk.Advance(time.Second)
 	c.do("PATCH", "/companies/"+co.ID+"?x=secret-query", map[string]any{"description": "d"}, "Idempotency-Key", key1)
 	c.do("GET", "/nope", nil)
-	log := s.Requests()
+	log := s.RequestLog()
 	require.Len(t, log, 3)
 	assert.Equal(t, Request{Method: "POST", Path: "/companies", Route: "POST /companies", Status: 200, At: t0, Client: "127.0.0.1"}, log[0])
 	assert.Equal(t, Request{Method: "PATCH", Path: "/companies/" + co.ID, Route: "PATCH /companies/{companyId}", Status: 200,
@@ -29,8 +29,8 @@ func TestRequestLog(t *testing.T) {
 	assert.Equal(t, "", log[2].Route)
 	assert.Equal(t, 404, log[2].Status)
 	assert.Equal(t, 3, s.RequestCount())
-	s.ResetRequests()
-	assert.Empty(t, s.Requests())
+	s.ResetRequestLog()
+	assert.Empty(t, s.RequestLog())
 	assert.Equal(t, 0, s.RequestCount())
 }
 
@@ -40,21 +40,21 @@ func TestRequestLogBounded(t *testing.T) {
 		c.do("GET", "/integrations/gbol", nil)
 	}
 	c.do("GET", "/integrations/fztf", nil)
-	log := s.Requests()
+	log := s.RequestLog()
 	require.Len(t, log, 3, "only the most recent are kept")
 	assert.Equal(t, "/integrations/fztf", log[2].Path)
 	assert.Equal(t, 6, s.RequestCount(), "the count covers everything")
 
 	off, _, c2 := newFake(t, WithRequestLog(0))
 	c2.do("GET", "/integrations", nil)
-	assert.Empty(t, off.Requests())
+	assert.Empty(t, off.RequestLog())
 	assert.Equal(t, 1, off.RequestCount())
 
 	all, _, c3 := newFake(t, WithRequestLog(-1))
 	for i := 0; i < 10; i++ {
 		c3.do("GET", "/integrations/gbol", nil)
 	}
-	assert.Len(t, all.Requests(), 10)
+	assert.Len(t, all.RequestLog(), 10)
 }
 
 func TestRoutesAndMethods(t *testing.T) {

@@ -184,7 +184,7 @@ func benchDayOne(b *testing.B, q int) {
 	}
 	overhead, used := 0, 0
 	overheadRoutes := map[string]int{}
-	for _, req := range srv.Requests() {
+	for _, req := range srv.RequestLog() {
 		if req.Status == http.StatusTooManyRequests {
 			continue // refused: uses no quota
 		}
@@ -279,7 +279,7 @@ func benchPerMinute(b *testing.B, n, scale int) {
 		b.Fatalf("%d of %d migrated: %v", got, n, sum.Counts)
 	}
 	n429 := 0
-	for _, req := range srv.Requests() {
+	for _, req := range srv.RequestLog() {
 		if req.Status == http.StatusTooManyRequests {
 			n429++
 		}

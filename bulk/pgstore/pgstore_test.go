@@ -299,7 +299,7 @@ func TestRunnerOnTheStore(t *testing.T) {
 	later := "ref,company_name,platform,realmId,accessToken,refreshToken\n" +
 		"crm-100,Company 1 again,qhyg,4620000001,access-x,refresh-x\n" +
 		"crm-101,Company 101,qhyg,4620000101,access-101,refresh-101\n"
-	srv.ResetRequests()
+	srv.ResetRequestLog()
 	rep, _, err = runOnce("july", "h-july", bulk.BytesInput("later.csv", bulk.FormatCSV, []byte(later)))
 	require.NoError(t, err)
 	byRef := map[string]bulk.ReportRow{}
@@ -312,7 +312,7 @@ func TestRunnerOnTheStore(t *testing.T) {
 	assert.Equal(t, 21, srv.CompanyCount())
 	assert.Empty(t, srv.CompaniesWithTag(codat.RefTagKey, "crm-100"), "nothing is created for the duplicate")
 	creates := 0
-	for _, req := range srv.Requests() {
+	for _, req := range srv.RequestLog() {
 		if req.Method == "POST" && req.Path == "/companies" {
 			creates++
 		}

@@ -220,7 +220,7 @@ func (a *app) demo(c *command, o demoOptions) int {
 	// 5. What the fake Codat saw.
 	fmt.Fprintln(w, "5. What Codat saw")
 	fmt.Fprintf(w, "   %d requests for the migration:\n", srv.RequestCount()-before)
-	log := srv.Requests()
+	log := srv.RequestLog()
 	if before <= len(log) {
 		log = log[before:]
 	}
