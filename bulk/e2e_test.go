@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -349,4 +350,45 @@ func TestE2EJSONLAndJournalSteps(t *testing.T) {
 	assert.Equal(t, []string{"start", "company", "connection", stepState, "authorize", "verify", "sync", "done"}, steps,
 		"one journal line per step transition, and the token PUT's send intent before it leaves")
 	requireNoSecret(t, "journal", readFile(t, e.r.JournalPath), "tok-js-1-s3cr3t", "rt-js-1-s3cr3t")
+}
+
+// A server that says its quota resets in the year 9999, or asks to retry in
+// ten years, is not believed: the run stops until the next 00:00 UTC at the
+// latest, and with WaitForQuota sleeps no longer than that.
+func TestE2EAbsurdResetIsDistrusted(t *testing.T) {
+	quota := codattest.Quota{Daily: 100, PerMinute: -1, ConcurrentPerACC: -1}
+	absurd := func(_ *http.Request, resp *http.Response) {
+		if resp.Header.Get("X-Rate-Limit-Reset") != "" {
+			resp.Header.Set("X-Rate-Limit-Reset", "9999-12-31T23:59:59Z")
+		}
+		if resp.StatusCode == http.StatusTooManyRequests {
+			resp.Header.Set("Retry-After", strconv.Itoa(10*365*24*3600))
+		}
+	}
+	var b strings.Builder
+	b.WriteString(csvHeader)
+	for i := range 40 {
+		b.WriteString(csvRow(fmt.Sprintf("ab-%03d", i), 8000+i))
+	}
+	in := BytesInput("in.csv", FormatCSV, []byte(b.String()))
+	for _, wait := range []bool{false, true} {
+		t.Run(fmt.Sprintf("wait=%t", wait), func(t *testing.T) {
+			e := newE2E(t, codattest.WithQuota(quota))
+			e.onResponse.Store(&absurd)
+			e.r.WaitForQuota = wait
+			start := e.clk.Now()
+			sum, err := e.r.Run(context.Background(), in, &memReport{})
+			if !wait {
+				var qe *QuotaError
+				require.ErrorAs(t, err, &qe)
+				assert.False(t, qe.Reset.Before(start), "the reset is ahead")
+				assert.LessOrEqual(t, qe.Reset.Sub(start), codat.MaxResetWait, "not in the year 9999: %s", qe.Reset)
+				assert.Positive(t, sum.Count(StatusPendingQuota))
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, 40, sum.Count(StatusMigrated))
+			assert.Less(t, e.clk.Now().Sub(start), codat.MaxResetWait+time.Hour, "slept until a reset within a day, not for years")
+		})
+	}
 }
