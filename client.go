@@ -50,8 +50,11 @@ type Client struct {
 	// Connections is the /companies/{companyId}/connections API, including
 	// the token-migration PUT …/authorization.
 	Connections *ConnectionsService
-	// Sync is the refresh, data status and pull operation API.
+	// Sync is the refresh and data status API.
 	Sync *SyncService
+	// PullOperations is the /companies/{companyId}/data/history API: the
+	// pull operations Sync queued.
+	PullOperations *PullOperationsService
 	// Integrations is the /integrations metadata API.
 	Integrations *IntegrationsService
 
@@ -435,6 +438,7 @@ func NewClient(apiKey string, opts ...Option) (*Client, error) {
 	c.Companies = &CompaniesService{client: c}
 	c.Connections = &ConnectionsService{client: c}
 	c.Sync = &SyncService{client: c}
+	c.PullOperations = &PullOperationsService{client: c}
 	c.Integrations = &IntegrationsService{client: c}
 	return c, nil
 }

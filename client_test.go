@@ -541,13 +541,13 @@ func TestEmptyIDsSendNothing(t *testing.T) {
 			_, err := c.Connections.UpdateAuthorization(ctx, sdkCompanyID, sdkConnectionID, sdkAuth{key: "qhyg", err: errors.New("realmId is required")})
 			return err
 		},
-		"Sync.RefreshAll":        func() error { return c.Sync.RefreshAll(ctx, "") },
-		"Sync.RefreshDataType":   func() error { _, err := c.Sync.RefreshDataType(ctx, sdkCompanyID, "", ""); return err },
-		"Sync.Status":            func() error { _, err := c.Sync.Status(ctx, ""); return err },
-		"Sync.PullOperations":    func() error { _, err := c.Sync.PullOperations(ctx, "", nil); return err },
-		"Sync.AllPullOperations": func() error { return sdkFirst(c.Sync.AllPullOperations(ctx, "", nil)) },
-		"Sync.PullOperation":     func() error { _, err := c.Sync.PullOperation(ctx, sdkCompanyID, ""); return err },
-		"Integrations.Get":       func() error { _, err := c.Integrations.Get(ctx, "QBO"); return err },
+		"Sync.RefreshAll":      func() error { return c.Sync.RefreshAll(ctx, "") },
+		"Sync.RefreshDataType": func() error { _, err := c.Sync.RefreshDataType(ctx, sdkCompanyID, "", ""); return err },
+		"Sync.Status":          func() error { _, err := c.Sync.Status(ctx, ""); return err },
+		"PullOperations.List":  func() error { _, err := c.PullOperations.List(ctx, "", nil); return err },
+		"PullOperations.All":   func() error { return sdkFirst(c.PullOperations.All(ctx, "", nil)) },
+		"PullOperations.Get":   func() error { _, err := c.PullOperations.Get(ctx, sdkCompanyID, ""); return err },
+		"Integrations.Get":     func() error { _, err := c.Integrations.Get(ctx, "QBO"); return err },
 		"Connections.List tags": func() error {
 			_, err := c.Connections.List(ctx, sdkCompanyID, &codat.ListOptions{Tags: "a=b"})
 			return err

@@ -29,7 +29,7 @@ func sdkSuccess(w http.ResponseWriter, endpoint string) {
 		w.WriteHeader(204)
 	case "Connections.UpdateAuthorization", "Connections.Create", "Connections.Unlink", "Connections.Get":
 		testutil.WriteJSON(w, 200, testutil.Connection(sdkCompanyID, sdkConnectionID, "qhyg", "Linked"))
-	case "Sync.RefreshDataType", "Sync.PullOperation":
+	case "Sync.RefreshDataType", "PullOperations.Get":
 		testutil.WriteJSON(w, 200, testutil.PullOperation(sdkCompanyID, sdkConnectionID, sdkDatasetID, "invoices", "Queued", false))
 	default:
 		testutil.WriteJSON(w, 200, testutil.Company(sdkCompanyID, "Acme", nil))

@@ -2,7 +2,6 @@ package codat
 
 import (
 	"context"
-	"iter"
 	"net/http"
 	"net/url"
 )
@@ -54,40 +53,5 @@ func (s *SyncService) Status(ctx context.Context, companyID string) (DataStatuse
 		return out, err
 	}
 	err := s.client.do(ctx, call{method: http.MethodGet, path: escapePath("companies", companyID, "dataStatus"), class: classRead}, &out)
-	return out, err
-}
-
-// PullOperations returns one page of a company's pull operations: GET
-// /companies/{companyId}/data/history (page, pageSize, query, orderBy).
-// Retry class: read.
-func (s *SyncService) PullOperations(ctx context.Context, companyID string, opts *ListOptions) (Page[PullOperation], error) {
-	var out Page[PullOperation]
-	if err := requireIDs("Sync.PullOperations", "companyID", companyID); err != nil {
-		return out, err
-	}
-	q, err := listQuery("Sync.PullOperations", opts, false)
-	if err != nil {
-		return out, err
-	}
-	err = s.client.do(ctx, call{method: http.MethodGet, path: escapePath("companies", companyID, "data", "history"), query: q, class: classRead}, &out)
-	return out, err
-}
-
-// AllPullOperations iterates over every pull operation of a company, page by
-// page. Retry class: read.
-func (s *SyncService) AllPullOperations(ctx context.Context, companyID string, opts *ListOptions) iter.Seq2[PullOperation, error] {
-	return allPages(ctx, opts, func(ctx context.Context, o *ListOptions) (Page[PullOperation], error) {
-		return s.PullOperations(ctx, companyID, o)
-	})
-}
-
-// PullOperation returns one pull operation: GET
-// /companies/{companyId}/data/history/{datasetId}. Retry class: read.
-func (s *SyncService) PullOperation(ctx context.Context, companyID, datasetID string) (PullOperation, error) {
-	var out PullOperation
-	if err := requireIDs("Sync.PullOperation", "companyID", companyID, "datasetID", datasetID); err != nil {
-		return out, err
-	}
-	err := s.client.do(ctx, call{method: http.MethodGet, path: escapePath("companies", companyID, "data", "history", datasetID), class: classRead}, &out)
 	return out, err
 }

@@ -68,9 +68,9 @@ func TestSyncEndpoints(t *testing.T) {
 			method: "GET", path: base + "/dataStatus", status: 200, response: statuses,
 		},
 		{
-			name: "PullOperations",
+			name: "PullOperations.List",
 			call: func(t *testing.T, ctx context.Context, c *codat.Client) {
-				p, err := c.Sync.PullOperations(ctx, sdkCompanyID, &codat.ListOptions{Query: "status!=Complete&&status!=NotSupported", OrderBy: "-requested"})
+				p, err := c.PullOperations.List(ctx, sdkCompanyID, &codat.ListOptions{Query: "status!=Complete&&status!=NotSupported", OrderBy: "-requested"})
 				require.NoError(t, err)
 				require.Len(t, p.Results, 2)
 				assert.True(t, p.Results[1].Done())
@@ -81,9 +81,9 @@ func TestSyncEndpoints(t *testing.T) {
 			status: 200, response: testutil.Page(base+"/data/history", []any{op, done}, 1, 100, 2, false),
 		},
 		{
-			name: "PullOperation",
+			name: "PullOperations.Get",
 			call: func(t *testing.T, ctx context.Context, c *codat.Client) {
-				p, err := c.Sync.PullOperation(ctx, sdkCompanyID, sdkDatasetID)
+				p, err := c.PullOperations.Get(ctx, sdkCompanyID, sdkDatasetID)
 				require.NoError(t, err)
 				assert.True(t, p.IsCompleted)
 				assert.Equal(t, "2022-11-10T10:46:18.1950523+00:00", p.Completed)
@@ -93,7 +93,7 @@ func TestSyncEndpoints(t *testing.T) {
 	})
 }
 
-func TestAllPullOperations(t *testing.T) {
+func TestPullOperationsAll(t *testing.T) {
 	h := newSDKHarness(t)
 	h.handle("GET /companies/{companyId}/data/history", func(w http.ResponseWriter, r *http.Request) {
 		base := "/companies/" + r.PathValue("companyId") + "/data/history"
@@ -105,7 +105,7 @@ func TestAllPullOperations(t *testing.T) {
 		testutil.WriteJSON(w, 200, testutil.Page(base, []any{op}, 2, 2, 3, false))
 	})
 	n := 0
-	for p, err := range h.client.Sync.AllPullOperations(context.Background(), sdkCompanyID, &codat.ListOptions{PageSize: 2}) {
+	for p, err := range h.client.PullOperations.All(context.Background(), sdkCompanyID, &codat.ListOptions{PageSize: 2}) {
 		require.NoError(t, err)
 		assert.Equal(t, "invoices", p.DataType)
 		n++

@@ -199,18 +199,18 @@ var table = []Endpoint{
 			_, err := c.Sync.Status(ctx, CompanyID)
 			return err
 		}},
-	{Name: "Sync.PullOperations", Method: "GET", Class: ClassRead, Decodes: true, Respond: pullOperations,
+	{Name: "PullOperations.List", Method: "GET", Class: ClassRead, Decodes: true, Respond: pullOperations,
 		Call: func(ctx context.Context, c *codat.Client) error {
-			_, err := c.Sync.PullOperations(ctx, CompanyID, nil)
+			_, err := c.PullOperations.List(ctx, CompanyID, nil)
 			return err
 		}},
-	{Name: "Sync.AllPullOperations", Method: "GET", Class: ClassRead, Decodes: true, Respond: pullOperations,
+	{Name: "PullOperations.All", Method: "GET", Class: ClassRead, Decodes: true, Respond: pullOperations,
 		Call: func(ctx context.Context, c *codat.Client) error {
-			return first(c.Sync.AllPullOperations(ctx, CompanyID, nil))
+			return first(c.PullOperations.All(ctx, CompanyID, nil))
 		}},
-	{Name: "Sync.PullOperation", Method: "GET", Class: ClassRead, Decodes: true, Respond: pullOperation,
+	{Name: "PullOperations.Get", Method: "GET", Class: ClassRead, Decodes: true, Respond: pullOperation,
 		Call: func(ctx context.Context, c *codat.Client) error {
-			_, err := c.Sync.PullOperation(ctx, CompanyID, DatasetID)
+			_, err := c.PullOperations.Get(ctx, CompanyID, DatasetID)
 			return err
 		}},
 	{Name: "Integrations.List", Method: "GET", Class: ClassRead, Decodes: true, Respond: integrations,
