@@ -187,6 +187,9 @@ const minScrubLen = secretscrub.MinLen
 // one; this is the last line of defence before a message reaches a report
 // or the journal.
 func scrub(msg string, row Row) string {
+	if msg == "" {
+		return msg
+	}
 	set := secretscrub.New()
 	var whole []string
 	for k, v := range row.Fields {
