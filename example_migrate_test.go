@@ -97,3 +97,46 @@ func ExampleClient_Migrate_resume() {
 	// stopped at step sync; journaled [company connection authorize verify]
 	// resumed: [company connection authorize verify sync done] in 1 request(s)
 }
+
+// OnStep is where a backend journals the migration and checks that it still
+// holds the ref (a lease): an error from it stops Migrate before its next
+// request. Here the hook refuses the token's send intent, so the token is
+// never sent; a second call for a ref still in flight on the same client
+// would get ErrMigrationInProgress instead.
+func ExampleMigration_onStep() {
+	fake := codattest.NewServer()
+	defer fake.Close()
+	client, err := codat.NewClient(fake.APIKey(), codat.WithBaseURL(fake.URL()))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	errLeaseLost := errors.New("lease on the ref lost")
+	m := codat.Migration{
+		Ref:      "crm-44",
+		Company:  codat.CreateCompanyRequest{Name: "Initech Ltd"},
+		TenantID: "9130350000000004",
+		Auth: integrations.QuickBooksOnline{
+			RealmID:      "9130350000000004",
+			AccessToken:  codat.Secret("example-access-token"),
+			RefreshToken: codat.Secret("example-refresh-token"),
+		},
+		OnStep: func(_ context.Context, r codat.MigrationResult) error {
+			if r.TokenSend != nil {
+				return errLeaseLost // another runner took the ref over
+			}
+			fmt.Println("journaled:", r.Steps)
+			return nil
+		},
+	}
+	res, err := client.Migrate(context.Background(), m)
+	fmt.Println(errors.Is(err, codat.ErrOnStep), errors.Is(err, errLeaseLost))
+	fmt.Println("requests:", res.Requests, "token PUTs:", fake.RequestCount()-2)
+	fmt.Println("tenant tag:", fake.CompaniesWithTag(codat.RefTagKey, "crm-44")[0].Tags[codat.TenantTagKey])
+	// Output:
+	// journaled: [company]
+	// journaled: [company connection]
+	// true true
+	// requests: 2 token PUTs: 0
+	// tenant tag: qhyg:9130350000000004
+}

@@ -543,8 +543,8 @@ func countAttempt(ctx context.Context) {
 type origin int
 
 const (
-	// The zero origin: not known yet; this call will create it (a fresh call).
-	_ origin = iota
+	// unknown: not known yet; this call will create it (a fresh call).
+	unknown origin = iota
 	// fromLookup: a look-up found it (or will be made first, on a resume
 	// that records nothing for it), so it may predate this call.
 	fromLookup
@@ -987,6 +987,9 @@ func (r *migrationRun) connectionStep(ctx context.Context) (bool, error) {
 	}
 	if r.company != createdHere {
 		found, err := r.lookupConnection(ctx)
+		if err != nil && r.company == fromResume && errors.Is(err, ErrNotFound) {
+			return r.companyGone(ctx)
+		}
 		if err != nil {
 			return false, r.fail(StepConnection, ctxErr(ctx, err))
 		}
@@ -1017,6 +1020,25 @@ func (r *migrationRun) connectionStep(ctx context.Context) (bool, error) {
 		return false, r.foundConnection(ctx)
 	}
 	return false, r.record(ctx, StepConnection)
+}
+
+// companyGone starts again from the company step when the company Resume
+// records no longer exists (it was deleted in Codat: its connections read
+// 404). Its create is settled for good, so the company step's generation
+// moves on: the create that replaces it must not carry the key Codat would
+// answer with the deleted company. The look-up by tag comes first.
+func (r *migrationRun) companyGone(ctx context.Context) (bool, error) {
+	if r.res.KeyGen == nil {
+		r.res.KeyGen = map[Step]int{}
+	}
+	r.res.KeyGen[StepCompany]++
+	r.res.CompanyID, r.res.ConnectionID, r.res.PlatformKey, r.res.Status, r.res.LinkURL = "", "", "", "", ""
+	r.res.Steps, r.res.TokenSent, r.res.TokenSend = nil, false, nil
+	r.company, r.conn = fromLookup, unknown
+	if _, err := r.companyStep(ctx); err != nil {
+		return false, err
+	}
+	return r.connectionStep(ctx)
 }
 
 // samePlatform fails with ErrPlatformMismatch when cn is for another
@@ -1137,32 +1159,8 @@ func (r *migrationRun) authorize(ctx context.Context) (bool, error) {
 	if r.res.Done(StepVerify) {
 		return false, nil
 	}
-	pending := r.res.TokenSend != nil
-	if r.conn == fromResume && (!r.m.Relink || r.res.TokenSent || pending || r.res.PlatformKey == "") {
-		if err := r.report(ctx); err != nil {
-			return false, err
-		}
-		cn, err := r.c.Connections.Get(ctx, r.res.CompanyID, r.res.ConnectionID)
-		if err != nil {
-			return false, r.fail(r.nextStep(), ctxErr(ctx, fmt.Errorf("reading connection: %w", err)))
-		}
-		if err := r.samePlatform(cn); err != nil {
-			return false, r.fail(StepAuthorize, err)
-		}
-		r.setConnection(cn)
-		if cn.Status.Is(StatusLinked) && (!r.m.Relink || r.res.TokenSent || pending) {
-			r.res.TokenSend = nil // that send (or an earlier one) linked it
-			return false, r.record(ctx, StepAuthorize, StepVerify)
-		}
-		if cn.Status.Is(StatusDeauthorized) {
-			r.res.TokenSend = nil // Codat tried a token and refused it: nothing is running
-		}
-	}
-	if ts := r.res.TokenSend; ts != nil {
-		if at := ts.At.Add(r.settleWindow()); r.now().Before(at) {
-			return false, r.failAt(StepAuthorize, at, fmt.Errorf("%w: a token PUT sent at %s may still be running at Codat and the connection is %s; resume after %s",
-				ErrTokenSendUnsettled, ts.At.UTC().Format(time.RFC3339), statusText(r.res.Status), at.UTC().Format(time.RFC3339)))
-		}
+	if done, err := r.beforeToken(ctx); done || err != nil {
+		return false, err
 	}
 	sends := 1 + r.m.MaxTokenResends
 	if r.m.MaxTokenResends == 0 {
@@ -1245,6 +1243,42 @@ func (r *migrationRun) authorize(ctx context.Context) (bool, error) {
 			return false, r.fail(StepAuthorize, fmt.Errorf("%w (connection is %s; token sent %d times, no re-send left)", err, statusText(got.Status), sent))
 		}
 	}
+}
+
+// beforeToken makes the checks that come before a token PUT: a connection
+// Resume recorded is read (its status and platform are unknown) unless
+// Relink sends the token anyway to a connection of a known platform; a
+// Linked one is not sent the token again (done). An earlier send whose
+// outcome is unknown blocks a new one until the settle window has passed.
+func (r *migrationRun) beforeToken(ctx context.Context) (done bool, err error) {
+	pending := r.res.TokenSend != nil
+	if r.conn == fromResume && (!r.m.Relink || r.res.TokenSent || pending || r.res.PlatformKey == "") {
+		if err := r.report(ctx); err != nil {
+			return false, err
+		}
+		cn, err := r.c.Connections.Get(ctx, r.res.CompanyID, r.res.ConnectionID)
+		if err != nil {
+			return false, r.fail(r.nextStep(), ctxErr(ctx, fmt.Errorf("reading connection: %w", err)))
+		}
+		if err := r.samePlatform(cn); err != nil {
+			return false, r.fail(StepAuthorize, err)
+		}
+		r.setConnection(cn)
+		if cn.Status.Is(StatusLinked) && (!r.m.Relink || r.res.TokenSent || pending) {
+			r.res.TokenSend = nil // that send (or an earlier one) linked it
+			return true, r.record(ctx, StepAuthorize, StepVerify)
+		}
+		if cn.Status.Is(StatusDeauthorized) {
+			r.res.TokenSend = nil // Codat tried a token and refused it: nothing is running
+		}
+	}
+	if ts := r.res.TokenSend; ts != nil {
+		if at := ts.At.Add(r.settleWindow()); r.now().Before(at) {
+			return false, r.failAt(StepAuthorize, at, fmt.Errorf("%w: a token PUT sent at %s may still be running at Codat and the connection is %s; resume after %s",
+				ErrTokenSendUnsettled, ts.At.UTC().Format(time.RFC3339), statusText(r.res.Status), at.UTC().Format(time.RFC3339)))
+		}
+	}
+	return false, nil
 }
 
 // tokenFingerprint identifies the authorization body without holding it.

@@ -353,3 +353,33 @@ func TestCodattestKeyInFlightUnderLoad(t *testing.T) {
 	assert.Positive(t, seen[http.StatusConflict], "some requests met the key in flight: %v", seen)
 	assert.Equal(t, callers, seen[http.StatusOK]+seen[http.StatusConflict], "only 200 (first or replay) and 409: %v", seen)
 }
+
+// A company Resume records that was deleted in Codat meanwhile: its
+// connections read 404, the company step's key generation moves on, and
+// the migration creates the company again (after a look-up by tag) instead
+// of being answered with the deleted one.
+func TestMigrateResumedCompanyDeleted(t *testing.T) {
+	f := newMigFake(t)
+	m := newMigration("crm-gone")
+	ctx, cancel := context.WithCancel(context.Background())
+	m.OnStep = func(_ context.Context, r codat.MigrationResult) error {
+		if r.Done(codat.StepCompany) {
+			cancel()
+		}
+		return nil
+	}
+	first, err := f.c.Migrate(ctx, m)
+	require.ErrorIs(t, err, context.Canceled)
+	require.NotEmpty(t, first.CompanyID)
+	require.NoError(t, f.c.Companies.Delete(context.Background(), first.CompanyID))
+	f.srv.ResetRequestLog()
+
+	m.OnStep = nil
+	m.Resume = first
+	res, err := f.c.Migrate(context.Background(), m)
+	require.NoError(t, err)
+	assert.Equal(t, []string{migListConns, migListCompanies, migCreateCompany, migCreateConn, migPutAuth, migDataAll}, f.routes())
+	assert.NotEqual(t, first.CompanyID, res.CompanyID)
+	assert.Equal(t, 1, res.KeyGen[codat.StepCompany])
+	f.assertOneOfEachRef(t, "crm-gone")
+}
