@@ -542,7 +542,7 @@ func TestEmptyIDsSendNothing(t *testing.T) {
 			return err
 		},
 		"Sync.RefreshAll":      func() error { return c.Sync.RefreshAll(ctx, "") },
-		"Sync.RefreshDataType": func() error { _, err := c.Sync.RefreshDataType(ctx, sdkCompanyID, "", ""); return err },
+		"Sync.RefreshDataType": func() error { _, err := c.Sync.RefreshDataType(ctx, sdkCompanyID, "", nil); return err },
 		"Sync.Status":          func() error { _, err := c.Sync.Status(ctx, ""); return err },
 		"PullOperations.List":  func() error { _, err := c.PullOperations.List(ctx, "", nil); return err },
 		"PullOperations.All":   func() error { return sdkFirst(c.PullOperations.All(ctx, "", nil)) },

@@ -24,22 +24,31 @@ func (s *SyncService) RefreshAll(ctx context.Context, companyID string, opts ...
 	return s.client.do(ctx, call{method: http.MethodPost, path: escapePath("companies", companyID, "data", "all"), class: classKeyed, opts: o}, nil)
 }
 
+// RefreshDataTypeOptions are the optional parameters of
+// SyncService.RefreshDataType. A nil *RefreshDataTypeOptions is the zero
+// value.
+type RefreshDataTypeOptions struct {
+	// ConnectionID, when not empty, refreshes the data type from this
+	// connection only (the connectionId query parameter).
+	ConnectionID string
+}
+
 // RefreshDataType queues a refresh of one data type: POST
-// /companies/{companyId}/data/queue/{dataType}, with the optional
-// connectionId query parameter when connectionID is not empty (200
-// PullOperation). Retry class: keyed write (see IdempotencyKey).
-func (s *SyncService) RefreshDataType(ctx context.Context, companyID, dataType, connectionID string, opts ...RequestOption) (PullOperation, error) {
+// /companies/{companyId}/data/queue/{dataType} (200 PullOperation), with the
+// connectionId query parameter when opts.ConnectionID is not empty.
+// Retry class: keyed write (see IdempotencyKey).
+func (s *SyncService) RefreshDataType(ctx context.Context, companyID, dataType string, opts *RefreshDataTypeOptions, reqOpts ...RequestOption) (PullOperation, error) {
 	var out PullOperation
 	if err := requireIDs("Sync.RefreshDataType", "companyID", companyID, "dataType", dataType); err != nil {
 		return out, err
 	}
-	o, err := applyOptions("Sync.RefreshDataType", opts)
+	o, err := applyOptions("Sync.RefreshDataType", reqOpts)
 	if err != nil {
 		return out, err
 	}
 	var q url.Values
-	if connectionID != "" {
-		q = url.Values{"connectionId": {connectionID}}
+	if opts != nil && opts.ConnectionID != "" {
+		q = url.Values{"connectionId": {opts.ConnectionID}}
 	}
 	err = s.client.do(ctx, call{method: http.MethodPost, path: escapePath("companies", companyID, "data", "queue", dataType), query: q, class: classKeyed, opts: o}, &out)
 	return out, err

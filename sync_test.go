@@ -37,7 +37,7 @@ func TestSyncEndpoints(t *testing.T) {
 		{
 			name: "RefreshDataType",
 			call: func(t *testing.T, ctx context.Context, c *codat.Client) {
-				p, err := c.Sync.RefreshDataType(ctx, sdkCompanyID, "invoices", "")
+				p, err := c.Sync.RefreshDataType(ctx, sdkCompanyID, "invoices", nil)
 				require.NoError(t, err)
 				assert.Equal(t, sdkDatasetID, p.ID)
 				assert.Equal(t, "Queued", p.Status)
@@ -48,7 +48,7 @@ func TestSyncEndpoints(t *testing.T) {
 		{
 			name: "RefreshDataType for one connection",
 			call: func(t *testing.T, ctx context.Context, c *codat.Client) {
-				_, err := c.Sync.RefreshDataType(ctx, sdkCompanyID, "banking-accounts", sdkConnectionID)
+				_, err := c.Sync.RefreshDataType(ctx, sdkCompanyID, "banking-accounts", &codat.RefreshDataTypeOptions{ConnectionID: sdkConnectionID})
 				require.NoError(t, err)
 			},
 			method: "POST", path: base + "/data/queue/banking-accounts", query: url.Values{"connectionId": {sdkConnectionID}},

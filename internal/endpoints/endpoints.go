@@ -191,7 +191,7 @@ var table = []Endpoint{
 		}},
 	{Name: "Sync.RefreshDataType", Method: "POST", Class: ClassKeyed, Decodes: true, Respond: pullOperation,
 		Call: func(ctx context.Context, c *codat.Client) error {
-			_, err := c.Sync.RefreshDataType(ctx, CompanyID, "invoices", "")
+			_, err := c.Sync.RefreshDataType(ctx, CompanyID, "invoices", nil)
 			return err
 		}},
 	{Name: "Sync.Status", Method: "GET", Class: ClassRead, Decodes: true, Respond: dataStatus,
