@@ -1615,7 +1615,12 @@ func (x *run) finishJob(jb *job, rr ReportRow, err error) {
 	x.mu.Lock()
 	x.inFlight--
 	x.sum.Requests += rr.Requests
-	if jb.canary && rr.Status != StatusMigrated && rr.Status != StatusAlreadyMigrated && rr.Status != StatusPendingQuota {
+	if jb.canary && rr.ErrorClass == "claimed" {
+		// Another runner of a shared store holds the canary's ref: the
+		// next row to migrate is this run's canary instead.
+		x.canaryLeft++
+		x.canaryRun--
+	} else if jb.canary && rr.Status != StatusMigrated && rr.Status != StatusAlreadyMigrated && rr.Status != StatusPendingQuota {
 		x.canaryFails = append(x.canaryFails, fmt.Sprintf("ref %q (line %d): %s: %s", rr.Ref, rr.Line, rr.Status, firstNonEmpty(rr.Error, rr.ErrorClass)))
 	}
 	switch kind {
@@ -1688,6 +1693,11 @@ func (x *run) finishCanary() {
 	}
 	x.wg.Wait() // only canaries are in flight while the gate is closed
 	x.mu.Lock()
+	if x.canaryLeft > 0 && len(x.canaryFails) == 0 && x.fatal == nil && x.stopped == nil {
+		// A canary's ref was another runner's: the next row is a canary.
+		x.mu.Unlock()
+		return
+	}
 	x.canaryOpen = false
 	fails := x.canaryFails
 	started := x.canaryRun

@@ -2,7 +2,11 @@ package bulk
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
+	"io"
 	"time"
 )
 
@@ -143,3 +147,35 @@ func (b *SummaryBuilder) Summary() *JournalSummary {
 // another run or another export): the row is a duplicate and nothing may
 // be sent for it.
 var ErrTenantTaken = errors.New("bulk: the tenant is already migrated under another ref")
+
+// InputHash is the SHA-256 of in's bytes, hex-encoded: a shared store
+// records it for a run, so that every runner of the run reads the same
+// export.
+func InputHash(ctx context.Context, in Input) (string, error) {
+	if in.Open == nil {
+		return "", errors.New("bulk: input has no Open function")
+	}
+	rc, err := in.Open()
+	if err != nil {
+		return "", fmt.Errorf("bulk: open input %s: %w", in.Name, err)
+	}
+	defer rc.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, readerCtx{ctx, rc}); err != nil {
+		return "", fmt.Errorf("bulk: read input %s: %w", in.Name, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// readerCtx stops reading when ctx is done.
+type readerCtx struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (r readerCtx) Read(p []byte) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return r.r.Read(p)
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/codat-migrate/codat"
 	"github.com/codat-migrate/codat/bulk"
+	"github.com/codat-migrate/codat/bulk/pgstore"
 )
 
 // migrateOptions are the migrate command's own flags.
@@ -31,6 +32,7 @@ type migrateOptions struct {
 	settleWindow  time.Duration
 	progressEvery time.Duration
 	quiet         bool
+	store         storeFlags
 }
 
 // migrateExits are the exit codes of migrate.
@@ -121,6 +123,7 @@ its line and the run goes on.`,
 		lf.register(fs)
 		inf.register(fs)
 		registerRunFlags(fs, &o)
+		o.store.register(fs)
 		if ok, code := a.parse(c, fs, args); !ok {
 			return code
 		}
@@ -211,7 +214,14 @@ func (a *app) migrate(c *command, fs *flag.FlagSet, args []string, cf *connFlags
 	if err := checkReportPath(o.report); err != nil {
 		return a.exitForSetupError(c, err)
 	}
-	if inf.input == "-" && o.journal == "" {
+	shared, err := o.store.resolve(a)
+	if err != nil {
+		return a.exitForSetupError(c, err)
+	}
+	if shared && o.journal != "" {
+		return a.exitForSetupError(c, usageError{errors.New("--journal and --store: the run's state is in one or the other")})
+	}
+	if inf.input == "-" && o.journal == "" && !shared {
 		return a.exitForSetupError(c, usageError{errors.New("--journal is required with --input -: a rerun needs the same journal to resume")})
 	}
 	in, err := inf.open(a)
@@ -221,7 +231,7 @@ func (a *app) migrate(c *command, fs *flag.FlagSet, args []string, cf *connFlags
 	defer in.Close()
 	a.onHardExit(in.Close)
 	journal := o.journal
-	if journal == "" {
+	if journal == "" && !shared {
 		journal = in.Path + ".journal"
 	}
 	reportPath := o.report
@@ -244,16 +254,25 @@ func (a *app) migrate(c *command, fs *flag.FlagSet, args []string, cf *connFlags
 	if err != nil {
 		return a.exitForSetupError(c, err)
 	}
-	release, err := a.lockAccount(key, client.BaseURL(), "journal "+absPath(journal))
-	if err != nil {
-		a.errorf(c, "%v", err)
-		var le *bulk.AccountLockedError
-		if errors.As(err, &le) {
-			fmt.Fprintln(a.stderr, "Two migrations into one account would each create the other's companies. Wait for the running one to finish (or stop it), then rerun.")
+	var store *pgstore.Store
+	if shared {
+		// Runners of one run share the store's claims: no machine lock.
+		if store, err = o.store.openStore(context.Background(), in, key, client.BaseURL(), false); err != nil {
+			return a.exitForSetupError(c, err)
 		}
-		return exitFatal
+		defer store.Close()
+	} else {
+		release, err := a.lockAccount(key, client.BaseURL(), "journal "+absPath(journal))
+		if err != nil {
+			a.errorf(c, "%v", err)
+			var le *bulk.AccountLockedError
+			if errors.As(err, &le) {
+				fmt.Fprintln(a.stderr, "Two migrations into one account would each create the other's companies. Wait for the running one to finish (or stop it), then rerun.")
+			}
+			return exitFatal
+		}
+		defer release()
 	}
-	defer release()
 	if o.canary == 0 {
 		a.warnf("--canary 0: no canary; every migration starts without a first company proving the field names and the sync")
 	}
@@ -265,9 +284,12 @@ func (a *app) migrate(c *command, fs *flag.FlagSet, args []string, cf *connFlags
 	r := o.runner(client, logger)
 	r.Registry = reg
 	r.JournalPath = journal
+	if store != nil {
+		r.Store = store
+	}
 	res := a.execRun(runSpec{
 		cmd:        c,
-		resumeArgs: args,
+		resumeArgs: withoutStorePassword(args),
 		stdin:      in.Stdin,
 		runner:     r,
 		input:      in.bulkInput(),
@@ -393,7 +415,11 @@ func printRunSummary(spec runSpec, sum *bulk.Summary, tee *reportTee, now time.T
 		// as it was.)
 		fmt.Fprintf(w, "%sReport:  %s\n", ind, absPath(spec.reportPath))
 	}
-	fmt.Fprintf(w, "%sJournal: %s\n", ind, absPath(spec.runner.JournalPath))
+	if spec.runner.Store != nil {
+		fmt.Fprintf(w, "%sStore: %s\n", ind, storeName(spec.runner.Store))
+	} else {
+		fmt.Fprintf(w, "%sJournal: %s\n", ind, absPath(spec.runner.JournalPath))
+	}
 }
 
 // runOutcome says on stderr how the run ended and what to do next, and
