@@ -10,6 +10,7 @@ import (
 
 	"github.com/codat-migrate/codat"
 	"github.com/codat-migrate/codat/bulk"
+	"github.com/codat-migrate/codat/bulk/pgstore"
 )
 
 func planCommand() *command {
@@ -44,6 +45,8 @@ requests today).`,
 		var journal, syncMode string
 		var canary, perMinute int
 		var offline, asJSON, skipAccount bool
+		var sf storeFlags
+		sf.register(fs)
 		cf.register(fs)
 		lf.register(fs)
 		inf.register(fs)
@@ -103,6 +106,24 @@ requests today).`,
 		}
 		r := &bulk.Runner{Client: client, Registry: reg, JournalPath: journal, Canary: runCanary, Sync: mode,
 			RequestsPerMinute: perMinute, SkipAccountCheck: skipAccount, Logger: logger}
+		shared, err := sf.resolve(a)
+		if err != nil {
+			return a.exitForSetupError(c, err)
+		}
+		if shared {
+			// The run's state is in the store (read, never changed); a run
+			// not created yet is a fresh start.
+			r.JournalPath = ""
+			st, err := sf.openStore(context.Background(), in, "", "", true)
+			switch {
+			case errors.Is(err, pgstore.ErrNoRun):
+			case err != nil:
+				return a.exitForSetupError(c, err)
+			default:
+				defer st.Close()
+				r.Store = st
+			}
+		}
 		p, err := r.Plan(context.Background(), in.bulkInput())
 		if err != nil {
 			a.errorf(c, "%s", operatorMessage(err))

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/codat-migrate/codat/bulk"
+	"github.com/codat-migrate/codat/bulk/pgstore"
 )
 
 func statusCommand() *command {
@@ -31,6 +32,8 @@ read too (offline) and the rows not yet started are counted.`,
 		fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
 		var journal, input, format string
 		var asJSON bool
+		var sf storeFlags
+		sf.register(fs)
 		fs.StringVar(&journal, "journal", "", "the journal `file` (default <input>.journal)")
 		fs.StringVar(&input, "input", "", "the export `file`: count what is left of it")
 		fs.StringVar(&format, "format", "", "input `format`: csv or jsonl (default: from the file extension)")
@@ -49,6 +52,13 @@ read too (offline) and the rows not yet started are counted.`,
 		if input == "-" {
 			return a.exitForSetupError(c, usageError{fmt.Errorf("--input must be a file here")})
 		}
+		shared, err := sf.resolve(a)
+		if err != nil {
+			return a.exitForSetupError(c, err)
+		}
+		if shared {
+			return a.statusOfStore(c, &sf, input, format, asJSON)
+		}
 		if journal == "" && input != "" {
 			journal = input + ".journal"
 		}
@@ -56,7 +66,7 @@ read too (offline) and the rows not yet started are counted.`,
 			return a.exitForSetupError(c, usageError{fmt.Errorf("no journal: pass --journal FILE (or --input EXPORT for <EXPORT>.journal)")})
 		}
 		if _, err := os.Stat(journal); errors.Is(err, os.ErrNotExist) && input != "" {
-			return a.statusNotStarted(c, journal, input, format, asJSON)
+			return a.statusNotStarted(c, "Nothing has started: there is no journal at "+absPath(journal)+".", input, format, asJSON)
 		} else if errors.Is(err, os.ErrNotExist) {
 			a.errorf(c, "no journal at %s: no migration has started with it (pass --input EXPORT to count the export's rows)", absPath(journal))
 			return exitFatal
@@ -97,9 +107,59 @@ read too (offline) and the rows not yet started are counted.`,
 	return c
 }
 
+// statusOfStore is status on a run in a shared store (--store).
+func (a *app) statusOfStore(c *command, sf *storeFlags, input, format string, asJSON bool) int {
+	var in *inputFile
+	if input != "" {
+		var err error
+		if in, err = openInput(input, format, nil, a.stderr); err != nil {
+			return a.exitForSetupError(c, err)
+		}
+		defer in.Close()
+	}
+	ctx := context.Background()
+	st, err := sf.openStore(ctx, in, "", "", true)
+	if errors.Is(err, pgstore.ErrNoRun) {
+		if in != nil {
+			return a.statusNotStarted(c, "Nothing has started: the store has no run of that name.", input, format, asJSON)
+		}
+		a.errorf(c, "%v: no migration has started under this name in the store", err)
+		return exitFatal
+	}
+	if err != nil {
+		return a.exitForSetupError(c, err)
+	}
+	defer st.Close()
+	s, held, err := st.Summary(ctx)
+	if err != nil {
+		a.errorf(c, "%v", err)
+		return exitFatal
+	}
+	s.Running, s.InProgress = held > 0, held
+	var plan *bulk.Plan
+	if in != nil {
+		r := &bulk.Runner{Store: st}
+		if plan, err = r.Plan(ctx, in.bulkInput()); err != nil {
+			a.errorf(c, "%v", err)
+			return exitFatal
+		}
+		plan.QuotaError = ""
+	}
+	if asJSON {
+		out := statusOut{Journal: journalJSON(s)}
+		if plan != nil {
+			pj := planJSON(plan)
+			out.Export = &pj
+		}
+		return a.printJSON(c, out)
+	}
+	printJournalSummary(a, s, plan, time.Now())
+	return exitOK
+}
+
 // statusNotStarted is status on an export no run has started: it says so
 // and counts the export's rows.
-func (a *app) statusNotStarted(c *command, journal, input, format string, asJSON bool) int {
+func (a *app) statusNotStarted(c *command, nothing, input, format string, asJSON bool) int {
 	in, err := openInput(input, format, nil, a.stderr)
 	if err != nil {
 		return a.exitForSetupError(c, err)
@@ -115,7 +175,7 @@ func (a *app) statusNotStarted(c *command, journal, input, format string, asJSON
 		pj := planJSON(plan)
 		return a.printJSON(c, statusOut{Export: &pj})
 	}
-	fmt.Fprintf(a.stdout, "Nothing has started: there is no journal at %s.\n", absPath(journal))
+	fmt.Fprintln(a.stdout, nothing)
 	fmt.Fprintf(a.stdout, "Export %s: %d rows (%d valid, %d invalid, %d duplicate); 'codat-migrate plan' says what a run would do.\n",
 		plan.Input, plan.Rows, plan.Valid, plan.Invalid, plan.Duplicate)
 	return exitOK
@@ -129,11 +189,15 @@ func printJournalSummary(a *app, s *bulk.JournalSummary, plan *bulk.Plan, now ti
 	}
 	counts := s.Counts
 	if s.Running {
-		// The refs started and not finished are the running run's work.
-		fmt.Fprintln(w, "A run is in progress: a codat-migrate process holds this journal now.")
+		// The refs started and not finished that a runner holds are its
+		// work in progress.
+		fmt.Fprintln(w, "A run is in progress: a codat-migrate process holds this journal (or these refs) now.")
 		counts = maps.Clone(s.Counts)
-		if n := counts[bulk.StatusIncomplete]; n > 0 {
-			delete(counts, bulk.StatusIncomplete)
+		if n := min(s.InProgress, counts[bulk.StatusIncomplete]); n > 0 {
+			counts[bulk.StatusIncomplete] -= n
+			if counts[bulk.StatusIncomplete] == 0 {
+				delete(counts, bulk.StatusIncomplete)
+			}
 			counts[statusInProgress] = n
 		}
 	}

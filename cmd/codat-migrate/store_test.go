@@ -1,16 +1,22 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/codat-migrate/codat"
 )
 
 // Two migrations into one account on one machine, each with its own
@@ -157,4 +163,140 @@ func TestStatusBeforeAnyRun(t *testing.T) {
 	assert.Contains(t, res.stdout, "7 rows")
 	assert.NotContains(t, res.stderr, "no such file")
 	assert.NoFileExists(t, ex.Path+".journal", "status creates nothing")
+}
+
+// envTestDSN names the PostgreSQL the store tests use (.ci/run starts one).
+const envTestDSN = "CODAT_MIGRATE_TEST_PG_DSN"
+
+func testStoreDSN(t *testing.T) string {
+	t.Helper()
+	dsn := os.Getenv(envTestDSN)
+	if dsn == "" {
+		t.Skipf("%s is not set: no PostgreSQL to test against (.ci/run starts one; see .ci/postgres)", envTestDSN)
+	}
+	return dsn
+}
+
+// Three runners on one PostgreSQL store against a fake with faults and
+// latency, one SIGKILLed mid-run, a fourth started once the others ended:
+// one company and one Linked connection per ref, and the last runner's
+// report holds every input row exactly once, each migrated.
+func TestMigrateSharedStoreChaos(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("sends SIGKILL")
+	}
+	dsn := testStoreDSN(t)
+	f := startFake(t, append(fastSync, "--latency", "15ms", "--fault-rate", "0.03", "--seed", "12", "--no-quota")...)
+	dir := t.TempDir()
+	const customers = 60
+	ex := writeExport(t, dir, sampleOptions{Customers: customers, Clean: true})
+	runName := fmt.Sprintf("chaos-%d", time.Now().UnixNano())
+	args := func(report string) []string {
+		return migrateArgs(f, ex.Path, "--store", dsn, "--run", runName, "--lease", "2s", "--concurrency", "3",
+			"--settle-window", "1ms", "--report", report, "--quiet")
+	}
+	type proc struct {
+		cmd            *exec.Cmd
+		stdout, stderr syncBuffer
+		done           chan struct{}
+	}
+	start := func(i int) *proc {
+		p := &proc{done: make(chan struct{})}
+		p.cmd = exec.Command(binary, args(filepath.Join(dir, fmt.Sprintf("report-%d.csv", i)))...)
+		p.cmd.Env = append(baseEnv(t, t.TempDir()), keyEnv()...)
+		p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
+		require.NoError(t, p.cmd.Start())
+		go func() { _ = p.cmd.Wait(); close(p.done) }()
+		return p
+	}
+	procs := []*proc{start(0), start(1), start(2)}
+	// The seeded kill point: runner 1, once a third of the connections exist.
+	require.Eventually(t, func() bool { return f.admin(t, http.MethodGet, "status").Connections >= customers/3 },
+		60*time.Second, 5*time.Millisecond, "the runners are under way")
+	require.NoError(t, procs[1].cmd.Process.Signal(syscall.SIGKILL), "runner 1 ended before the kill: %s", procs[1].stderr.String())
+	var outputs []string
+	for i, p := range procs {
+		select {
+		case <-p.done:
+		case <-time.After(90 * time.Second):
+			_ = p.cmd.Process.Kill()
+			t.Fatalf("runner %d did not finish: %s", i, p.stderr.String())
+		}
+		outputs = append(outputs, p.stdout.String(), p.stderr.String())
+		if i != 1 {
+			assert.Contains(t, []int{exitOK, exitRowsFailed}, p.cmd.ProcessState.ExitCode(), "runner %d: %s", i, p.stderr.String())
+		}
+	}
+
+	// The fourth runner, after the dead one's leases ran out; rerun while
+	// faults leave rows unfinished (a run that ends exit 0 finished all).
+	time.Sleep(2500 * time.Millisecond)
+	final := filepath.Join(dir, "report-final.csv")
+	var last cliResult
+	for attempt := 0; attempt < 6; attempt++ {
+		last = run(t, runOpts{env: keyEnv()}, args(final)...)
+		outputs = append(outputs, last.stdout, last.stderr)
+		if last.code == exitOK {
+			break
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	require.Equal(t, exitOK, last.code, last)
+	rows := readReport(t, final)
+	require.Len(t, rows, customers, "the final report has every input row")
+	seen := map[string]int{}
+	for _, r := range rows {
+		seen[r["line"]]++
+		assert.Contains(t, []string{"migrated", "already-migrated"}, r["status"], "row %v", r)
+	}
+	assert.Len(t, seen, customers, "each input row exactly once")
+
+	byRef := f.companiesByRef(t)
+	assert.Len(t, byRef, customers, "one company per ref")
+	client := f.client(t)
+	for ref, cos := range byRef {
+		if !assert.Len(t, cos, 1, "ref %s has one company", ref) {
+			continue
+		}
+		cns, err := client.Connections.List(context.Background(), cos[0].ID, nil)
+		require.NoError(t, err)
+		if assert.Len(t, cns.Results, 1, "ref %s has one connection", ref) {
+			assert.True(t, cns.Results[0].Status.Is(codat.StatusLinked), "ref %s: connection %s", ref, cns.Results[0].Status)
+		}
+	}
+	st := run(t, runOpts{}, "status", "--store", dsn, "--run", runName)
+	assert.Equal(t, exitOK, st.code, st)
+	assert.Contains(t, st.stdout, fmt.Sprintf("%d refs", customers))
+	if u, err := url.Parse(dsn); err == nil {
+		if pw, ok := u.User.Password(); ok {
+			for _, out := range append(outputs, st.stdout, st.stderr) {
+				assert.NotContains(t, out, pw, "the store's password is never printed")
+			}
+		}
+	}
+	assertNoSecrets(t, ex, append(outputs, st.stdout, st.stderr), final)
+}
+
+func TestResumeCommandLeavesTheStorePasswordOut(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"separate value", []string{"--input", "x.csv", "--store", "postgres://u:s3cret@db:5432/m?sslmode=disable", "--run", "r"},
+			[]string{"--input", "x.csv", "--store", "postgres://u@db:5432/m?sslmode=disable", "--run", "r"}},
+		{"inline value", []string{"--store=postgres://u:s3cret@db/m"}, []string{"--store=postgres://u@db/m"}},
+		{"single dash", []string{"-store", "postgres://u:s3cret@db/m"}, []string{"-store", "postgres://u@db/m"}},
+		{"no password", []string{"--store", "postgres://u@db/m"}, []string{"--store", "postgres://u@db/m"}},
+		{"no store", []string{"--input", "s3cret.csv"}, []string{"--input", "s3cret.csv"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := withoutStorePassword(tc.args)
+			assert.Equal(t, tc.want, got)
+			if tc.name != "no store" {
+				assert.NotContains(t, commandLine("migrate", got), "s3cret")
+			}
+		})
+	}
 }
