@@ -76,6 +76,22 @@ func generateSample(path string, reg *integrations.Registry, o sampleOptions) (*
 		o.Now = time.Now()
 	}
 	rng := rand.New(rand.NewPCG(o.Seed, 0x64656d6f))
+	pick, err := newPlatformPicker(reg, rng)
+	if err != nil {
+		return nil, err
+	}
+	ex := &sampleExport{Path: path, Rows: o.Customers, Platforms: map[string]int{}, Special: map[int]string{}}
+	rows := sampleRows(rng, pick, o, ex)
+	if !o.Clean {
+		spoilSample(rows, reg, rng, o, ex)
+	}
+	return ex, writeSampleFile(path, rows, o.Format, reg, ex)
+}
+
+// newPlatformPicker returns a function that picks the platform of row i:
+// the most common platform for the first row (the canary), then platforms
+// drawn by samplePlatforms' weights among those reg knows.
+func newPlatformPicker(reg *integrations.Registry, rng *rand.Rand) (func(i int) integrations.Platform, error) {
 	type plat struct {
 		integrations.Platform
 		weight int
@@ -93,7 +109,7 @@ func generateSample(path string, reg *integrations.Registry, o sampleOptions) (*
 	if len(plats) == 0 {
 		return nil, fmt.Errorf("the registry knows none of the sample's platforms")
 	}
-	pick := func(i int) integrations.Platform {
+	return func(i int) integrations.Platform {
 		if i == 0 {
 			return plats[0].Platform // the canary: the most common platform
 		}
@@ -105,8 +121,12 @@ func generateSample(path string, reg *integrations.Registry, o sampleOptions) (*
 			n -= p.weight
 		}
 		return plats[0].Platform
-	}
-	ex := &sampleExport{Path: path, Rows: o.Customers, Platforms: map[string]int{}, Special: map[int]string{}}
+	}, nil
+}
+
+// sampleRows makes o.Customers valid rows with distinct company names, and
+// counts them per platform in ex.Platforms.
+func sampleRows(rng *rand.Rand, pick func(int) integrations.Platform, o sampleOptions, ex *sampleExport) []sampleRow {
 	rows := make([]sampleRow, 0, o.Customers)
 	usedNames := map[string]bool{}
 	for i := 0; i < o.Customers; i++ {
@@ -134,124 +154,144 @@ func generateSample(path string, reg *integrations.Registry, o sampleOptions) (*
 		rows = append(rows, r)
 		ex.Platforms[p.Name]++
 	}
+	return rows
+}
 
-	if o.Clean {
-		return ex, writeSampleFile(path, rows, o.Format, reg, ex)
-	}
+// sampleSpoiler makes rows of a sample wrong on purpose and records each in
+// ex.Special by its line (which counts the CSV header, when there is one).
+type sampleSpoiler struct {
+	rows   []sampleRow
+	reg    *integrations.Registry
+	rng    *rand.Rand
+	ex     *sampleExport
+	header int
+}
 
-	// Rows wrong on purpose, spread through the file, never the first (the
-	// canary). Line numbers count the CSV header or not, per format.
-	header := 0
+// spoilSample makes seven rows wrong on purpose, spread through the file in
+// eight slices and never the first (the canary): five invalid, a duplicate
+// tenant and, with o.RejectedToken, a token the platform rejects.
+func spoilSample(rows []sampleRow, reg *integrations.Registry, rng *rand.Rand, o sampleOptions, ex *sampleExport) {
+	s := &sampleSpoiler{rows: rows, reg: reg, rng: rng, ex: ex}
 	if o.Format != "jsonl" {
-		header = 1
+		s.header = 1
 	}
-	at := func(k int) int { return (k + 1) * o.Customers / 8 } // eight slices; rows 1..7 × n/8
-	special := func(i int, what string) { ex.Special[i+1+header] = what }
+	at := func(k int) int { return (k + 1) * o.Customers / 8 } // rows 1..7 × n/8
+	s.missingCredential(at(0))
+	s.unknownPlatform(at(1))
+	s.badTenant(at(2))
+	s.expiredToken(at(3), at(4), o.Now)
+	s.noName(at(4))
+	s.duplicateTenant(at(5))
+	if o.RejectedToken != "" {
+		s.rejectedToken(at(6), o.RejectedToken)
+	}
+}
 
-	// 1. A required credential missing.
-	{
-		i := at(0)
-		p, _ := reg.Lookup(keyOf(reg, rows[i].Platform))
-		for _, f := range p.Fields {
-			if f.Required && f.Secret {
-				delete(rows[i].Fields, f.Name)
-				special(i, "invalid: "+f.Name+" is missing")
-				break
-			}
-		}
-	}
-	// 2. A platform this tool does not know.
-	{
-		i := at(1)
-		rows[i].Platform = "Ledgerly Classic"
-		special(i, "invalid: unknown platform")
-	}
-	// 3. A tenant id in the wrong format.
-	{
-		i := at(2)
-		p, _ := reg.Lookup(keyOf(reg, rows[i].Platform))
-		done := false
-		for _, f := range p.Fields {
-			if f.Tenant && f.Required && (f.Format == integrations.FormatNumeric || f.Format == integrations.FormatUUID) {
-				rows[i].Fields[f.Name] = "TENANT-" + strings.ToUpper(hex.EncodeToString(randBytes(rng, 3)))
-				special(i, "invalid: "+f.Name+" has the wrong format")
-				done = true
-				break
-			}
-		}
-		if !done {
-			rows[i].Name = ""
-			special(i, "invalid: no company name")
-		}
-	}
-	// 4. An access token that expired yesterday, with no refresh token to
-	// renew it (with one, Codat refreshes the access token: that row would
-	// be valid). A row whose platform needs no refresh token is preferred.
-	{
-		i := at(3)
-		for j := i; j < at(4); j++ {
-			if p, ok := reg.Lookup(keyOf(reg, rows[j].Platform)); ok && !needsRefresh(p) && hasExpiry(p) {
-				i = j
-				break
-			}
-		}
-		p, _ := reg.Lookup(keyOf(reg, rows[i].Platform))
-		for _, f := range p.Fields {
-			if f.Role == integrations.RoleRefreshToken {
-				delete(rows[i].Fields, f.Name)
-			}
-		}
-		for _, f := range p.Fields {
-			if f.Format == integrations.FormatExpiry {
-				rows[i].Fields[f.Name] = o.Now.Add(-26 * time.Hour).UTC().Format(time.RFC3339)
-				special(i, "invalid: "+f.Name+" is in the past, and no refresh token renews it")
-				break
-			}
-		}
-	}
-	// 5. No company name.
-	{
-		i := at(4)
-		rows[i].Name = ""
-		special(i, "invalid: no company name")
-	}
-	// 6. The same provider tenant as an earlier row, under another ref.
-	{
-		i := at(5)
-		src := -1
-		for j := 1; j < i; j++ {
-			if rows[j].Platform == rows[i].Platform && ex.Special[j+1+header] == "" && hasTenant(reg, rows[j]) {
-				src = j
-				break
-			}
-		}
-		if src >= 0 {
-			p, _ := reg.Lookup(keyOf(reg, rows[i].Platform))
-			for _, f := range p.Fields {
-				if f.Tenant {
-					if v, ok := rows[src].Fields[f.Name]; ok {
-						rows[i].Fields[f.Name] = v
-					}
-				}
-			}
-			special(i, fmt.Sprintf("duplicate: same %s tenant as %s (line %d); neither is migrated", rows[i].Platform, rows[src].Ref, src+1+header))
-			special(src, fmt.Sprintf("duplicate: same %s tenant as %s (line %d)", rows[i].Platform, rows[i].Ref, i+1+header))
-		}
-	}
-	// 7. A token the platform rejects: Codat answers, the connection is not
-	// linked, and the customer has to re-link.
-	if i := at(6); o.RejectedToken != "" {
-		p, _ := reg.Lookup(keyOf(reg, rows[i].Platform))
-		for _, f := range p.Fields {
-			if f.Secret && f.Required {
-				rows[i].Fields[f.Name] = o.RejectedToken
-				special(i, "token-rejected: the platform no longer accepts its "+f.Name)
-				break
-			}
-		}
-	}
+func (s *sampleSpoiler) special(i int, what string) { s.ex.Special[i+1+s.header] = what }
 
-	return ex, writeSampleFile(path, rows, o.Format, reg, ex)
+// platform is the registry's entry for row i's platform.
+func (s *sampleSpoiler) platform(i int) integrations.Platform {
+	p, _ := s.reg.Lookup(keyOf(s.reg, s.rows[i].Platform))
+	return p
+}
+
+// missingCredential drops row i's first required credential.
+func (s *sampleSpoiler) missingCredential(i int) {
+	for _, f := range s.platform(i).Fields {
+		if f.Required && f.Secret {
+			delete(s.rows[i].Fields, f.Name)
+			s.special(i, "invalid: "+f.Name+" is missing")
+			return
+		}
+	}
+}
+
+// unknownPlatform gives row i a platform this tool does not know.
+func (s *sampleSpoiler) unknownPlatform(i int) {
+	s.rows[i].Platform = "Ledgerly Classic"
+	s.special(i, "invalid: unknown platform")
+}
+
+// badTenant gives row i a tenant id in the wrong format or, when its
+// platform's tenant id has no checked format, no company name.
+func (s *sampleSpoiler) badTenant(i int) {
+	for _, f := range s.platform(i).Fields {
+		if f.Tenant && f.Required && (f.Format == integrations.FormatNumeric || f.Format == integrations.FormatUUID) {
+			s.rows[i].Fields[f.Name] = "TENANT-" + strings.ToUpper(hex.EncodeToString(randBytes(s.rng, 3)))
+			s.special(i, "invalid: "+f.Name+" has the wrong format")
+			return
+		}
+	}
+	s.rows[i].Name = ""
+	s.special(i, "invalid: no company name")
+}
+
+// expiredToken gives a row in [i, end) an access token that expired
+// yesterday, with no refresh token to renew it (with one, Codat refreshes
+// the access token: that row would be valid). A row whose platform needs no
+// refresh token is preferred; without one, row i is used.
+func (s *sampleSpoiler) expiredToken(i, end int, now time.Time) {
+	for j := i; j < end; j++ {
+		if p, ok := s.reg.Lookup(keyOf(s.reg, s.rows[j].Platform)); ok && !needsRefresh(p) && hasExpiry(p) {
+			i = j
+			break
+		}
+	}
+	p := s.platform(i)
+	for _, f := range p.Fields {
+		if f.Role == integrations.RoleRefreshToken {
+			delete(s.rows[i].Fields, f.Name)
+		}
+	}
+	for _, f := range p.Fields {
+		if f.Format == integrations.FormatExpiry {
+			s.rows[i].Fields[f.Name] = now.Add(-26 * time.Hour).UTC().Format(time.RFC3339)
+			s.special(i, "invalid: "+f.Name+" is in the past, and no refresh token renews it")
+			return
+		}
+	}
+}
+
+// noName empties row i's company name.
+func (s *sampleSpoiler) noName(i int) {
+	s.rows[i].Name = ""
+	s.special(i, "invalid: no company name")
+}
+
+// duplicateTenant gives row i the provider tenant of an earlier row of the
+// same platform, under its own ref; neither is migrated.
+func (s *sampleSpoiler) duplicateTenant(i int) {
+	src := -1
+	for j := 1; j < i; j++ {
+		if s.rows[j].Platform == s.rows[i].Platform && s.ex.Special[j+1+s.header] == "" && hasTenant(s.reg, s.rows[j]) {
+			src = j
+			break
+		}
+	}
+	if src < 0 {
+		return
+	}
+	for _, f := range s.platform(i).Fields {
+		if f.Tenant {
+			if v, ok := s.rows[src].Fields[f.Name]; ok {
+				s.rows[i].Fields[f.Name] = v
+			}
+		}
+	}
+	s.special(i, fmt.Sprintf("duplicate: same %s tenant as %s (line %d); neither is migrated", s.rows[i].Platform, s.rows[src].Ref, src+1+s.header))
+	s.special(src, fmt.Sprintf("duplicate: same %s tenant as %s (line %d)", s.rows[i].Platform, s.rows[i].Ref, i+1+s.header))
+}
+
+// rejectedToken gives row i a token the platform rejects: Codat answers,
+// the connection is not linked, and the customer has to re-link.
+func (s *sampleSpoiler) rejectedToken(i int, token string) {
+	for _, f := range s.platform(i).Fields {
+		if f.Secret && f.Required {
+			s.rows[i].Fields[f.Name] = token
+			s.special(i, "token-rejected: the platform no longer accepts its "+f.Name)
+			return
+		}
+	}
 }
 
 // writeSampleFile writes rows to path (mode 0600) and records their
