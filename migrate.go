@@ -102,11 +102,6 @@ const (
 	StepDone Step = "done"
 )
 
-// DefaultWaitPoll is the first interval between two data status polls of a
-// SyncWait migration when Migration.WaitPoll is zero. Later intervals grow
-// by half, up to DefaultWaitMaxInterval.
-const DefaultWaitPoll = defaultWaitInterval
-
 // Migration describes one company to move into Codat: who it is (Ref), the
 // company to create, and the token to install. See Client.Migrate.
 type Migration struct {
@@ -162,10 +157,11 @@ type Migration struct {
 	// dropped connection) the token is never re-sent in the same call, since
 	// the PUT may still be running; a resume reads the connection again.
 	MaxTokenResends int
-	// WaitPoll is the first SyncWait poll interval (default
-	// DefaultWaitPoll); later ones grow by half, up to
-	// DefaultWaitMaxInterval (or WaitPoll, if longer).
-	WaitPoll time.Duration
+	// WaitInterval is the first SyncWait poll interval (default
+	// DefaultWaitInterval); later ones grow by half, up to
+	// DefaultWaitMaxInterval (or WaitInterval, if longer). It is
+	// WaitOptions.Interval of SyncService.Wait.
+	WaitInterval time.Duration
 	// WaitTimeout bounds the SyncWait polling (default DefaultWaitTimeout; a
 	// negative value means no bound but ctx). A sync still running then ends
 	// the call with a MigrationError at StepWait wrapping ErrSyncTimeout; a
@@ -644,8 +640,8 @@ func (r *migrationRun) validate() error {
 	default:
 		return fmt.Errorf("%w: unknown sync mode %d", ErrInvalidMigration, int(m.Sync))
 	}
-	if m.WaitPoll < 0 {
-		return fmt.Errorf("%w: WaitPoll is negative", ErrInvalidMigration)
+	if m.WaitInterval < 0 {
+		return fmt.Errorf("%w: WaitInterval is negative", ErrInvalidMigration)
 	}
 	if res.Done(StepDone) {
 		return nil
@@ -1358,7 +1354,7 @@ func (r *migrationRun) wait(ctx context.Context) (bool, error) {
 	if r.m.Sync != SyncWait || r.res.Done(StepWait) {
 		return false, nil
 	}
-	st, err := r.c.Sync.Wait(ctx, r.res.CompanyID, &WaitOptions{Interval: r.m.WaitPoll, Timeout: r.m.WaitTimeout})
+	st, err := r.c.Sync.Wait(ctx, r.res.CompanyID, &WaitOptions{Interval: r.m.WaitInterval, Timeout: r.m.WaitTimeout})
 	if err != nil {
 		return false, r.fail(StepWait, ctxErr(ctx, err))
 	}

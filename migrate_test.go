@@ -186,7 +186,7 @@ func TestMigrateSyncWait(t *testing.T) {
 		codattest.WithDataTypes("qhyg", "invoices", "bills", "customers"))
 	m := newMigration("crm-wait")
 	m.Sync = codat.SyncWait
-	m.WaitPoll = time.Millisecond
+	m.WaitInterval = time.Millisecond
 
 	res, err := f.c.Migrate(context.Background(), m)
 
@@ -230,7 +230,7 @@ func TestMigrateSyncWaitAuthError(t *testing.T) {
 	srv = f.srv
 	m := newMigration("crm-autherr")
 	m.Sync = codat.SyncWait
-	m.WaitPoll = time.Millisecond
+	m.WaitInterval = time.Millisecond
 
 	res, err := f.c.Migrate(context.Background(), m)
 
@@ -684,7 +684,7 @@ func TestMigrateAlreadyMigratedQueuesMissingSync(t *testing.T) {
 			f.srv.ResetRequestLog()
 			m := newMigration("crm-am")
 			m.Sync = tt.sync
-			m.WaitPoll = time.Millisecond
+			m.WaitInterval = time.Millisecond
 			m.Resume = &codat.MigrationResult{Ref: "crm-am"} // no record of the earlier run
 			res, err := f.c.Migrate(context.Background(), m)
 
@@ -834,7 +834,7 @@ func TestMigrateSyncWaitTimeout(t *testing.T) {
 	f := newMigFake(t, codattest.WithClock(clock)) // the clock stands still: the sync stays Queued
 	m := newMigration("crm-slow")
 	m.Sync = codat.SyncWait
-	m.WaitPoll = time.Millisecond
+	m.WaitInterval = time.Millisecond
 	m.WaitTimeout = 20 * time.Millisecond
 
 	res, err := f.c.Migrate(context.Background(), m)

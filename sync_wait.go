@@ -10,7 +10,10 @@ import (
 )
 
 const (
-	defaultWaitInterval = 5 * time.Second
+	// DefaultWaitInterval is the first wait between two polls of
+	// SyncService.Wait when WaitOptions.Interval is zero, and of a SyncWait
+	// migration when Migration.WaitInterval is zero.
+	DefaultWaitInterval = 5 * time.Second
 	// DefaultWaitMaxInterval is the longest wait between two polls of
 	// SyncService.Wait when WaitOptions.MaxInterval is zero.
 	DefaultWaitMaxInterval = time.Minute
@@ -31,7 +34,8 @@ var ErrSyncTimeout = errors.New("codat: timed out waiting for the sync to finish
 // then at intervals growing by half up to one minute, for at most 30
 // minutes, and waits for every data type that has a status.
 type WaitOptions struct {
-	// Interval is the first wait between two polls (default 5s). Each next
+	// Interval is the first wait between two polls (default
+	// DefaultWaitInterval, 5s). Each next
 	// wait is 1.5 times longer, up to MaxInterval.
 	Interval time.Duration
 	// MaxInterval caps the wait between two polls (default
@@ -89,7 +93,7 @@ func (s *SyncService) Wait(ctx context.Context, companyID string, opts *WaitOpti
 		o = *opts
 	}
 	if o.Interval <= 0 {
-		o.Interval = defaultWaitInterval
+		o.Interval = DefaultWaitInterval
 	}
 	if o.MaxInterval <= 0 {
 		o.MaxInterval = DefaultWaitMaxInterval

@@ -68,7 +68,7 @@ func newE2E(t *testing.T, opts ...codattest.Option) *e2e {
 		Registry:          testRegistry(),
 		JournalPath:       t.TempDir() + "/journal.jsonl",
 		RequestsPerMinute: -1,
-		WaitPoll:          5 * time.Millisecond,
+		WaitInterval:      5 * time.Millisecond,
 		Now:               clk.Now,
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			clk.Advance(d)

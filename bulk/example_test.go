@@ -42,10 +42,10 @@ func Example() {
 		"crm-3,Gamma Inc,qhyg,4620816367,,refresh-3\n" + // no access token
 		"crm-1,Acme Ltd,qhyg,4620816365,access-1,refresh-1\n" // a repeat
 	r := &bulk.Runner{
-		Client:      client,
-		JournalPath: filepath.Join(dir, "journal.jsonl"), // rerun with it to resume
-		Canary:      1,                                   // crm-1 first, waiting for its sync
-		WaitPoll:    10 * time.Millisecond,
+		Client:       client,
+		JournalPath:  filepath.Join(dir, "journal.jsonl"), // rerun with it to resume
+		Canary:       1,                                   // crm-1 first, waiting for its sync
+		WaitInterval: 10 * time.Millisecond,
 	}
 	var report rows
 	sum, err := r.Run(context.Background(), bulk.BytesInput("export.csv", bulk.FormatCSV, []byte(export)), &report)

@@ -56,9 +56,9 @@ type Runner struct {
 	Canary int
 	// Sync is the sync mode of the migrations after the canaries.
 	Sync codat.SyncMode
-	// WaitPoll is the dataStatus poll interval of codat.SyncWait migrations
-	// (canaries): codat.Migration.WaitPoll (0: its default).
-	WaitPoll time.Duration
+	// WaitInterval is the dataStatus poll interval of codat.SyncWait migrations
+	// (canaries): codat.Migration.WaitInterval (0: its default).
+	WaitInterval time.Duration
 	// SettleWindow is codat.Migration.SettleWindow: how long after a token
 	// PUT whose outcome is unknown a resume waits before it may send the
 	// token again (0: codat.DefaultSettleWindow).
@@ -1404,13 +1404,13 @@ func (x *run) migrateOne(jb *job) (ReportRow, *codat.MigrationResult, error) {
 		return jerr
 	}
 	m := codat.Migration{
-		Ref:      row.Ref,
-		Company:  codat.CreateCompanyRequest{Name: row.CompanyName, Description: row.Description, Tags: row.Tags},
-		Auth:     jb.c.auth,
-		Sync:     mode,
-		Resume:   jb.resume,
-		Relink:   jb.relink,
-		WaitPoll: x.s.WaitPoll,
+		Ref:          row.Ref,
+		Company:      codat.CreateCompanyRequest{Name: row.CompanyName, Description: row.Description, Tags: row.Tags},
+		Auth:         jb.c.auth,
+		Sync:         mode,
+		Resume:       jb.resume,
+		Relink:       jb.relink,
+		WaitInterval: x.s.WaitInterval,
 		// A resume within the window after an unclear token PUT sends no
 		// token and fails with codat.ErrTokenSendUnsettled; a later run
 		// finishes it.

@@ -169,7 +169,7 @@ func benchDayOne(b *testing.B, q int) {
 	defer srv.Close()
 	c := newClient(b, srv.URL(), apiKey, codat.WithHTTPClient(&http.Client{Timeout: 10 * time.Second, Transport: pooledTransport(8)}))
 	g := newGenExport(q/happyPathRequests + 50) // more than the day can take
-	r := &bulk.Runner{Client: c, JournalPath: filepath.Join(b.TempDir(), "day1.journal"), WaitPoll: 10 * time.Millisecond,
+	r := &bulk.Runner{Client: c, JournalPath: filepath.Join(b.TempDir(), "day1.journal"), WaitInterval: 10 * time.Millisecond,
 		RequestsPerMinute: -1}
 	ctx := context.Background()
 	plan, err := r.Plan(ctx, g.Input())

@@ -76,7 +76,7 @@ func TestChaos(t *testing.T) {
 		Client:            client,
 		JournalPath:       journal,
 		Concurrency:       8,
-		WaitPoll:          10 * time.Millisecond,
+		WaitInterval:      10 * time.Millisecond,
 		Sync:              codat.SyncQueue,
 		RequestsPerMinute: -1, // the fake has no per-minute limit here
 		Logger:            logger,

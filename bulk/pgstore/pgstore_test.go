@@ -280,7 +280,7 @@ func TestRunnerOnTheStore(t *testing.T) {
 		st, err := Open(ctx, dsn, Options{Run: run, InputHash: hash, APIKey: codat.Secret(srv.APIKey()), BaseURL: srv.URL()})
 		require.NoError(t, err)
 		defer st.Close()
-		r := &bulk.Runner{Client: client, Store: st, Concurrency: 4, RequestsPerMinute: -1, WaitPoll: 5 * time.Millisecond}
+		r := &bulk.Runner{Client: client, Store: st, Concurrency: 4, RequestsPerMinute: -1, WaitInterval: 5 * time.Millisecond}
 		rep := &rows{}
 		sum, err := r.Run(ctx, in, rep)
 		return rep, sum, err

@@ -188,7 +188,7 @@ func (a *app) demo(c *command, o demoOptions) int {
 			canary = -1
 		}
 		return &bulk.Runner{Client: client, Registry: reg, JournalPath: journal, Concurrency: o.concurrency,
-			Canary: canary, Sync: codat.SyncQueue, WaitPoll: 100 * time.Millisecond,
+			Canary: canary, Sync: codat.SyncQueue, WaitInterval: 100 * time.Millisecond,
 			// The fake's minute passes 60 times faster, and so does its
 			// per-minute limit: pacing to real minutes would only slow
 			// the demo down.
