@@ -486,3 +486,21 @@ func TestE2EManyShortRateLimitsNeverStopTheRun(t *testing.T) {
 	}
 	assert.Len(t, e.companiesByRef(), 3)
 }
+
+// 429s without the rate-limit headers Codat always sends are not known to
+// be short: after a few pauses for the same migration the run stops as for
+// the quota, resumably, instead of retrying for ever.
+func TestE2EHeaderless429sStopAfterAFewPauses(t *testing.T) {
+	e := newLoggedE2E(t, codattest.WithoutQuota())
+	e.r.Canary = -1
+	e.r.Concurrency = 1
+	require.NoError(t, e.srv.AddFault(codattest.Fault{Route: "POST /companies", Kind: codattest.FaultRateLimit,
+		RetryAfter: 2 * time.Second, Times: 1000}))
+	rep := &memReport{}
+	sum, err := e.r.Run(context.Background(), csvInput(csvRow("bare-1", 1), csvRow("bare-2", 2)), rep)
+	var qe *QuotaError
+	require.ErrorAs(t, err, &qe)
+	assert.Equal(t, 2, sum.Count(StatusPendingQuota))
+	assert.LessOrEqual(t, e.requestsTo("POST /companies", ""), maxUnknownPauses+1, "one try per pause, then the stop")
+	assert.Zero(t, e.srv.CompanyCount())
+}

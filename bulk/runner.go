@@ -1201,6 +1201,10 @@ func (x *run) work(jb *job) {
 // Runner.WaitForQuota. It is codat.MaxShortRateLimit.
 const MaxRateLimitPause = codat.MaxShortRateLimit
 
+// maxUnknownPauses bounds the pauses of one migration for 429s that are not
+// known to be short (codat.RateLimitUnknown); a short limit has no bound.
+const maxUnknownPauses = 5
+
 // maxPauseFloor caps pauseFloor.
 const maxPauseFloor = time.Minute
 
@@ -1235,7 +1239,12 @@ func (x *run) rateLimited(rl codat.RateLimit, pauses int) error {
 		x.stopWith(&stop{status: StatusPendingQuota, reset: reset}, false)
 		return errQuotaStop
 	}
-	if !x.s.WaitForQuota && reset.Sub(x.s.Now()) > MaxRateLimitPause {
+	// A 429 whose own headers do not show a short limit (Codat sends them on
+	// every answer) is paused for at most maxUnknownPauses times per
+	// migration: a server that refuses everything cannot keep a run going
+	// for ever.
+	if !x.s.WaitForQuota && (reset.Sub(x.s.Now()) > MaxRateLimitPause ||
+		rl.Kind == codat.RateLimitUnknown && pauses > maxUnknownPauses) {
 		x.stopWith(&stop{status: StatusPendingQuota, reset: reset}, false)
 		return errQuotaStop
 	}
