@@ -293,7 +293,7 @@ func TestHostileConflictForever(t *testing.T) {
 	require.NotNil(t, res)
 	assert.NotContains(t, err.Error(), "\n")
 	assert.ErrorIs(t, err, codat.ErrConflict)
-	assert.False(t, res.Done(codat.StepCompany), "no company is recorded")
+	assert.False(t, res.HasStep(codat.StepCompany), "no company is recorded")
 	assert.LessOrEqual(t, h.posts.Load(), int32(3), "one create call's attempts, no second create")
 }
 

@@ -203,7 +203,11 @@ type MigrationResult struct {
 	PlatformKey string           `json:"platformKey,omitempty"`
 	Status      ConnectionStatus `json:"status,omitempty"`  // last connection status seen
 	LinkURL     string           `json:"linkUrl,omitempty"` // where the customer can re-link
-	// Steps lists the completed steps, in order; a resume continues after them.
+	// Steps is the set of completed steps, in the order they completed; a
+	// resume does what is not in it yet. It is not always a prefix of the
+	// Step constants: a connection found already Linked records StepVerify
+	// without StepAuthorize (no token was sent), and SyncNone records
+	// StepDone without StepSync. Ask with HasStep.
 	Steps []Step `json:"steps,omitempty"`
 	// AlreadyMigrated reports that the company's connection was already Linked
 	// before this migration sent any token, on a company it had no record of
@@ -253,8 +257,9 @@ func (t *TokenSend) equal(o *TokenSend) bool {
 	return t.At.Equal(o.At) && t.Fingerprint == o.Fingerprint
 }
 
-// Done reports whether step s is complete. It is false on a nil result.
-func (r *MigrationResult) Done(s Step) bool {
+// HasStep reports whether step s is complete (in Steps). It is false on a
+// nil result. HasStep(StepDone) reports that nothing is left to do.
+func (r *MigrationResult) HasStep(s Step) bool {
 	return r != nil && slices.Contains(r.Steps, s)
 }
 
@@ -478,19 +483,19 @@ func (c *Client) Migrate(ctx context.Context, m Migration) (*MigrationResult, er
 	}
 	res.Requests = 0
 	// Known ids mean the steps that produced them are done.
-	if res.ConnectionID != "" && !res.Done(StepConnection) {
+	if res.ConnectionID != "" && !res.HasStep(StepConnection) {
 		res.Steps = slices.Insert(res.Steps, 0, StepConnection)
 	}
-	if res.CompanyID != "" && !res.Done(StepCompany) {
+	if res.CompanyID != "" && !res.HasStep(StepCompany) {
 		res.Steps = slices.Insert(res.Steps, 0, StepCompany)
 	}
 	run := &migrationRun{c: c, m: m, res: res, now: time.Now, callID: uuid.NewString()}
 	if m.Resume != nil {
 		run.company, run.conn = fromLookup, fromLookup // a look-up comes first
-		if res.Done(StepCompany) {
+		if res.HasStep(StepCompany) {
 			run.company = fromResume
 		}
-		if res.Done(StepConnection) {
+		if res.HasStep(StepConnection) {
 			run.conn = fromResume
 		}
 	}
@@ -498,7 +503,7 @@ func (c *Client) Migrate(ctx context.Context, m Migration) (*MigrationResult, er
 	if err := run.validate(); err != nil {
 		return res, run.fail(run.nextStep(), err) // nothing was sent
 	}
-	if res.Done(StepDone) {
+	if res.HasStep(StepDone) {
 		return res, nil
 	}
 	if !c.inflight.add(m.Ref) {
@@ -605,7 +610,7 @@ func (r *migrationRun) nextStep() Step {
 		if s == StepSync && r.m.Sync == SyncNone || s == StepWait && r.m.Sync != SyncWait {
 			continue
 		}
-		if !r.res.Done(s) {
+		if !r.res.HasStep(s) {
 			return s
 		}
 	}
@@ -621,16 +626,16 @@ func (r *migrationRun) validate() error {
 		if m.Resume.Ref != "" && m.Resume.Ref != m.Ref {
 			return fmt.Errorf("%w: Resume is for ref %q", ErrInvalidMigration, m.Resume.Ref)
 		}
-		if res.Done(StepCompany) && res.CompanyID == "" {
+		if res.HasStep(StepCompany) && res.CompanyID == "" {
 			return fmt.Errorf("%w: Resume has step company but no company id", ErrInvalidMigration)
 		}
-		if res.Done(StepConnection) && res.ConnectionID == "" {
+		if res.HasStep(StepConnection) && res.ConnectionID == "" {
 			return fmt.Errorf("%w: Resume has step connection but no connection id", ErrInvalidMigration)
 		}
 		if res.ConnectionID != "" && res.CompanyID == "" {
 			return fmt.Errorf("%w: Resume has a connection id but no company id", ErrInvalidMigration)
 		}
-		if res.PlatformKey != "" && m.Auth != nil && !res.Done(StepVerify) && res.PlatformKey != m.Auth.PlatformKey() {
+		if res.PlatformKey != "" && m.Auth != nil && !res.HasStep(StepVerify) && res.PlatformKey != m.Auth.PlatformKey() {
 			return fmt.Errorf("%w: Resume records a %s connection, the authorization is for %s; the token is not sent",
 				ErrPlatformMismatch, oneLine(res.PlatformKey, 20), oneLine(m.Auth.PlatformKey(), 20))
 		}
@@ -643,10 +648,10 @@ func (r *migrationRun) validate() error {
 	if m.WaitInterval < 0 {
 		return fmt.Errorf("%w: WaitInterval is negative", ErrInvalidMigration)
 	}
-	if res.Done(StepDone) {
+	if res.HasStep(StepDone) {
 		return nil
 	}
-	if !res.Done(StepCompany) {
+	if !res.HasStep(StepCompany) {
 		if strings.TrimSpace(m.Company.Name) == "" {
 			return fmt.Errorf("%w: company name is empty", ErrInvalidMigration)
 		}
@@ -657,7 +662,7 @@ func (r *migrationRun) validate() error {
 			return err
 		}
 	}
-	if !res.Done(StepVerify) {
+	if !res.HasStep(StepVerify) {
 		if m.Auth == nil {
 			return fmt.Errorf("%w: Auth is nil", ErrInvalidMigration)
 		}
@@ -708,7 +713,7 @@ func companyTags(m Migration) (map[string]string, error) {
 // record marks the steps done (once) and reports the new state (see report).
 func (r *migrationRun) record(ctx context.Context, steps ...Step) error {
 	for _, s := range steps {
-		if !r.res.Done(s) {
+		if !r.res.HasStep(s) {
 			r.res.Steps = append(r.res.Steps, s)
 		}
 	}
@@ -901,7 +906,7 @@ func spentKey(err error) bool {
 // companyStep makes sure the company exists: POST /companies, or, on resume
 // and after an unclear create, a look-up by tag first.
 func (r *migrationRun) companyStep(ctx context.Context) (bool, error) {
-	if r.res.Done(StepCompany) {
+	if r.res.HasStep(StepCompany) {
 		return false, nil
 	}
 	if r.company == fromLookup {
@@ -978,7 +983,7 @@ func (r *migrationRun) lookupCompany(ctx context.Context, callID string) (bool, 
 // POST …/connections, or, when the company may predate this call and after
 // an unclear create, a listing of its connections first.
 func (r *migrationRun) connectionStep(ctx context.Context) (bool, error) {
-	if r.res.Done(StepConnection) {
+	if r.res.HasStep(StepConnection) {
 		return false, nil
 	}
 	if r.company != createdHere {
@@ -1152,7 +1157,7 @@ func (r *migrationRun) settleWindow() time.Duration {
 // An earlier send whose outcome is unknown (TokenSend) blocks a new one
 // until the settle window has passed.
 func (r *migrationRun) authorize(ctx context.Context) (bool, error) {
-	if r.res.Done(StepVerify) {
+	if r.res.HasStep(StepVerify) {
 		return false, nil
 	}
 	if done, err := r.beforeToken(ctx); done || err != nil {
@@ -1310,7 +1315,7 @@ func statusText(s ConnectionStatus) string {
 // the sync only when no data type was ever queued (a migration cut off
 // between its token PUT and data/all); otherwise the migration stops here.
 func (r *migrationRun) sync(ctx context.Context) (bool, error) {
-	if r.m.Sync == SyncNone || r.res.Done(StepSync) {
+	if r.m.Sync == SyncNone || r.res.HasStep(StepSync) {
 		return false, nil
 	}
 	if r.res.AlreadyMigrated {
@@ -1351,7 +1356,7 @@ func (r *migrationRun) sync(ctx context.Context) (bool, error) {
 
 // wait polls the data status until the sync is over (SyncWait only).
 func (r *migrationRun) wait(ctx context.Context) (bool, error) {
-	if r.m.Sync != SyncWait || r.res.Done(StepWait) {
+	if r.m.Sync != SyncWait || r.res.HasStep(StepWait) {
 		return false, nil
 	}
 	st, err := r.c.Sync.Wait(ctx, r.res.CompanyID, &WaitOptions{Interval: r.m.WaitInterval, Timeout: r.m.WaitTimeout})

@@ -158,7 +158,7 @@ func TestMigrateInProgress(t *testing.T) {
 
 	other, err := f.c.Migrate(context.Background(), newMigration("crm-other"))
 	require.NoError(t, err, "another ref is not held up")
-	assert.True(t, other.Done(codat.StepDone))
+	assert.True(t, other.HasStep(codat.StepDone))
 
 	close(release)
 	require.NoError(t, <-first)
@@ -166,7 +166,7 @@ func TestMigrateInProgress(t *testing.T) {
 	second.Resume = res
 	res, err = f.c.Migrate(context.Background(), second)
 	require.NoError(t, err)
-	assert.True(t, res.AlreadyMigrated || res.Done(codat.StepDone))
+	assert.True(t, res.AlreadyMigrated || res.HasStep(codat.StepDone))
 	f.assertOneOfEachRef(t, "crm-busy")
 }
 
@@ -223,7 +223,7 @@ func TestMigrateKilledDuringTokenPut(t *testing.T) {
 	_, err := f.c.Migrate(ctx, m)
 	require.Error(t, err)
 	require.NotNil(t, journal.TokenSend, "the send intent was journaled before the PUT left")
-	assert.False(t, journal.Done(codat.StepAuthorize))
+	assert.False(t, journal.HasStep(codat.StepAuthorize))
 	sentAt := journal.TokenSend.At
 
 	// Resumed at once, in a new process: no PUT.
@@ -287,7 +287,7 @@ func TestMigratePlatformChanged(t *testing.T) {
 			m.Sync = codat.SyncNone
 			ctx, cancel := context.WithCancel(context.Background())
 			m.OnStep = func(_ context.Context, r codat.MigrationResult) error {
-				if r.Done(codat.StepConnection) {
+				if r.HasStep(codat.StepConnection) {
 					cancel() // stop before the token
 				}
 				return nil
@@ -363,7 +363,7 @@ func TestMigrateResumedCompanyDeleted(t *testing.T) {
 	m := newMigration("crm-gone")
 	ctx, cancel := context.WithCancel(context.Background())
 	m.OnStep = func(_ context.Context, r codat.MigrationResult) error {
-		if r.Done(codat.StepCompany) {
+		if r.HasStep(codat.StepCompany) {
 			cancel()
 		}
 		return nil

@@ -230,8 +230,8 @@ func TestMigrateFaultMatrix(t *testing.T) {
 				cn := f.assertOneOfEach(t, ref, res)
 				assert.Equal(t, codattest.StatusLinked, cn.Status)
 				assert.True(t, res.Status.Is(codat.StatusLinked))
-				assert.True(t, res.Done(codat.StepSync), "the sync was queued")
-				assert.True(t, res.Done(codat.StepDone))
+				assert.True(t, res.HasStep(codat.StepSync), "the sync was queued")
+				assert.True(t, res.HasStep(codat.StepDone))
 				assert.False(t, res.AlreadyMigrated)
 				assert.LessOrEqual(t, cn.AuthAttempts, 2, "token bodies processed")
 				if want.puts > 0 {
@@ -268,7 +268,7 @@ func TestMigrateMaxTokenResends(t *testing.T) {
 			assert.Equal(t, min(tt.failures, tt.wantPuts), f.count(migGetConn), "every failed PUT is read back")
 			if !tt.wantErr {
 				require.NoError(t, err)
-				assert.True(t, res.Done(codat.StepVerify))
+				assert.True(t, res.HasStep(codat.StepVerify))
 				return
 			}
 			var me *codat.MigrationError
@@ -276,7 +276,7 @@ func TestMigrateMaxTokenResends(t *testing.T) {
 			assert.Equal(t, codat.StepAuthorize, me.Step)
 			assert.True(t, codat.IsAmbiguous(err), "the cause is the ambiguous PUT")
 			assert.False(t, errors.Is(err, codat.ErrTokenRejected))
-			assert.False(t, res.Done(codat.StepAuthorize))
+			assert.False(t, res.HasStep(codat.StepAuthorize))
 			assert.Equal(t, slices.Index(res.Steps, codat.StepConnection), 1)
 		})
 	}

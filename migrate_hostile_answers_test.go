@@ -61,15 +61,15 @@ func TestMigrateUnusableWriteAnswer(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, tt.routes, f.routes())
 			for _, j := range journal {
-				if j.Done(codat.StepCompany) {
+				if j.HasStep(codat.StepCompany) {
 					assert.NotEmpty(t, j.CompanyID, "no company step without its id")
 				}
-				if j.Done(codat.StepConnection) {
+				if j.HasStep(codat.StepConnection) {
 					assert.NotEmpty(t, j.ConnectionID, "no connection step without its id")
 				}
 			}
 			f.assertOneOfEachRef(t, "crm-odd")
-			assert.True(t, res.Done(codat.StepDone))
+			assert.True(t, res.HasStep(codat.StepDone))
 		})
 	}
 }

@@ -240,8 +240,8 @@ func TestMigrateSyncWaitAuthError(t *testing.T) {
 	assert.Equal(t, codat.StepWait, me.Step)
 	cn := f.assertOneOfEach(t, "crm-autherr", res)
 	assert.Equal(t, cn.LinkURL, me.LinkURL)
-	assert.True(t, res.Done(codat.StepSync))
-	assert.False(t, res.Done(codat.StepWait))
+	assert.True(t, res.HasStep(codat.StepSync))
+	assert.False(t, res.HasStep(codat.StepWait))
 	// Queued at +0, fetching at +2s and +4s, AuthError at +6s.
 	assert.Equal(t, 3, f.count(migDataStatus))
 }
@@ -314,9 +314,9 @@ func TestMigrateAlreadyLinked(t *testing.T) {
 			assert.Equal(t, first.CompanyID, res.CompanyID)
 			assert.Equal(t, first.ConnectionID, res.ConnectionID)
 			assert.True(t, res.Status.Is(codat.StatusLinked))
-			assert.True(t, res.Done(codat.StepDone))
-			assert.True(t, res.Done(codat.StepVerify))
-			assert.Equal(t, !tt.already, res.Done(codat.StepAuthorize))
+			assert.True(t, res.HasStep(codat.StepDone))
+			assert.True(t, res.HasStep(codat.StepVerify))
+			assert.Equal(t, !tt.already, res.HasStep(codat.StepAuthorize))
 			cn := f.assertOneOfEach(t, "crm-7", res)
 			assert.Equal(t, tt.authCount, cn.AuthAttempts)
 		})
@@ -347,7 +347,7 @@ func TestMigrateResumeCosts(t *testing.T) {
 				cancel()
 			}
 			m.OnStep = func(_ context.Context, r codat.MigrationResult) error {
-				if r.Done(tt.stopAfter) {
+				if r.HasStep(tt.stopAfter) {
 					cancel()
 				}
 				return nil
@@ -436,7 +436,7 @@ func TestMigrateCrashBeforeJournal(t *testing.T) {
 			assert.Equal(t, tt.resume, f.routes())
 			cn := f.assertOneOfEach(t, "crm-crash", res)
 			assert.Equal(t, 1, cn.AuthAttempts, "the token is not sent twice")
-			assert.True(t, res.Done(codat.StepSync))
+			assert.True(t, res.HasStep(codat.StepSync))
 		})
 	}
 }
@@ -463,7 +463,7 @@ func TestMigrateResumeOwnLinkedConnection(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{migListConns, migDataAll}, f.routes())
 	assert.False(t, res.AlreadyMigrated, "the connection is this migration's own")
-	assert.True(t, res.Done(codat.StepSync))
+	assert.True(t, res.HasStep(codat.StepSync))
 	assert.Equal(t, first.ConnectionID, res.ConnectionID)
 	cn := f.assertOneOfEach(t, "crm-lost", res)
 	assert.Equal(t, 1, cn.AuthAttempts, "the token is not sent twice")
@@ -531,8 +531,8 @@ func TestMigrateQuotaExhausted(t *testing.T) {
 	reset, ok := codat.IsQuotaExhausted(err)
 	require.True(t, ok)
 	assert.False(t, reset.IsZero())
-	assert.True(t, res.Done(codat.StepVerify))
-	assert.False(t, res.Done(codat.StepSync))
+	assert.True(t, res.HasStep(codat.StepVerify))
+	assert.False(t, res.HasStep(codat.StepSync))
 	assert.Equal(t, []string{migCreateCompany, migCreateConn, migPutAuth}, f.routes()[:3])
 	assert.Equal(t, 4, f.srv.RequestCount(), "no look-up is wasted on a spent quota")
 	last := f.srv.RequestLog()[3]
@@ -628,7 +628,7 @@ func TestMigrateResumeFromIDs(t *testing.T) {
 	m.Sync = codat.SyncNone
 	ctx, cancel := context.WithCancel(context.Background())
 	m.OnStep = func(_ context.Context, r codat.MigrationResult) error {
-		if r.Done(codat.StepConnection) {
+		if r.HasStep(codat.StepConnection) {
 			cancel()
 		}
 		return nil
@@ -702,7 +702,7 @@ func TestMigrateAlreadyMigratedQueuesMissingSync(t *testing.T) {
 			cn := f.assertOneOfEach(t, "crm-am", res)
 			assert.Equal(t, 1, cn.AuthAttempts, "no token is sent")
 			ops := len(f.srv.PullOperations(res.CompanyID))
-			if res.Done(codat.StepSync) {
+			if res.HasStep(codat.StepSync) {
 				assert.Greater(t, ops, opsBefore, "the sync was queued")
 			} else {
 				assert.Equal(t, opsBefore, ops, "nothing was queued")
@@ -740,7 +740,7 @@ func TestMigrateAlreadyMigratedResume(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{migDataStatus, migDataAll}, f.routes())
 	assert.True(t, res.AlreadyMigrated)
-	assert.True(t, res.Done(codat.StepSync))
+	assert.True(t, res.HasStep(codat.StepSync))
 	cn := f.assertOneOfEach(t, "crm-amr", res)
 	assert.Equal(t, 1, cn.AuthAttempts)
 }
@@ -778,7 +778,7 @@ func TestMigrateRelinkResume(t *testing.T) {
 			assert.Equal(t, tt.routes, f.routes())
 			assert.Equal(t, len(tt.routes), res.Requests)
 			assert.False(t, res.AlreadyMigrated)
-			assert.True(t, res.Done(codat.StepVerify))
+			assert.True(t, res.HasStep(codat.StepVerify))
 			assert.True(t, res.Status.Is(codat.StatusLinked))
 			cn := f.assertOneOfEach(t, "crm-rl", res)
 			assert.Equal(t, tt.auths, cn.AuthAttempts)
@@ -808,7 +808,7 @@ func TestMigrateRelinkAfterLostPut(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "resume later")
 	assert.True(t, res.TokenSent, "the lost PUT may have installed the token")
-	assert.False(t, res.Done(codat.StepAuthorize))
+	assert.False(t, res.HasStep(codat.StepAuthorize))
 
 	// The lost PUT lands at Codat after all.
 	_, err = f.c.Connections.UpdateAuthorization(context.Background(), res.CompanyID, res.ConnectionID, m.Auth)
@@ -844,8 +844,8 @@ func TestMigrateSyncWaitTimeout(t *testing.T) {
 	require.ErrorAs(t, err, &me)
 	assert.Equal(t, codat.StepWait, me.Step)
 	assert.False(t, codat.IsAmbiguous(err))
-	assert.True(t, res.Done(codat.StepSync))
-	assert.False(t, res.Done(codat.StepWait))
+	assert.True(t, res.HasStep(codat.StepSync))
+	assert.False(t, res.HasStep(codat.StepWait))
 	assert.Greater(t, f.count(migDataStatus), 1)
 
 	clock.Advance(time.Hour)
@@ -854,5 +854,5 @@ func TestMigrateSyncWaitTimeout(t *testing.T) {
 	res, err = f.c.Migrate(context.Background(), m)
 	require.NoError(t, err)
 	assert.Equal(t, []string{migDataStatus}, f.routes())
-	assert.True(t, res.Done(codat.StepWait))
+	assert.True(t, res.HasStep(codat.StepWait))
 }

@@ -216,11 +216,11 @@ func TestMigrateResumeDoneSendsNothing(t *testing.T) {
 
 func TestMigrationResultDone(t *testing.T) {
 	var nilRes *codat.MigrationResult
-	assert.False(t, nilRes.Done(codat.StepCompany))
+	assert.False(t, nilRes.HasStep(codat.StepCompany))
 	r := &codat.MigrationResult{Steps: []codat.Step{codat.StepCompany, codat.StepConnection}}
-	assert.True(t, r.Done(codat.StepCompany))
-	assert.True(t, r.Done(codat.StepConnection))
-	assert.False(t, r.Done(codat.StepAuthorize))
+	assert.True(t, r.HasStep(codat.StepCompany))
+	assert.True(t, r.HasStep(codat.StepConnection))
+	assert.False(t, r.HasStep(codat.StepAuthorize))
 }
 
 func TestMigrationErrorText(t *testing.T) {

@@ -221,7 +221,7 @@ func (f *fakeCodat) migrate(ctx context.Context, m codat.Migration) (*codat.Migr
 		return res, &codat.MigrationError{Ref: m.Ref, Step: step, CompanyID: res.CompanyID, ConnectionID: res.ConnectionID, LinkURL: res.LinkURL, Err: err}
 	}
 	do := func(step codat.Step, fn func() error) error {
-		if res.Done(step) {
+		if res.HasStep(step) {
 			return nil
 		}
 		if f.hook != nil {
@@ -292,7 +292,7 @@ func (f *fakeCodat) migrate(ctx context.Context, m codat.Migration) (*codat.Migr
 			return fail(s.step, err)
 		}
 	}
-	if !res.Done(codat.StepVerify) {
+	if !res.HasStep(codat.StepVerify) {
 		res.Steps = append(res.Steps, codat.StepVerify)
 	}
 	if m.Sync != codat.SyncNone {

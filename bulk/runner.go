@@ -739,19 +739,19 @@ func accountFilter(ctx context.Context, idx *index, st Store) func(ref string) b
 // reconcile the recorded state, plus the requests of the steps not done.
 func remainingRequests(res *codat.MigrationResult, mode codat.SyncMode) int {
 	n := 1
-	if !res.Done(codat.StepCompany) {
+	if !res.HasStep(codat.StepCompany) {
 		n++
 	}
-	if !res.Done(codat.StepConnection) {
+	if !res.HasStep(codat.StepConnection) {
 		n++
 	}
-	if !res.Done(codat.StepAuthorize) {
+	if !res.HasStep(codat.StepAuthorize) {
 		n++
 	}
-	if mode != codat.SyncNone && !res.Done(codat.StepSync) {
+	if mode != codat.SyncNone && !res.HasStep(codat.StepSync) {
 		n++
 	}
-	if mode == codat.SyncWait && !res.Done(codat.StepWait) {
+	if mode == codat.SyncWait && !res.HasStep(codat.StepWait) {
 		n += EstimatedWaitPolls
 	}
 	return n
@@ -1185,7 +1185,7 @@ func (x *run) work(jb *job) {
 				if jb.resume != nil || !nothingWritten(res, err) {
 					jb.resume = res
 				}
-				jb.relink = jb.relink && !res.Done(codat.StepAuthorize)
+				jb.relink = jb.relink && !res.HasStep(codat.StepAuthorize)
 				continue
 			}
 		}
@@ -1429,7 +1429,7 @@ func (x *run) migrateOne(jb *job) (ReportRow, *codat.MigrationResult, error) {
 			if err := record(&snap, jb.journaled+jb.sent+snap.Requests); err != nil {
 				return err
 			}
-			if jb.canary && snap.Done(codat.StepSync) && !snap.Done(codat.StepWait) {
+			if jb.canary && snap.HasStep(codat.StepSync) && !snap.HasStep(codat.StepWait) {
 				x.canaryWaits()
 			}
 			return nil
@@ -1463,14 +1463,14 @@ func (x *run) migrateOne(jb *job) (ReportRow, *codat.MigrationResult, error) {
 	if canaryFailed {
 		rr.Status, rr.ErrorClass = StatusFailed, "canary"
 		rr.Error = fmt.Sprintf("canary ended with connection status %q, first sync waited for: %t, data types in error: %v",
-			res.Status, res.Done(codat.StepWait), res.SyncErrors)
+			res.Status, res.HasStep(codat.StepWait), res.SyncErrors)
 	}
 	jmu.Lock()
 	if jerr == nil {
 		steps := append([]codat.Step(nil), res.Steps...)
 		var e *Record
 		if err == nil {
-			if !res.Done(codat.StepDone) {
+			if !res.HasStep(codat.StepDone) {
 				steps = append(steps, codat.StepDone)
 			}
 			e = line(string(codat.StepDone), res, steps, total)
@@ -1545,7 +1545,7 @@ func isPrefix(prefix, steps []codat.Step) bool {
 // canaryPassed: the connection is Linked and the first sync of every data
 // type completed without error.
 func canaryPassed(res *codat.MigrationResult) bool {
-	return res.Status.Is(codat.StatusLinked) && (res.Done(codat.StepWait) || res.AlreadyMigrated) && len(res.SyncErrors) == 0
+	return res.Status.Is(codat.StatusLinked) && (res.HasStep(codat.StepWait) || res.AlreadyMigrated) && len(res.SyncErrors) == 0
 }
 
 // outcome classifies a migration's result for the report.
