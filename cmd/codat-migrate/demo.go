@@ -93,61 +93,123 @@ func (c speedClock) Now() time.Time {
 	return c.start.Add(time.Since(c.real) * time.Duration(c.speed))
 }
 
+// demoRun is one run of the demo: its files, its fake Codat and where it
+// writes.
+type demoRun struct {
+	a                                    *app
+	c                                    *command
+	o                                    demoOptions
+	w                                    io.Writer
+	dir, exportPath, journal, reportPath string
+	srv                                  *codattest.Server
+	clk                                  speedClock
+	reg                                  *integrations.Registry
+	input                                bulk.Input
+	client                               *codat.Client
+}
+
+// demo runs the demo's steps in order: the sample export, validate, plan,
+// the migration, what the fake saw, and a rerun that sends nothing twice.
 func (a *app) demo(c *command, o demoOptions) int {
 	began := time.Now()
-	w := a.stdout
-	dir := o.dir
-	if dir == "" {
-		d, err := os.MkdirTemp("", "codat-migrate-demo-*")
-		if err != nil {
-			a.errorf(c, "%v", err)
-			return exitFatal
-		}
-		dir = d
-	} else if err := os.MkdirAll(dir, 0o700); err != nil {
+	d := &demoRun{a: a, c: c, o: o, w: a.stdout, reg: integrations.Default()}
+	if err := d.prepareDir(); err != nil {
 		a.errorf(c, "%v", err)
 		return exitFatal
 	}
-	exportPath := filepath.Join(dir, "export."+o.format)
-	journal := exportPath + ".journal"
-	reportPath := exportPath + ".report.csv"
-	for _, p := range []string{journal, reportPath} {
-		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
-			a.errorf(c, "%v", err)
-			return exitFatal
-		}
-	}
-
-	// The fake Codat, on a clock that runs demoClockSpeed times faster than
-	// real time.
-	clk := speedClock{start: time.Now(), real: time.Now(), speed: demoClockSpeed}
-	srv, err := codattest.Start(
-		codattest.WithClock(clk),
-		codattest.WithQuota(codattest.DefaultQuota()),
-		codattest.WithRejectedToken(demoRejectedToken),
-		codattest.WithLatency(o.latency),
-		codattest.WithSeed(7),
-	)
-	if err != nil {
+	if err := d.startFake(); err != nil {
 		a.errorf(c, "starting the fake Codat: %v", err)
 		return exitFatal
 	}
-	defer srv.Close()
-
-	fmt.Fprintln(w, "codat-migrate demo: a complete token migration against a fake Codat running in this process.")
-	fmt.Fprintln(w, "No API key, no network: nothing leaves this machine.")
-	fmt.Fprintf(w, "Fake Codat at %s: %d requests a day (Codat's quota with no active company yet), clock %d× real time.\n\n",
-		srv.URL(), srv.QuotaStatus().Limit, demoClockSpeed)
-
-	// 1. The sample export.
-	reg := integrations.Default()
-	ex, err := generateSample(exportPath, reg, sampleOptions{Customers: o.customers, Format: o.format, Seed: 2024,
-		Now: time.Now(), RejectedToken: demoRejectedToken})
-	if err != nil {
+	defer d.srv.Close()
+	d.intro()
+	if err := d.sample(); err != nil {
 		a.errorf(c, "writing the sample export: %v", err)
 		return exitFatal
 	}
-	fmt.Fprintf(w, "1. Sample export: %d customers → %s\n", ex.Rows, exportPath)
+	if err := d.validate(); err != nil {
+		a.errorf(c, "validate: %v", err)
+		return exitFatal
+	}
+	client, err := codat.NewClient(d.srv.APIKey(), codat.WithBaseURL(d.srv.URL()),
+		codat.WithUserAgent(userAgent()))
+	if err != nil {
+		a.errorf(c, "%v", err)
+		return exitFatal
+	}
+	d.client = client
+	if err := d.plan(); err != nil {
+		a.errorf(c, "plan: %v", err)
+		return exitFatal
+	}
+	code := d.migrate()
+	if code != exitOK && code != exitRowsFailed && code != exitQuota {
+		return code
+	}
+	if code == exitQuota {
+		return d.quotaSpent()
+	}
+	d.rerun()
+	d.outro(time.Since(began))
+	return exitOK
+}
+
+// prepareDir makes the demo's directory (a new temporary one unless
+// --dir) and removes the journal and report of an earlier demo in it.
+func (d *demoRun) prepareDir() error {
+	d.dir = d.o.dir
+	if d.dir == "" {
+		dir, err := os.MkdirTemp("", "codat-migrate-demo-*")
+		if err != nil {
+			return err
+		}
+		d.dir = dir
+	} else if err := os.MkdirAll(d.dir, 0o700); err != nil {
+		return err
+	}
+	d.exportPath = filepath.Join(d.dir, "export."+d.o.format)
+	d.journal = d.exportPath + ".journal"
+	d.reportPath = d.exportPath + ".report.csv"
+	for _, p := range []string{d.journal, d.reportPath} {
+		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+// startFake starts the fake Codat, on a clock that runs demoClockSpeed
+// times faster than real time.
+func (d *demoRun) startFake() error {
+	d.clk = speedClock{start: time.Now(), real: time.Now(), speed: demoClockSpeed}
+	srv, err := codattest.Start(
+		codattest.WithClock(d.clk),
+		codattest.WithQuota(codattest.DefaultQuota()),
+		codattest.WithRejectedToken(demoRejectedToken),
+		codattest.WithLatency(d.o.latency),
+		codattest.WithSeed(7),
+	)
+	d.srv = srv
+	return err
+}
+
+func (d *demoRun) intro() {
+	fmt.Fprintln(d.w, "codat-migrate demo: a complete token migration against a fake Codat running in this process.")
+	fmt.Fprintln(d.w, "No API key, no network: nothing leaves this machine.")
+	fmt.Fprintf(d.w, "Fake Codat at %s: %d requests a day (Codat's quota with no active company yet), clock %d× real time.\n\n",
+		d.srv.URL(), d.srv.QuotaStatus().Limit, demoClockSpeed)
+}
+
+// sample is step 1: it writes the sample export and lists its rows wrong
+// on purpose.
+func (d *demoRun) sample() error {
+	w := d.w
+	ex, err := generateSample(d.exportPath, d.reg, sampleOptions{Customers: d.o.customers, Format: d.o.format, Seed: 2024,
+		Now: time.Now(), RejectedToken: demoRejectedToken})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "1. Sample export: %d customers → %s\n", ex.Rows, d.exportPath)
 	fmt.Fprintf(w, "   %s\n", platformMix(ex.Platforms))
 	fmt.Fprintln(w, "   It holds live-looking tokens, so it is written mode 0600. Wrong on purpose:")
 	lines := make([]int, 0, len(ex.Special))
@@ -159,68 +221,79 @@ func (a *app) demo(c *command, o demoOptions) int {
 		fmt.Fprintf(w, "     line %-4d %s\n", l, ex.Special[l])
 	}
 	fmt.Fprintln(w)
+	d.input = bulk.FileInput(d.exportPath, bulk.Format(d.o.format))
+	d.input.Name = filepath.Base(d.exportPath)
+	return nil
+}
 
-	input := bulk.FileInput(exportPath, bulk.Format(o.format))
-	input.Name = filepath.Base(exportPath)
-
-	// 2. Validate, offline.
+// validate is step 2: every row checked offline.
+func (d *demoRun) validate() error {
+	w := d.w
 	fmt.Fprintln(w, "2. Validate (offline: every row checked, nothing sent)")
 	lister := &badRowLister{next: bulk.DiscardReport, w: indentWriter{w: w, prefix: "     "}}
-	vr := &bulk.Runner{Registry: reg}
-	vsum, err := vr.Validate(context.Background(), input, lister)
+	vr := &bulk.Runner{Registry: d.reg}
+	vsum, err := vr.Validate(context.Background(), d.input, lister)
 	if err != nil {
-		a.errorf(c, "validate: %v", err)
-		return exitFatal
+		return err
 	}
 	fmt.Fprintf(w, "   %d valid, %d invalid, %d duplicate; %d requests sent\n\n", vsum.Count(bulk.StatusValid),
-		vsum.Count(bulk.StatusInvalid), vsum.Count(bulk.StatusDuplicate), srv.RequestCount())
+		vsum.Count(bulk.StatusInvalid), vsum.Count(bulk.StatusDuplicate), d.srv.RequestCount())
+	return nil
+}
 
-	// 3. Plan.
-	client, err := codat.NewClient(srv.APIKey(), codat.WithBaseURL(srv.URL()),
-		codat.WithUserAgent(userAgent()))
-	if err != nil {
-		a.errorf(c, "%v", err)
-		return exitFatal
+// runner is the demo's migration runner.
+func (d *demoRun) runner() *bulk.Runner {
+	canary := d.o.canary
+	if canary == 0 {
+		canary = -1
 	}
-	runner := func() *bulk.Runner {
-		canary := o.canary
-		if canary == 0 {
-			canary = -1
-		}
-		return &bulk.Runner{Client: client, Registry: reg, JournalPath: journal, Concurrency: o.concurrency,
-			Canary: canary, Sync: codat.SyncQueue, WaitInterval: 100 * time.Millisecond,
-			// The fake's minute passes 60 times faster, and so does its
-			// per-minute limit: pacing to real minutes would only slow
-			// the demo down.
-			RequestsPerMinute: -1}
-	}
-	fmt.Fprintln(w, "3. Plan (read-only: one GET /companies, the account check, which also reads the quota)")
-	plan, err := runner().Plan(context.Background(), input)
-	if err != nil {
-		a.errorf(c, "plan: %v", err)
-		return exitFatal
-	}
-	printPlan(w, plan, "", "   ", clk.Now())
-	fmt.Fprintln(w)
+	return &bulk.Runner{Client: d.client, Registry: d.reg, JournalPath: d.journal, Concurrency: d.o.concurrency,
+		Canary: canary, Sync: codat.SyncQueue, WaitInterval: 100 * time.Millisecond,
+		// The fake's minute passes 60 times faster, and so does its
+		// per-minute limit: pacing to real minutes would only slow
+		// the demo down.
+		RequestsPerMinute: -1}
+}
 
-	// 4. Canary, then the rest.
-	fmt.Fprintf(w, "4. Migrate: a canary of %d first (it waits for its first sync), then the rest, %d at a time\n", o.canary, o.concurrency)
+// plan is step 3.
+func (d *demoRun) plan() error {
+	fmt.Fprintln(d.w, "3. Plan (read-only: one GET /companies, the account check, which also reads the quota)")
+	plan, err := d.runner().Plan(context.Background(), d.input)
+	if err != nil {
+		return err
+	}
+	printPlan(d.w, plan, "", "   ", d.clk.Now())
+	fmt.Fprintln(d.w)
+	return nil
+}
+
+// migrate is steps 4 and 5: the canary, then the rest, then what the fake
+// Codat saw. It returns the run's exit code.
+func (d *demoRun) migrate() int {
+	w := d.w
+	fmt.Fprintf(w, "4. Migrate: a canary of %d first (it waits for its first sync), then the rest, %d at a time\n", d.o.canary, d.o.concurrency)
 	fmt.Fprintln(w, "   Each company: POST /companies → POST …/connections → PUT …/authorization → POST …/data/all")
-	before := srv.RequestCount()
-	res := a.execRun(runSpec{
-		cmd: c, noResume: true, runner: runner(), input: input,
-		reportPath: reportPath, client: client, quiet: o.quiet, interval: 2 * time.Second,
-		indent: "   ", out: w, now: clk.Now,
+	before := d.srv.RequestCount()
+	res := d.a.execRun(runSpec{
+		cmd: d.c, noResume: true, runner: d.runner(), input: d.input,
+		reportPath: d.reportPath, client: d.client, quiet: d.o.quiet, interval: 2 * time.Second,
+		indent: "   ", out: w, now: d.clk.Now,
 	})
 	if res.code != exitOK && res.code != exitRowsFailed && res.code != exitQuota {
 		return res.code
 	}
 	fmt.Fprintln(w)
+	d.saw(before)
+	return res.code
+}
 
-	// 5. What the fake Codat saw.
+// saw is step 5: the requests the fake received since before, by route,
+// its companies and connections, and its quota.
+func (d *demoRun) saw(before int) {
+	w := d.w
 	fmt.Fprintln(w, "5. What Codat saw")
-	fmt.Fprintf(w, "   %d requests for the migration:\n", srv.RequestCount()-before)
-	log := srv.RequestLog()
+	fmt.Fprintf(w, "   %d requests for the migration:\n", d.srv.RequestCount()-before)
+	log := d.srv.RequestLog()
 	if before <= len(log) {
 		log = log[before:]
 	}
@@ -228,7 +301,7 @@ func (a *app) demo(c *command, o demoOptions) int {
 		fmt.Fprintf(w, "     %5d  %s\n", rc.n, rc.route)
 	}
 	linked, deauth := 0, 0
-	for _, cn := range srv.AllConnections() {
+	for _, cn := range d.srv.AllConnections() {
 		switch cn.Status {
 		case codattest.StatusLinked:
 			linked++
@@ -236,41 +309,49 @@ func (a *app) demo(c *command, o demoOptions) int {
 			deauth++
 		}
 	}
-	fmt.Fprintf(w, "   %d companies, %d connections Linked, %d Deauthorized (the rejected token)\n", srv.CompanyCount(), linked, deauth)
-	q := srv.QuotaStatus()
+	fmt.Fprintf(w, "   %d companies, %d connections Linked, %d Deauthorized (the rejected token)\n", d.srv.CompanyCount(), linked, deauth)
+	q := d.srv.QuotaStatus()
 	fmt.Fprintf(w, "   Quota: %d of %d used today (%.0f%%); tomorrow's limit grows with every linked company\n\n",
 		q.Used, q.Limit, 100*float64(q.Used)/float64(max(q.Limit, 1)))
-	if res.code == exitQuota {
-		fmt.Fprintln(w, "The day's quota ran out before every row was migrated. In a real migration, rerun the same")
-		fmt.Fprintln(w, "'codat-migrate migrate' command after the reset: the journal makes it resume where it stopped")
-		fmt.Fprintln(w, "(or pass --wait to sleep until the reset). The demo's fake Codat forgets everything when the demo ends.")
-		fmt.Fprintf(w, "Everything is in %s.\n", dir)
-		return exitQuota
-	}
+}
 
-	// 6. Run again: the journal makes it a no-op.
-	fmt.Fprintln(w, "6. Run the same migration again (same journal): nothing is sent twice")
-	before = srv.RequestCount()
-	rerunReport := exportPath + ".rerun.report.csv"
-	res2 := a.execRun(runSpec{
-		cmd: c, noResume: true, runner: runner(), input: input,
-		reportPath: rerunReport, client: client, quiet: true, indent: "   ", out: io.Discard, now: clk.Now,
+// quotaSpent ends a demo whose migration ran out of the day's quota.
+func (d *demoRun) quotaSpent() int {
+	w := d.w
+	fmt.Fprintln(w, "The day's quota ran out before every row was migrated. In a real migration, rerun the same")
+	fmt.Fprintln(w, "'codat-migrate migrate' command after the reset: the journal makes it resume where it stopped")
+	fmt.Fprintln(w, "(or pass --wait to sleep until the reset). The demo's fake Codat forgets everything when the demo ends.")
+	fmt.Fprintf(w, "Everything is in %s.\n", d.dir)
+	return exitQuota
+}
+
+// rerun is step 6: the same migration again, which the journal makes a
+// no-op.
+func (d *demoRun) rerun() {
+	fmt.Fprintln(d.w, "6. Run the same migration again (same journal): nothing is sent twice")
+	before := d.srv.RequestCount()
+	res := d.a.execRun(runSpec{
+		cmd: d.c, noResume: true, runner: d.runner(), input: d.input,
+		reportPath: d.exportPath + ".rerun.report.csv", client: d.client, quiet: true, indent: "   ", out: io.Discard, now: d.clk.Now,
 	})
-	if res2.summary != nil {
-		fmt.Fprintf(w, "   %d requests sent; %d rows already migrated, %d token-rejected rows not resent\n\n",
-			srv.RequestCount()-before, res2.summary.Count(bulk.StatusAlreadyMigrated), res2.summary.Count(bulk.StatusTokenRejected))
+	if res.summary != nil {
+		fmt.Fprintf(d.w, "   %d requests sent; %d rows already migrated, %d token-rejected rows not resent\n\n",
+			d.srv.RequestCount()-before, res.summary.Count(bulk.StatusAlreadyMigrated), res.summary.Count(bulk.StatusTokenRejected))
 	}
+}
 
-	fmt.Fprintf(w, "Done in %s. Everything is in %s:\n", time.Since(began).Round(100*time.Millisecond), dir)
-	fmt.Fprintf(w, "  %-22s the sample export (CSV: ref, company_name, platform, description, tag:*, one column per field)\n", filepath.Base(exportPath))
-	fmt.Fprintf(w, "  %-22s one line per input row: status, Codat IDs, re-link URL, error\n", filepath.Base(reportPath))
-	fmt.Fprintf(w, "  %-22s the journal: step transitions, IDs and token fingerprints only\n", filepath.Base(journal))
+// outro lists the demo's files and what to run next.
+func (d *demoRun) outro(took time.Duration) {
+	w := d.w
+	fmt.Fprintf(w, "Done in %s. Everything is in %s:\n", took.Round(100*time.Millisecond), d.dir)
+	fmt.Fprintf(w, "  %-22s the sample export (CSV: ref, company_name, platform, description, tag:*, one column per field)\n", filepath.Base(d.exportPath))
+	fmt.Fprintf(w, "  %-22s one line per input row: status, Codat IDs, re-link URL, error\n", filepath.Base(d.reportPath))
+	fmt.Fprintf(w, "  %-22s the journal: step transitions, IDs and token fingerprints only\n", filepath.Base(d.journal))
 	fmt.Fprintln(w, "\nNext, with your own export:")
 	fmt.Fprintln(w, "  codat-migrate integrations                       the platforms and the fields each needs")
 	fmt.Fprintln(w, "  codat-migrate validate --input export.csv        offline checks")
 	fmt.Fprintln(w, "  CODAT_API_KEY=… codat-migrate plan --input export.csv")
 	fmt.Fprintln(w, "  CODAT_API_KEY=… codat-migrate migrate --input export.csv")
-	return exitOK
 }
 
 // platformMix is "QuickBooks Online 70, Xero 50, …", largest first.
