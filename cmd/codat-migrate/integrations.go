@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -60,16 +61,7 @@ integrations are enabled.`,
 			return a.exitForSetupError(c, err)
 		}
 		if fs.NArg() == 1 {
-			p, ok := reg.Lookup(fs.Arg(0))
-			if !ok {
-				a.errorf(c, "unknown platform %q: 'codat-migrate integrations' lists them; --spec adds one", fs.Arg(0))
-				return exitRowsFailed
-			}
-			if asJSON {
-				return a.printJSON(c, platformJSON(p, nil))
-			}
-			printPlatform(a, p)
-			return exitOK
+			return a.integration(c, reg, fs.Arg(0), asJSON)
 		}
 		var account map[string]codat.Integration
 		if remote {
@@ -77,77 +69,119 @@ integrations are enabled.`,
 			if err != nil {
 				return a.exitForSetupError(c, err)
 			}
-			account = map[string]codat.Integration{}
-			for in, err := range client.Integrations.All(context.Background(), &codat.ListOptions{PageSize: 500}) {
-				if err != nil {
-					a.errorf(c, "listing the account's integrations: %v", err)
-					return exitFatal
-				}
-				account[in.Key] = in
+			if account, err = accountIntegrations(client); err != nil {
+				a.errorf(c, "listing the account's integrations: %v", err)
+				return exitFatal
 			}
 		}
-		platforms := reg.Platforms()
-		if asJSON {
-			out := make([]any, 0, len(platforms))
-			for _, p := range platforms {
-				var in *codat.Integration
-				if account != nil {
-					if i, ok := account[p.Key]; ok {
-						in = &i
-					}
-				}
-				out = append(out, platformJSON(p, in))
-			}
-			return a.printJSON(c, out)
-		}
-		tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-		header := "KEY\tNAME\tTYPE\tEVIDENCE\t"
-		if account != nil {
-			header += "IN ACCOUNT\t"
-		}
-		fmt.Fprintln(tw, header+"FIELDS ([optional])")
-		for _, p := range platforms {
-			row := fmt.Sprintf("%s\t%s\t%s\t%s\t", p.Key, p.Name, p.SourceType, p.Evidence)
-			if account != nil {
-				row += enabledLabel(account, p.Key) + "\t"
-			}
-			fmt.Fprintln(tw, row+fieldList(p))
-		}
-		tw.Flush()
-		counts := map[integrations.Evidence]int{}
-		for _, p := range platforms {
-			counts[p.Evidence]++
-		}
-		fmt.Fprintf(a.stdout, "\n%d platforms: %d documented, %d inferred, %d doubtful, %d loaded.\n", len(platforms),
-			counts[integrations.Documented], counts[integrations.Inferred], counts[integrations.Doubtful], counts[integrations.Loaded])
-		if account != nil {
-			var unknown []string
-			for k, in := range account {
-				if _, ok := reg.Lookup(k); !ok && in.Enabled {
-					unknown = append(unknown, fmt.Sprintf("%s (%s)", k, in.Name))
-				}
-			}
-			sort.Strings(unknown)
-			if len(unknown) > 0 {
-				fmt.Fprintf(a.stdout, "Enabled in the account but unknown here (add them with --spec): %s\n", strings.Join(unknown, ", "))
-			}
-		}
-		if counts[integrations.Inferred] > 0 {
-			fmt.Fprintln(a.stdout, "Inferred field names may be rejected by Codat: load Codat's Postman collection with --spec, and keep the canary on.")
-		}
-		var doubtful []string
-		for _, p := range platforms {
-			if p.Evidence == integrations.Doubtful {
-				doubtful = append(doubtful, fmt.Sprintf("%s (%s)", p.Name, p.Key))
-			}
-		}
-		if len(doubtful) > 0 {
-			fmt.Fprintf(a.stdout, "Doubtful: Codat's documentation points to another credential for %s; load the real body with --spec before migrating them.\n",
-				strings.Join(doubtful, ", "))
-		}
-		return exitOK
+		return a.integrations(c, reg, account, asJSON)
 	}
 	return c
+}
+
+// integration shows one platform, by key or name, in detail.
+func (a *app) integration(c *command, reg *integrations.Registry, name string, asJSON bool) int {
+	p, ok := reg.Lookup(name)
+	if !ok {
+		a.errorf(c, "unknown platform %q: 'codat-migrate integrations' lists them; --spec adds one", name)
+		return exitRowsFailed
+	}
+	if asJSON {
+		return a.printJSON(c, platformJSON(p, nil))
+	}
+	printPlatform(a, p)
+	return exitOK
+}
+
+// accountIntegrations lists the integrations of the client's Codat
+// account, by key.
+func accountIntegrations(client *codat.Client) (map[string]codat.Integration, error) {
+	account := map[string]codat.Integration{}
+	for in, err := range client.Integrations.All(context.Background(), &codat.ListOptions{PageSize: 500}) {
+		if err != nil {
+			return nil, err
+		}
+		account[in.Key] = in
+	}
+	return account, nil
+}
+
+// integrations lists every platform reg knows, as a table with notes or as
+// JSON, with what the account has enabled when account is not nil.
+func (a *app) integrations(c *command, reg *integrations.Registry, account map[string]codat.Integration, asJSON bool) int {
+	platforms := reg.Platforms()
+	if asJSON {
+		out := make([]any, 0, len(platforms))
+		for _, p := range platforms {
+			var in *codat.Integration
+			if account != nil {
+				if i, ok := account[p.Key]; ok {
+					in = &i
+				}
+			}
+			out = append(out, platformJSON(p, in))
+		}
+		return a.printJSON(c, out)
+	}
+	printIntegrationsTable(a.stdout, platforms, account)
+	printIntegrationsNotes(a.stdout, reg, platforms, account)
+	return exitOK
+}
+
+// printIntegrationsTable writes one line per platform, with an IN ACCOUNT
+// column when account is not nil.
+func printIntegrationsTable(w io.Writer, platforms []integrations.Platform, account map[string]codat.Integration) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	header := "KEY\tNAME\tTYPE\tEVIDENCE\t"
+	if account != nil {
+		header += "IN ACCOUNT\t"
+	}
+	fmt.Fprintln(tw, header+"FIELDS ([optional])")
+	for _, p := range platforms {
+		row := fmt.Sprintf("%s\t%s\t%s\t%s\t", p.Key, p.Name, p.SourceType, p.Evidence)
+		if account != nil {
+			row += enabledLabel(account, p.Key) + "\t"
+		}
+		fmt.Fprintln(tw, row+fieldList(p))
+	}
+	tw.Flush()
+}
+
+// printIntegrationsNotes writes the counts by evidence level, the
+// account's enabled integrations reg does not know, and warnings for the
+// inferred and doubtful platforms.
+func printIntegrationsNotes(w io.Writer, reg *integrations.Registry, platforms []integrations.Platform, account map[string]codat.Integration) {
+	counts := map[integrations.Evidence]int{}
+	for _, p := range platforms {
+		counts[p.Evidence]++
+	}
+	fmt.Fprintf(w, "\n%d platforms: %d documented, %d inferred, %d doubtful, %d loaded.\n", len(platforms),
+		counts[integrations.Documented], counts[integrations.Inferred], counts[integrations.Doubtful], counts[integrations.Loaded])
+	if account != nil {
+		var unknown []string
+		for k, in := range account {
+			if _, ok := reg.Lookup(k); !ok && in.Enabled {
+				unknown = append(unknown, fmt.Sprintf("%s (%s)", k, in.Name))
+			}
+		}
+		sort.Strings(unknown)
+		if len(unknown) > 0 {
+			fmt.Fprintf(w, "Enabled in the account but unknown here (add them with --spec): %s\n", strings.Join(unknown, ", "))
+		}
+	}
+	if counts[integrations.Inferred] > 0 {
+		fmt.Fprintln(w, "Inferred field names may be rejected by Codat: load Codat's Postman collection with --spec, and keep the canary on.")
+	}
+	var doubtful []string
+	for _, p := range platforms {
+		if p.Evidence == integrations.Doubtful {
+			doubtful = append(doubtful, fmt.Sprintf("%s (%s)", p.Name, p.Key))
+		}
+	}
+	if len(doubtful) > 0 {
+		fmt.Fprintf(w, "Doubtful: Codat's documentation points to another credential for %s; load the real body with --spec before migrating them.\n",
+			strings.Join(doubtful, ", "))
+	}
 }
 
 func enabledLabel(account map[string]codat.Integration, key string) string {
