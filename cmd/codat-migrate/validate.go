@@ -5,9 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"sync"
 
 	"github.com/codat-migrate/codat/bulk"
+	"github.com/codat-migrate/codat/integrations"
 )
 
 func validateCommand() *command {
@@ -68,40 +70,48 @@ refused with the reason. A CSV record is at most 1 MiB and a field 16 KiB.`,
 		if err != nil {
 			return a.exitForSetupError(c, err)
 		}
-		var rep bulk.ReportWriter = bulk.DiscardReport
-		if report != "" {
-			if rep, err = bulk.CreateReport(report); err != nil {
-				return a.exitForSetupError(c, err)
-			}
-		}
-		lister := &badRowLister{next: rep, w: a.stdout}
-		r := &bulk.Runner{Registry: reg, Logger: logger}
-		sum, err := r.Validate(context.Background(), in.bulkInput(), lister)
-		if cerr := rep.Close(); cerr != nil && err == nil {
-			err = cerr
-		}
-		if err != nil {
-			a.errorf(c, "%v", err)
-			return exitFatal
-		}
-		bad := sum.Rows - sum.Count(bulk.StatusValid)
-		fmt.Fprintf(a.stdout, "%s: %d rows, %d valid", in.Name, sum.Rows, sum.Count(bulk.StatusValid))
-		if n := sum.Count(bulk.StatusInvalid); n > 0 {
-			fmt.Fprintf(a.stdout, ", %d invalid", n)
-		}
-		if n := sum.Count(bulk.StatusDuplicate); n > 0 {
-			fmt.Fprintf(a.stdout, ", %d duplicate", n)
-		}
-		fmt.Fprintln(a.stdout, "; nothing was sent")
-		if report != "" {
-			fmt.Fprintf(a.stdout, "Report: %s\n", absPath(report))
-		}
-		if bad > 0 {
-			return exitRowsFailed
-		}
-		return exitOK
+		return a.validate(c, in, reg, logger, report)
 	}
 	return c
+}
+
+// validate checks every row of in offline, lists the rows that are not
+// valid, writes them all to report when it is not "", and prints the
+// counts.
+func (a *app) validate(c *command, in *inputFile, reg *integrations.Registry, logger *slog.Logger, report string) int {
+	var rep bulk.ReportWriter = bulk.DiscardReport
+	if report != "" {
+		var err error
+		if rep, err = bulk.CreateReport(report); err != nil {
+			return a.exitForSetupError(c, err)
+		}
+	}
+	lister := &badRowLister{next: rep, w: a.stdout}
+	r := &bulk.Runner{Registry: reg, Logger: logger}
+	sum, err := r.Validate(context.Background(), in.bulkInput(), lister)
+	if cerr := rep.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	if err != nil {
+		a.errorf(c, "%v", err)
+		return exitFatal
+	}
+	bad := sum.Rows - sum.Count(bulk.StatusValid)
+	fmt.Fprintf(a.stdout, "%s: %d rows, %d valid", in.Name, sum.Rows, sum.Count(bulk.StatusValid))
+	if n := sum.Count(bulk.StatusInvalid); n > 0 {
+		fmt.Fprintf(a.stdout, ", %d invalid", n)
+	}
+	if n := sum.Count(bulk.StatusDuplicate); n > 0 {
+		fmt.Fprintf(a.stdout, ", %d duplicate", n)
+	}
+	fmt.Fprintln(a.stdout, "; nothing was sent")
+	if report != "" {
+		fmt.Fprintf(a.stdout, "Report: %s\n", absPath(report))
+	}
+	if bad > 0 {
+		return exitRowsFailed
+	}
+	return exitOK
 }
 
 // badRowLister prints each row that is not valid as it is reported.
