@@ -392,3 +392,31 @@ func TestE2EAbsurdResetIsDistrusted(t *testing.T) {
 		})
 	}
 }
+
+// The same tenant under a new ref in a later export, with another journal:
+// the account check finds the tenant's tag on the company of the first
+// export's ref, and the row is reported duplicate with nothing sent for it.
+func TestE2ETenantAcrossExports(t *testing.T) {
+	e := newE2E(t)
+	e.r.Canary = -1
+	first := csvHeader + csvRow("crm-1", 4620000001) + csvRow("crm-2", 4620000002)
+	_, err := e.r.Run(context.Background(), BytesInput("june.csv", FormatCSV, []byte(first)), &memReport{})
+	require.NoError(t, err)
+	require.Len(t, e.srv.CompaniesWithTag(codat.TenantTagKey, codat.TenantTag("qhyg", "4620000001")), 1,
+		"the company carries its tenant's tag")
+
+	// A new export, a new journal: crm-100 is crm-1's QuickBooks realm.
+	e.r.JournalPath = t.TempDir() + "/july.journal"
+	later := csvHeader + csvRow("crm-100", 4620000001) + csvRow("crm-3", 4620000003)
+	rep := &memReport{}
+	_, err = e.r.Run(context.Background(), BytesInput("july.csv", FormatCSV, []byte(later)), rep)
+	require.NoError(t, err)
+	dup := rep.byRef("crm-100")
+	require.Len(t, dup, 1)
+	assert.Equal(t, StatusDuplicate, dup[0].Status)
+	assert.Contains(t, dup[0].Error, `"crm-1"`, "the report names the ref that holds the tenant in Codat")
+	assert.Equal(t, StatusMigrated, rep.byRef("crm-3")[0].Status)
+	assert.Empty(t, e.srv.CompaniesWithTag(codat.RefTagKey, "crm-100"), "no company for the duplicate")
+	assert.Equal(t, 3, e.srv.CompanyCount(), "one company created by the later export: crm-3's")
+	assert.Equal(t, 3, e.srv.ConnectionCount())
+}

@@ -82,11 +82,14 @@ type index struct {
 	// first such row's line: that row alone may be continued from the
 	// journal (see classifier.invalid). Sorted by ref after seal.
 	invalidRefs []invalidRef
-	rows        int // records, valid or not
-	invalid     int
-	repeats     int // rows that repeat an earlier one exactly
-	conflts     int // rows in a conflict
-	valid       int
+	// tags holds the 64-bit prefixes of the valid rows' tenant tags
+	// (codat.TenantTag), sorted after seal, for the account check.
+	tags    []uint64
+	rows    int // records, valid or not
+	invalid int
+	repeats int // rows that repeat an earlier one exactly
+	conflts int // rows in a conflict
+	valid   int
 }
 
 func newIndex() *index { return &index{} }
@@ -98,6 +101,9 @@ func (x *index) add(row Row, c checked) {
 	p := pending{ref: short(refKey(row.Ref)), sig: short(keyOf('s', c.fingerprint+"\x00"+c.tenant)), line: int32(row.Line)}
 	if c.tenant != "" {
 		p.tenant, p.hasTenant = short(tenantKey(c.tenant)), true
+	}
+	if c.tenantID != "" {
+		x.tags = append(x.tags, short(tagKey(codat.TenantTag(c.platformKey, c.tenantID))))
 	}
 	x.pending = append(x.pending, p)
 }
@@ -182,6 +188,14 @@ func (x *index) seal() {
 		}
 	}
 	x.invalidRefs = slices.Clip(inv)
+	slices.Sort(x.tags)
+	x.tags = slices.Clip(slices.Compact(x.tags))
+}
+
+// hasTenantTag reports whether a valid row's tenant has the tenant tag tag.
+func (x *index) hasTenantTag(tag string) bool {
+	_, ok := slices.BinarySearch(x.tags, short(tagKey(tag)))
+	return ok
 }
 
 // ref looks up a ref (a 64-bit prefix) after seal.

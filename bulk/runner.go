@@ -121,7 +121,7 @@ type Runner struct {
 	migrate  func(ctx context.Context, m codat.Migration) (*codat.MigrationResult, error)
 	quota    func() codat.Quota
 	probe    func(ctx context.Context) (codat.Quota, error)
-	listRefs func(ctx context.Context, keep func(ref string) bool) (map[key]struct{}, int, error)
+	listRefs func(ctx context.Context, keep accountKeep) (map[key]string, int, error)
 
 	// ctl is the signal of Stop (see control).
 	ctl *stopControl
@@ -209,23 +209,39 @@ func (r *Runner) settings() settings {
 	return s
 }
 
+// accountKeep selects what the account check keeps of the listing: refs
+// (codat.RefTagKey tags) and tenant tags (codat.TenantTagKey).
+type accountKeep struct {
+	ref    func(ref string) bool
+	tenant func(tag string) bool
+}
+
+// tagKey is the key of a tenant tag (codat.TenantTag) in the account
+// check's map.
+func tagKey(tag string) key { return keyOf('g', tag) }
+
 // clientRefs lists every company of the account through c, 5,000 a page,
-// and returns the refs (codat.RefTagKey tags) that keep accepts, as keys,
-// with the requests the listing took.
-func clientRefs(c *codat.Client) func(ctx context.Context, keep func(ref string) bool) (map[key]struct{}, int, error) {
-	return func(ctx context.Context, keep func(ref string) bool) (map[key]struct{}, int, error) {
+// and returns, with the requests the listing took, the refs keep.ref
+// accepts (refKey(ref) → "") and the tenant tags keep.tenant accepts
+// (tagKey(tag) → the ref of the company that carries it).
+func clientRefs(c *codat.Client) func(ctx context.Context, keep accountKeep) (map[key]string, int, error) {
+	return func(ctx context.Context, keep accountKeep) (map[key]string, int, error) {
 		// The listing's own requests, counted from what it read: the
 		// client's counter also counts the migrations in flight meanwhile.
 		seen := 0
 		pages := func() int { return seen/codat.MaxPageSize + 1 }
-		found := map[key]struct{}{}
+		found := map[key]string{}
 		for co, err := range c.Companies.All(ctx, &codat.ListOptions{PageSize: codat.MaxPageSize}) {
 			if err != nil {
 				return nil, pages(), err
 			}
 			seen++
-			if ref := co.Tags[codat.RefTagKey]; ref != "" && keep(ref) {
-				found[refKey(ref)] = struct{}{}
+			ref := co.Tags[codat.RefTagKey]
+			if ref != "" && keep.ref(ref) {
+				found[refKey(ref)] = ""
+			}
+			if tag := co.Tags[codat.TenantTagKey]; tag != "" && ref != "" && keep.tenant != nil && keep.tenant(tag) {
+				found[tagKey(tag)] = ref
 			}
 		}
 		if seen > 0 && seen%codat.MaxPageSize == 0 {
@@ -276,7 +292,9 @@ type classifier struct {
 	// inCodat holds the input refs that the journal does not know and that
 	// a company in Codat is tagged with (see Runner.SkipAccountCheck); nil
 	// when the account was not checked.
-	inCodat map[key]struct{}
+	// It also maps the tenant tags of input rows found on a company in Codat
+	// (tagKey) to that company's ref.
+	inCodat map[key]string
 	// checkAccount, when set, is the account check: classify calls it once,
 	// at the first row to migrate that the journal does not know, and it
 	// sets inCodat.
@@ -345,6 +363,13 @@ func (cl *classifier) classify(row Row, rowErr *RowError) (verdict, error) {
 		if f := cl.checkAccount; f != nil {
 			cl.checkAccount = nil
 			f()
+		}
+		if holder, found := cl.inCodat[tagKey(codat.TenantTag(c.platformKey, c.tenantID))]; found && c.tenantID != "" && holder != row.Ref {
+			// The tenant was migrated under another ref (another export, a
+			// lost journal): a second company would share its grant.
+			rep.Status, rep.ErrorClass = StatusDuplicate, "duplicate"
+			rep.Error = fmt.Sprintf("the same %s tenant is already in Codat under ref %q; not migrated twice", c.platformLabel(), holder)
+			return verdict{out: &rep}, nil
 		}
 		if _, found := cl.inCodat[refKey(row.Ref)]; found {
 			// Migrated (or started) by a run with another journal: Migrate
@@ -722,16 +747,19 @@ func (r *Runner) Plan(ctx context.Context, in Input) (*Plan, error) {
 
 // accountFilter returns the refs the account check keeps: those of valid
 // input rows that the journal (if any) does not know.
-func accountFilter(ctx context.Context, idx *index, st Store) func(ref string) bool {
-	return func(ref string) bool {
-		if !idx.hasRef(ref) {
-			return false
-		}
-		if st == nil {
-			return true
-		}
-		e, _ := st.Get(ctx, ref)
-		return e == nil
+func accountFilter(ctx context.Context, idx *index, st Store) accountKeep {
+	return accountKeep{
+		ref: func(ref string) bool {
+			if !idx.hasRef(ref) {
+				return false
+			}
+			if st == nil {
+				return true
+			}
+			e, _ := st.Get(ctx, ref)
+			return e == nil
+		},
+		tenant: idx.hasTenantTag,
 	}
 }
 
@@ -1416,6 +1444,7 @@ func (x *run) migrateOne(jb *job) (ReportRow, *codat.MigrationResult, error) {
 		Ref:          row.Ref,
 		Company:      codat.CreateCompanyRequest{Name: row.CompanyName, Description: row.Description, Tags: row.Tags},
 		Auth:         jb.c.auth,
+		TenantID:     jb.c.tenantID,
 		Sync:         mode,
 		Resume:       jb.resume,
 		Relink:       jb.relink,

@@ -30,6 +30,7 @@ type checked struct {
 	platformName string // "Xero", for messages
 	fingerprint  string // of the platform key and every field, never a value
 	tenant       string // platform key + tenant identity, "" when unknown
+	tenantID     string // the tenant identity alone (codat.Migration.TenantID)
 }
 
 // checkRow validates a row offline: the fields Codat needs, the tag limits,
@@ -85,7 +86,7 @@ func checkRow(reg *integrations.Registry, row Row) (checked, error) {
 		c.platformName = p.Name
 	}
 	if t, ok := integrations.TenantID(auth); ok && t != "" {
-		c.tenant = c.platformKey + "\x00" + t
+		c.tenant, c.tenantID = c.platformKey+"\x00"+t, t
 	}
 	return c, nil
 }
