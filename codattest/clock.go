@@ -12,11 +12,11 @@ type Clock interface {
 	Now() time.Time
 }
 
-// RealClock is the wall clock; it is the default.
-type RealClock struct{}
+// realClock is the wall clock; it is the default.
+type realClock struct{}
 
 // Now returns time.Now().
-func (RealClock) Now() time.Time { return time.Now() }
+func (realClock) Now() time.Time { return time.Now() }
 
 // FakeClock is a Clock that moves only when told to, so a test can run a
 // whole day of quota, or a sync's progress, in microseconds. It is safe for

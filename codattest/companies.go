@@ -93,13 +93,13 @@ func cleanName(s string) string {
 	}, s)
 }
 
-func validationItem(item, msg, validator string) ErrorValidationItem {
-	return ErrorValidationItem{ItemID: item, Message: msg, ValidatorName: validator}
+func validationItem(item, msg, validator string) errorValidationItem {
+	return errorValidationItem{ItemID: item, Message: msg, ValidatorName: validator}
 }
 
 // checkTags applies the contract's tag limits.
-func checkTags(tags map[string]string) []ErrorValidationItem {
-	var errs []ErrorValidationItem
+func checkTags(tags map[string]string) []errorValidationItem {
+	var errs []errorValidationItem
 	if len(tags) > maxTags {
 		errs = append(errs, validationItem("tags", fmt.Sprintf("A company can have at most %d tags; %d were given", maxTags, len(tags)), "MaxProperties"))
 	}
@@ -132,7 +132,7 @@ func (s *Server) parseCompanyBody(body []byte, requireName bool) (companyBody, *
 		r := s.errorReply(http.StatusBadRequest, err.Error(), nil)
 		return b, &r
 	}
-	var errs []ErrorValidationItem
+	var errs []errorValidationItem
 	if b.Name != nil {
 		clean := cleanName(*b.Name)
 		if strings.TrimSpace(clean) == "" {
@@ -144,7 +144,7 @@ func (s *Server) parseCompanyBody(body []byte, requireName bool) (companyBody, *
 	}
 	errs = append(errs, checkTags(b.Tags)...)
 	if len(errs) > 0 {
-		r := s.errorReply(http.StatusBadRequest, "The company is not valid", &ErrorValidation{Errors: errs, Warnings: []ErrorValidationItem{}})
+		r := s.errorReply(http.StatusBadRequest, "The company is not valid", &errorValidation{Errors: errs, Warnings: []errorValidationItem{}})
 		return b, &r
 	}
 	return b, nil

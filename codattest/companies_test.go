@@ -191,7 +191,7 @@ func TestListCompaniesPaging(t *testing.T) {
 
 	r := c.do("GET", "/companies", nil)
 	require.Equal(t, 200, r.status)
-	p := decode[Page[Company]](t, r)
+	p := decode[pageBody[Company]](t, r)
 	assert.Equal(t, 1, p.PageNumber)
 	assert.Equal(t, 100, p.PageSize)
 	assert.Equal(t, 7, p.TotalResults)
@@ -205,7 +205,7 @@ func TestListCompaniesPaging(t *testing.T) {
 	for page := 1; page <= 3; page++ {
 		r = c.do("GET", q("/companies", "page", fmt.Sprint(page), "pageSize", "3"), nil)
 		require.Equal(t, 200, r.status)
-		p = decode[Page[Company]](t, r)
+		p = decode[pageBody[Company]](t, r)
 		assert.Equal(t, page, p.PageNumber)
 		assert.Equal(t, 7, p.TotalResults)
 		for _, co := range p.Results {
@@ -228,7 +228,7 @@ func TestListCompaniesPaging(t *testing.T) {
 	// Past the end: an empty page, not an error.
 	r = c.do("GET", q("/companies", "page", "9", "pageSize", "3"), nil)
 	require.Equal(t, 200, r.status)
-	p = decode[Page[Company]](t, r)
+	p = decode[pageBody[Company]](t, r)
 	assert.Empty(t, p.Results)
 	assert.NotNil(t, p.Results, "results is [] not null")
 	assert.Equal(t, 7, p.TotalResults)
@@ -254,7 +254,7 @@ func TestListCompaniesFilters(t *testing.T) {
 	names := func(r *tresp) []string {
 		t.Helper()
 		require.Equal(t, 200, r.status, r.String())
-		p := decode[Page[Company]](t, r)
+		p := decode[pageBody[Company]](t, r)
 		assert.Equal(t, len(p.Results), p.TotalResults)
 		var out []string
 		for _, co := range p.Results {
@@ -294,7 +294,7 @@ func TestListCompaniesFilters(t *testing.T) {
 
 	// The current link keeps the filter.
 	r := c.do("GET", q("/companies", "tags", "region=uk", "pageSize", "1"), nil)
-	p := decode[Page[Company]](t, r)
+	p := decode[pageBody[Company]](t, r)
 	assert.Equal(t, 2, p.TotalResults)
 	require.NotNil(t, p.Links.Next)
 	assert.Equal(t, "/companies?page=2&pageSize=1&tags=region%3Duk", p.Links.Next.Href)

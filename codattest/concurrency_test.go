@@ -100,7 +100,7 @@ func TestConcurrentClients(t *testing.T) {
 					errs <- fmt.Errorf("list: %v %v", r, err)
 					continue
 				}
-				var p Page[Company]
+				var p pageBody[Company]
 				if err := json.Unmarshal(r.body, &p); err != nil || p.TotalResults > 1 {
 					errs <- fmt.Errorf("tag lookup: %v, %d companies", err, p.TotalResults)
 				}

@@ -63,9 +63,9 @@ func (s *Server) createConnection(c *call) reply {
 		return *bad
 	}
 	if b.PlatformKey == nil || !isPlatformKey(*b.PlatformKey) {
-		return s.errorReply(http.StatusBadRequest, "platformKey must be four lowercase letters", &ErrorValidation{
-			Errors:   []ErrorValidationItem{validationItem("platformKey", "platformKey must match [a-z]{4}", "Pattern")},
-			Warnings: []ErrorValidationItem{}})
+		return s.errorReply(http.StatusBadRequest, "platformKey must be four lowercase letters", &errorValidation{
+			Errors:   []errorValidationItem{validationItem("platformKey", "platformKey must match [a-z]{4}", "Pattern")},
+			Warnings: []errorValidationItem{}})
 	}
 	in := s.cfg.integrations[*b.PlatformKey]
 	if in == nil {
@@ -133,7 +133,7 @@ func (s *Server) unlinkConnection(c *call) reply {
 
 // parseAuthBody decodes a flat JSON object of strings. Problems name the
 // field, never its value.
-func parseAuthBody(body []byte) (map[string]string, []ErrorValidationItem, string) {
+func parseAuthBody(body []byte) (map[string]string, []errorValidationItem, string) {
 	t := bytes.TrimSpace(body)
 	if len(t) == 0 || t[0] != '{' {
 		return nil, nil, "The authorization body must be a JSON object of strings"
@@ -151,7 +151,7 @@ func parseAuthBody(body []byte) (map[string]string, []ErrorValidationItem, strin
 	}
 	sort.Strings(keys)
 	out := make(map[string]string, len(raw))
-	var errs []ErrorValidationItem
+	var errs []errorValidationItem
 	for _, k := range keys {
 		v := bytes.TrimSpace(raw[k])
 		var str string
@@ -203,13 +203,13 @@ func (s *Server) updateAuthorization(c *call) reply {
 	}
 	body, verrs, msg := parseAuthBody(c.body)
 	if msg != "" {
-		var v *ErrorValidation
+		var v *errorValidation
 		if len(verrs) > 0 {
-			v = &ErrorValidation{Errors: verrs, Warnings: []ErrorValidationItem{}}
+			v = &errorValidation{Errors: verrs, Warnings: []errorValidationItem{}}
 		}
 		return s.errorReply(http.StatusBadRequest, msg, v)
 	}
-	var missing []ErrorValidationItem
+	var missing []errorValidationItem
 	for _, f := range in.required {
 		if strings.TrimSpace(body[f]) == "" {
 			missing = append(missing, validationItem(f, "Field "+f+" is required for "+in.wire.Name, "Required"))
@@ -217,7 +217,7 @@ func (s *Server) updateAuthorization(c *call) reply {
 	}
 	if len(missing) > 0 {
 		return s.errorReply(http.StatusBadRequest, "The authorization body is missing required fields",
-			&ErrorValidation{Errors: missing, Warnings: []ErrorValidationItem{}})
+			&errorValidation{Errors: missing, Warnings: []errorValidationItem{}})
 	}
 	rejected := s.rejects(in, body)
 	fp := Fingerprint(body)

@@ -89,7 +89,7 @@ func (s *Server) refreshAll(c *call) reply {
 // 404 when no connection supports the type.
 func (s *Server) refreshDataType(c *call) reply {
 	dataType := c.params[1]
-	if !IsDataType(dataType) {
+	if !isDataType(dataType) {
 		return s.errorReply(http.StatusBadRequest, dataType+" is not a data type", nil)
 	}
 	q := c.r.URL.Query()

@@ -205,22 +205,22 @@ func TestPullOperationHistory(t *testing.T) {
 	require.Equal(t, 204, c.do("POST", "/companies/"+co.ID+"/data/all", nil).status)
 	base := "/companies/" + co.ID + "/data/history"
 
-	p := decode[Page[PullOperation]](t, c.do("GET", base, nil))
+	p := decode[pageBody[PullOperation]](t, c.do("GET", base, nil))
 	assert.Equal(t, 6, p.TotalResults)
 	require.Len(t, p.Results, 6)
 	assert.Equal(t, "invoices", p.Results[0].DataType)
 	assert.Equal(t, base, p.Links.Self.Href)
 
-	p = decode[Page[PullOperation]](t, c.do("GET", q(base, "pageSize", "4", "page", "2"), nil))
+	p = decode[pageBody[PullOperation]](t, c.do("GET", q(base, "pageSize", "4", "page", "2"), nil))
 	assert.Len(t, p.Results, 2)
 	assert.Equal(t, 6, p.TotalResults)
 
-	p = decode[Page[PullOperation]](t, c.do("GET", q(base, "query", "status=Complete"), nil))
+	p = decode[pageBody[PullOperation]](t, c.do("GET", q(base, "query", "status=Complete"), nil))
 	assert.Equal(t, 3, p.TotalResults)
-	p = decode[Page[PullOperation]](t, c.do("GET", q(base, "query", "status!=Complete&&dataType=bills"), nil))
+	p = decode[pageBody[PullOperation]](t, c.do("GET", q(base, "query", "status!=Complete&&dataType=bills"), nil))
 	require.Equal(t, 1, p.TotalResults)
 	assert.Equal(t, PullQueued, p.Results[0].Status)
-	p = decode[Page[PullOperation]](t, c.do("GET", q(base, "orderBy", "-requested", "pageSize", "1"), nil))
+	p = decode[pageBody[PullOperation]](t, c.do("GET", q(base, "orderBy", "-requested", "pageSize", "1"), nil))
 	assert.Equal(t, PullQueued, p.Results[0].Status, "newest first")
 
 	assert.Equal(t, 400, c.do("GET", q(base, "query", "isCompleted=true"), nil).status)
@@ -232,12 +232,12 @@ func TestPullOperationHistory(t *testing.T) {
 	// A company that never pulled has an empty status and history.
 	fresh := c.createCompany("Fresh", nil)
 	assert.JSONEq(t, `{}`, string(c.do("GET", "/companies/"+fresh.ID+"/dataStatus", nil).body))
-	assert.Equal(t, 0, decode[Page[PullOperation]](t, c.do("GET", "/companies/"+fresh.ID+"/data/history", nil)).TotalResults)
+	assert.Equal(t, 0, decode[pageBody[PullOperation]](t, c.do("GET", "/companies/"+fresh.ID+"/data/history", nil)).TotalResults)
 }
 
 func TestIntegrations(t *testing.T) {
 	_, _, c := newFake(t, WithIntegration(Integration{Key: "abcd", Name: "Acme Books", SourceType: SourceAccounting, Enabled: true, IsBeta: true}))
-	p := decode[Page[Integration]](t, c.do("GET", "/integrations", nil))
+	p := decode[pageBody[Integration]](t, c.do("GET", "/integrations", nil))
 	assert.Equal(t, len(builtinIntegrations)+1, p.TotalResults)
 	keys := map[string]Integration{}
 	for _, in := range p.Results {
@@ -264,11 +264,11 @@ func TestIntegrations(t *testing.T) {
 	got := decode[Integration](t, c.do("GET", "/integrations/gbol", nil))
 	assert.Equal(t, keys["gbol"], got)
 
-	p = decode[Page[Integration]](t, c.do("GET", q("/integrations", "pageSize", "10", "page", "2"), nil))
+	p = decode[pageBody[Integration]](t, c.do("GET", q("/integrations", "pageSize", "10", "page", "2"), nil))
 	assert.Len(t, p.Results, 10)
 	assert.NotNil(t, p.Links.Next)
 	assert.NotNil(t, p.Links.Previous)
-	p = decode[Page[Integration]](t, c.do("GET", q("/integrations", "query", "sourceType=Banking", "orderBy", "key"), nil))
+	p = decode[pageBody[Integration]](t, c.do("GET", q("/integrations", "query", "sourceType=Banking", "orderBy", "key"), nil))
 	require.Equal(t, 3, p.TotalResults)
 	assert.Equal(t, []string{"dxfm", "suuo", "upvr"}, []string{p.Results[0].Key, p.Results[1].Key, p.Results[2].Key})
 

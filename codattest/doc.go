@@ -70,7 +70,7 @@
 //
 // Companies, Company, CompaniesWithTag, Connections, Connection,
 // AllConnections, PullOperations and DataStatuses show the state as a GET
-// would; Requests is the request log (method, path, route, status,
+// would; RequestLog is the request log (method, path, route, status,
 // Idempotency-Key, time, replay and fault; never bodies, query strings or
 // credentials), bounded by WithRequestLog; QuotaStatus, ACC, FaultsFired and
 // IdempotencyKeys expose the accounting. SetConnectionStatus simulates a
@@ -99,9 +99,13 @@
 // each fires always, N times, or with a probability drawn from the seeded
 // generator (WithSeed). ClearFaults removes them.
 //
-// # Standalone
+// # Starting a server
 //
-// Serve, Start, WithAddr and FlagOptions run the fake as a process (the
-// `codat-migrate fake` command). It serves plain HTTP with no security and
-// therefore refuses any address that is not loopback.
+// There are two constructors, one server: NewServer for tests (it panics on
+// an invalid option or a failed listen, as httptest.NewServer does) and
+// Start, which returns the error instead, for programs. Both listen on a new
+// 127.0.0.1 port unless WithAddr or WithListener gives another; the fake
+// serves plain HTTP with no security and therefore refuses any address that
+// is not loopback. Close the server when done. The `codat-migrate fake`
+// command is Start behind command-line flags.
 package codattest

@@ -54,10 +54,10 @@ func (k FaultKind) String() string {
 	return fmt.Sprintf("FaultKind(%d)", int(k))
 }
 
-// ParseFaultKind parses the names String returns ("before-commit",
+// parseFaultKind parses the names String returns ("before-commit",
 // "after-commit", "drop-after-commit", "latency", "rate-limit"), and the short
 // forms "before", "after", "drop".
-func ParseFaultKind(s string) (FaultKind, error) {
+func parseFaultKind(s string) (FaultKind, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "before-commit", "before":
 		return FaultBeforeCommit, nil

@@ -185,11 +185,11 @@ func TestFaultValidation(t *testing.T) {
 	assert.Error(t, err)
 
 	for _, k := range []FaultKind{FaultBeforeCommit, FaultAfterCommit, FaultDropAfterCommit, FaultLatency, FaultRateLimit} {
-		back, err := ParseFaultKind(k.String())
+		back, err := parseFaultKind(k.String())
 		require.NoError(t, err)
 		assert.Equal(t, k, back)
 	}
-	_, err = ParseFaultKind("explode")
+	_, err = parseFaultKind("explode")
 	assert.Error(t, err)
 	assert.Equal(t, "FaultKind(42)", FaultKind(42).String())
 }

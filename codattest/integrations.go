@@ -101,8 +101,8 @@ func init() {
 	}
 }
 
-// IsDataType reports whether t is one of the contract's data type keys.
-func IsDataType(t string) bool { return dataTypeEnum[t] }
+// isDataType reports whether t is one of the contract's data type keys.
+func isDataType(t string) bool { return dataTypeEnum[t] }
 
 // integration is one registry entry with what the fake needs to run it.
 type integration struct {

@@ -38,7 +38,7 @@ type config struct {
 
 func defaultConfig() *config {
 	return &config{
-		clock:          RealClock{},
+		clock:          realClock{},
 		quota:          DefaultQuota(),
 		fetchAfter:     time.Second,
 		completeAfter:  5 * time.Second,
@@ -105,7 +105,7 @@ func WithAPIKey(key string) Option {
 }
 
 // WithClock sets the clock that drives pull-operation progress, quota resets,
-// idempotency expiry and returned dates. The default is RealClock.
+// idempotency expiry and returned dates. The default is the wall clock.
 func WithClock(clk Clock) Option {
 	return func(c *config) error {
 		if clk == nil {
@@ -198,7 +198,7 @@ func WithRejectedPlatform(platformKey string) Option {
 func WithDataTypes(platformKey string, types ...string) Option {
 	return func(c *config) error {
 		for _, t := range types {
-			if !IsDataType(t) {
+			if !isDataType(t) {
 				return fmt.Errorf("codattest: WithDataTypes: %q is not a data type of the contract", t)
 			}
 		}

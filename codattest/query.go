@@ -322,11 +322,11 @@ func (p listParams) window(total int) (int, int) {
 }
 
 // page builds the envelope for results out of total, with _links for path.
-func makePage[T any](path string, p listParams, results []T, total int) Page[T] {
+func makePage[T any](path string, p listParams, results []T, total int) pageBody[T] {
 	if results == nil {
 		results = []T{}
 	}
-	href := func(n int) *HalRef {
+	href := func(n int) *halRef {
 		v := url.Values{}
 		v.Set("page", strconv.Itoa(n))
 		v.Set("pageSize", strconv.Itoa(p.pageSize))
@@ -339,10 +339,10 @@ func makePage[T any](path string, p listParams, results []T, total int) Page[T] 
 		if p.hasT {
 			v.Set("tags", p.tags)
 		}
-		return &HalRef{Href: path + "?" + v.Encode()}
+		return &halRef{Href: path + "?" + v.Encode()}
 	}
-	pg := Page[T]{Results: results, PageNumber: p.page, PageSize: p.pageSize, TotalResults: total,
-		Links: Links{Self: HalRef{Href: path}, Current: *href(p.page)}}
+	pg := pageBody[T]{Results: results, PageNumber: p.page, PageSize: p.pageSize, TotalResults: total,
+		Links: pagingLinks{Self: halRef{Href: path}, Current: *href(p.page)}}
 	if p.page*p.pageSize < total {
 		pg.Links.Next = href(p.page + 1)
 	}

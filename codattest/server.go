@@ -180,8 +180,8 @@ type call struct {
 }
 
 // errorReply builds Codat's error body for status.
-func (s *Server) errorReply(status int, msg string, v *ErrorValidation) reply {
-	b, _ := json.Marshal(ErrorMessage{
+func (s *Server) errorReply(status int, msg string, v *errorValidation) reply {
+	b, _ := json.Marshal(errorMessage{
 		StatusCode: status, Service: "PublicApi", Error: msg,
 		CorrelationID: s.ids.correlationID(), Validation: v, CanBeRetried: "Unknown",
 	})

@@ -1,12 +1,7 @@
 package codattest
 
 import (
-	"bufio"
-	"context"
-	"flag"
-	"io"
 	"net"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -130,59 +125,6 @@ func TestLoopbackOnly(t *testing.T) {
 	s.Close()
 }
 
-func TestServeAndFlags(t *testing.T) {
-	fs := flag.NewFlagSet("fake", flag.ContinueOnError)
-	opts := FlagOptions(fs)
-	require.NoError(t, fs.Parse([]string{"-api-key", "k-123", "-seed", "9", "-quota-daily", "7", "-quota-acc", "2",
-		"-latency", "1ms", "-fault-rate", "0.5", "-fault-kinds", "before", "-sync-complete-after", "2s", "-request-log", "5"}))
-	o, err := opts()
-	require.NoError(t, err)
-
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() { done <- Serve(ctx, pw, append(o, WithAddr("127.0.0.1:0"))...); pw.Close() }()
-	br := bufio.NewReader(pr)
-	line1, err := br.ReadString('\n')
-	require.NoError(t, err)
-	line2, err := br.ReadString('\n')
-	require.NoError(t, err)
-	assert.Equal(t, "API key: k-123\n", line2)
-	url := strings.TrimSpace(strings.TrimPrefix(line1, "Fake Codat API listening on "))
-	require.True(t, strings.HasPrefix(url, "http://127.0.0.1:"), line1)
-	go io.Copy(io.Discard, br)
-
-	statuses := map[int]int{}
-	var limit string
-	for i := 0; i < 6; i++ {
-		req, _ := http.NewRequest("GET", url+"/integrations/gbol", nil)
-		req.Header.Set("Authorization", "Basic "+"ay0xMjM=") // base64("k-123")
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		resp.Body.Close()
-		statuses[resp.StatusCode]++
-		limit = resp.Header.Get("X-Rate-Limit-Limit")
-	}
-	assert.Equal(t, "21", limit, "7 × (1 + 2)")
-	assert.Greater(t, statuses[503], 0, "faults at rate 0.5")
-	assert.Greater(t, statuses[200], 0)
-	cancel()
-	require.NoError(t, <-done)
-
-	// Invalid flag values are reported, not panicked on.
-	for _, args := range [][]string{{"-fault-rate", "2"}, {"-quota-daily", "0"}, {"-fault-rate", "0.1", "-fault-kinds", "boom"}, {"-quota-acc", "-1"}} {
-		fs := flag.NewFlagSet("fake", flag.ContinueOnError)
-		opts := FlagOptions(fs)
-		require.NoError(t, fs.Parse(args))
-		o, err := opts()
-		if err == nil {
-			_, err = Start(o...)
-		}
-		assert.Error(t, err, "%v", args)
-	}
-	assert.Error(t, Serve(context.Background(), io.Discard, WithAddr("0.0.0.0:0")))
-}
-
 func TestDefaultsAndSeed(t *testing.T) {
 	a := NewServer()
 	defer a.Close()
@@ -193,7 +135,7 @@ func TestDefaultsAndSeed(t *testing.T) {
 	assert.Len(t, a.APIKey(), 40)
 	assert.Equal(t, a.APIKey(), b.APIKey(), "the default seed is 1")
 	assert.NotEqual(t, a.APIKey(), c.APIKey())
-	assert.IsType(t, RealClock{}, a.Clock())
+	assert.IsType(t, realClock{}, a.Clock())
 	assert.WithinDuration(t, time.Now(), a.Clock().Now(), time.Minute)
 	st := a.QuotaStatus()
 	assert.Equal(t, 1000, st.Limit)

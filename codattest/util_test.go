@@ -61,9 +61,9 @@ func (c *tclient) authorize(companyID, connectionID string, body map[string]stri
 	return decode[Connection](c.t, r)
 }
 
-func errBody(t testing.TB, r *tresp) ErrorMessage {
+func errBody(t testing.TB, r *tresp) errorMessage {
 	t.Helper()
-	e := decode[ErrorMessage](t, r)
+	e := decode[errorMessage](t, r)
 	require.Equal(t, r.status, e.StatusCode, "error body statusCode")
 	require.NotEmpty(t, e.CorrelationID)
 	require.Equal(t, "Unknown", e.CanBeRetried)

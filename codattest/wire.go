@@ -108,54 +108,54 @@ type Integration struct {
 	DataProvidedBy     string `json:"dataProvidedBy,omitempty"`
 }
 
-// ErrorMessage is Codat's error body, sent with every 4xx and 5xx response.
+// errorMessage is Codat's error body, sent with every 4xx and 5xx response.
 // canBeRetried is a string in the contract ("Unknown" in every example).
-type ErrorMessage struct {
+type errorMessage struct {
 	StatusCode        int              `json:"statusCode"`
 	Service           string           `json:"service"`
 	Error             string           `json:"error"`
 	CorrelationID     string           `json:"correlationId"`
-	Validation        *ErrorValidation `json:"validation,omitempty"`
+	Validation        *errorValidation `json:"validation,omitempty"`
 	CanBeRetried      string           `json:"canBeRetried"`
 	DetailedErrorCode int              `json:"detailedErrorCode"`
 }
 
-// ErrorValidation is ErrorMessage.validation: the field-level problems of a
+// errorValidation is errorMessage.validation: the field-level problems of a
 // rejected request body.
-type ErrorValidation struct {
-	Errors   []ErrorValidationItem `json:"errors"`
-	Warnings []ErrorValidationItem `json:"warnings"`
+type errorValidation struct {
+	Errors   []errorValidationItem `json:"errors"`
+	Warnings []errorValidationItem `json:"warnings"`
 }
 
-// ErrorValidationItem is one validation problem. ItemID names the field
+// errorValidationItem is one validation problem. ItemID names the field
 // (for example "name" or "tags.region"); values are never echoed.
-type ErrorValidationItem struct {
+type errorValidationItem struct {
 	ItemID        string `json:"itemId"`
 	Message       string `json:"message"`
 	ValidatorName string `json:"validatorName"`
 }
 
-// Page is Codat's paging envelope (a results array plus PagingInfo), used by
+// pageBody is Codat's paging envelope (a results array plus PagingInfo), used by
 // every list endpoint.
-type Page[T any] struct {
-	Results      []T   `json:"results"`
-	PageNumber   int   `json:"pageNumber"`
-	PageSize     int   `json:"pageSize"`
-	TotalResults int   `json:"totalResults"`
-	Links        Links `json:"_links"`
+type pageBody[T any] struct {
+	Results      []T         `json:"results"`
+	PageNumber   int         `json:"pageNumber"`
+	PageSize     int         `json:"pageSize"`
+	TotalResults int         `json:"totalResults"`
+	Links        pagingLinks `json:"_links"`
 }
 
-// Links is PagingInfo._links: self is the resource without a query; current,
+// pagingLinks is PagingInfo._links: self is the resource without a query; current,
 // next and previous carry the paging query.
-type Links struct {
-	Self     HalRef  `json:"self"`
-	Current  HalRef  `json:"current"`
-	Next     *HalRef `json:"next,omitempty"`
-	Previous *HalRef `json:"previous,omitempty"`
+type pagingLinks struct {
+	Self     halRef  `json:"self"`
+	Current  halRef  `json:"current"`
+	Next     *halRef `json:"next,omitempty"`
+	Previous *halRef `json:"previous,omitempty"`
 }
 
-// HalRef is a hypertext reference: {"href": "/companies?page=2&pageSize=100"}.
-type HalRef struct {
+// halRef is a hypertext reference: {"href": "/companies?page=2&pageSize=100"}.
+type halRef struct {
 	Href string `json:"href"`
 }
 

@@ -45,7 +45,7 @@ Its state lives in memory: stopping it (Ctrl-C) forgets everything.`,
 	}
 	c.run = func(a *app, args []string) int {
 		fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
-		optsFn := codattest.FlagOptions(fs)
+		optsFn := fakeFlagOptions(fs)
 		var addr string
 		var rejected, required multiFlag
 		fs.StringVar(&addr, "addr", "127.0.0.1:8787", "loopback `address` to listen on (port 0 picks a free one)")
