@@ -382,6 +382,7 @@ func TestE2EAbsurdResetIsDistrusted(t *testing.T) {
 				var qe *QuotaError
 				require.ErrorAs(t, err, &qe)
 				assert.False(t, qe.Reset.Before(start), "the reset is ahead")
+				assert.False(t, qe.NotDaily, "X-Rate-Limit-Remaining: 0 is the daily quota")
 				assert.LessOrEqual(t, qe.Reset.Sub(start), codat.MaxResetWait, "not in the year 9999: %s", qe.Reset)
 				assert.Positive(t, sum.Count(StatusPendingQuota))
 				return

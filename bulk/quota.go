@@ -19,10 +19,20 @@ type QuotaError struct {
 	Reset time.Time
 	// Pending is the number of rows left for a rerun.
 	Pending int
+	// NotDaily is set when the stop was for a rate limit that is not known
+	// to be the daily quota: a 429 asking for a wait longer than
+	// MaxRateLimitPause, or repeated 429s without the rate-limit headers
+	// that tell a short limit. Reset is then when that 429 said to retry.
+	NotDaily bool
 }
 
-// Error says when the quota resets and how many rows are pending.
+// Error says when the quota resets (or the rate limit ends) and how many
+// rows are pending.
 func (e *QuotaError) Error() string {
+	if e.NotDaily {
+		return fmt.Sprintf("bulk: Codat refused requests with a rate limit not known to be the daily quota, until %s; %d row(s) pending: rerun with the same journal then",
+			e.Reset.UTC().Format(time.RFC3339), e.Pending)
+	}
 	return fmt.Sprintf("bulk: Codat's daily request quota is spent; it resets at %s; %d row(s) pending: rerun with the same journal then",
 		e.Reset.UTC().Format(time.RFC3339), e.Pending)
 }

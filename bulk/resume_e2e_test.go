@@ -500,6 +500,9 @@ func TestE2EHeaderless429sStopAfterAFewPauses(t *testing.T) {
 	sum, err := e.r.Run(context.Background(), csvInput(csvRow("bare-1", 1), csvRow("bare-2", 2)), rep)
 	var qe *QuotaError
 	require.ErrorAs(t, err, &qe)
+	assert.True(t, qe.NotDaily, "not reported as the daily quota")
+	assert.Contains(t, qe.Error(), "not known to be the daily quota")
+	assert.NotContains(t, qe.Error(), "daily request quota is spent")
 	assert.Equal(t, 2, sum.Count(StatusPendingQuota))
 	assert.LessOrEqual(t, e.requestsTo("POST /companies", ""), maxUnknownPauses+1, "one try per pause, then the stop")
 	assert.Zero(t, e.srv.CompanyCount())

@@ -803,6 +803,9 @@ type stop struct {
 	status Status // of the work rows not attempted
 	err    error
 	reset  time.Time
+	// notDaily marks a stop for pending-quota caused by a long rate limit
+	// that is not known to be the daily quota.
+	notDaily bool
 }
 
 // run is one Run call.
@@ -992,7 +995,7 @@ func (r *Runner) Run(ctx context.Context, in Input, rep ReportWriter) (*Summary,
 	case x.stopped != nil:
 		if x.stopped.status == StatusPendingQuota {
 			_ = st.Append(context.WithoutCancel(ctx), Claim{}, &Record{Time: s.Now(), Event: eventQuota, Reset: &x.stopped.reset})
-			return x.sum, &QuotaError{Reset: x.stopped.reset, Pending: x.sum.Counts[StatusPendingQuota]}
+			return x.sum, &QuotaError{Reset: x.stopped.reset, Pending: x.sum.Counts[StatusPendingQuota], NotDaily: x.stopped.notDaily}
 		}
 		return x.sum, x.stopped.err
 	}
@@ -1273,7 +1276,7 @@ func (x *run) rateLimited(rl codat.RateLimit, pauses int) error {
 	// for ever.
 	if !x.s.WaitForQuota && (reset.Sub(x.s.Now()) > MaxRateLimitPause ||
 		rl.Kind == codat.RateLimitUnknown && pauses > maxUnknownPauses) {
-		x.stopWith(&stop{status: StatusPendingQuota, reset: reset}, false)
+		x.stopWith(&stop{status: StatusPendingQuota, reset: reset, notDaily: true}, false)
 		return errQuotaStop
 	}
 	x.pause.close(later(reset, x.s.Now().Add(pauseFloor(pauses))))
