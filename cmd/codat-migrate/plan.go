@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/codat-migrate/codat"
@@ -42,116 +43,152 @@ requests today).`,
 		var cf connFlags
 		var lf logFlags
 		var inf inputFlags
-		var journal, syncMode string
-		var canary, perMinute int
-		var offline, asJSON, skipAccount bool
-		var sf storeFlags
-		sf.register(fs)
+		var o planOptions
+		o.store.register(fs)
 		cf.register(fs)
 		lf.register(fs)
 		inf.register(fs)
-		fs.StringVar(&journal, "journal", "", "journal `file` of a run to continue (default <input>.journal, read if it exists)")
-		fs.IntVar(&canary, "canary", bulk.DefaultCanary, "canary cohort size, as for migrate (0: none)")
-		fs.StringVar(&syncMode, "sync", "queue", "sync mode, as for migrate: queue, wait or none")
-		fs.IntVar(&perMinute, "requests-per-minute", bulk.DefaultRequestsPerMinute, "request pace, as for migrate")
-		fs.BoolVar(&offline, "offline", false, "send nothing, even with an API key; assume a fresh quota")
-		fs.BoolVar(&skipAccount, "skip-account-check", false, "as for migrate: do not list the account's companies to find refs already in Codat")
-		fs.BoolVar(&asJSON, "json", false, "print the plan as JSON")
+		fs.StringVar(&o.journal, "journal", "", "journal `file` of a run to continue (default <input>.journal, read if it exists)")
+		fs.IntVar(&o.canary, "canary", bulk.DefaultCanary, "canary cohort size, as for migrate (0: none)")
+		fs.StringVar(&o.sync, "sync", "queue", "sync mode, as for migrate: queue, wait or none")
+		fs.IntVar(&o.perMinute, "requests-per-minute", bulk.DefaultRequestsPerMinute, "request pace, as for migrate")
+		fs.BoolVar(&o.offline, "offline", false, "send nothing, even with an API key; assume a fresh quota")
+		fs.BoolVar(&o.skipAccount, "skip-account-check", false, "as for migrate: do not list the account's companies to find refs already in Codat")
+		fs.BoolVar(&o.asJSON, "json", false, "print the plan as JSON")
 		if ok, code := a.parse(c, fs, args); !ok {
 			return code
 		}
-		if err := inf.resolveInput(fs); err != nil {
-			return a.exitForSetupError(c, err)
-		}
-		mode, err := parseSyncMode(syncMode)
-		if err != nil {
-			return a.exitForSetupError(c, err)
-		}
-		if canary < 0 {
-			return a.exitForSetupError(c, usageError{fmt.Errorf("--canary %d: want 0 or more", canary)})
-		}
-		logger, err := lf.logger(a.stderr)
-		if err != nil {
-			return a.exitForSetupError(c, err)
-		}
-		in, err := inf.open(a)
-		if err != nil {
-			return a.exitForSetupError(c, err)
-		}
-		defer in.Close()
-		if journal == "" && !in.Stdin {
-			journal = in.Path + ".journal"
-		}
-		reg, err := loadRegistry(inf.spec, a.stderr)
-		if err != nil {
-			return a.exitForSetupError(c, err)
-		}
-		var client *codat.Client
-		note := ""
-		if offline {
-			note = "offline: assuming a fresh quota (1,000 requests today, no active connected company)"
-		} else {
-			client, err = a.newClient(&cf, logger)
-			switch {
-			case errors.Is(err, errNoAPIKey) && cf.apiKeyFile == "":
-				note = "no API key: assuming a fresh quota (1,000 requests today, no active connected company)"
-				client = nil
-			case err != nil:
-				return a.exitForSetupError(c, err)
-			}
-		}
-		runCanary := canary
-		if runCanary == 0 {
-			runCanary = -1 // bulk: negative means no canary
-		}
-		r := &bulk.Runner{Client: client, Registry: reg, JournalPath: journal, Canary: runCanary, Sync: mode,
-			RequestsPerMinute: perMinute, SkipAccountCheck: skipAccount, Logger: logger}
-		shared, err := sf.resolve(a)
-		if err != nil {
-			return a.exitForSetupError(c, err)
-		}
-		if shared {
-			// The run's state is in the store (read, never changed); a run
-			// not created yet is a fresh start.
-			r.JournalPath = ""
-			st, err := sf.openStore(context.Background(), in, "", "", true)
-			switch {
-			case errors.Is(err, pgstore.ErrNoRun):
-			case err != nil:
-				return a.exitForSetupError(c, err)
-			default:
-				defer st.Close()
-				r.Store = st
-			}
-		}
-		p, err := r.Plan(context.Background(), in.bulkInput())
-		if err != nil {
-			a.errorf(c, "%s", operatorMessage(err))
-			return exitFatal
-		}
-		code := exitOK
-		if p.Valid == 0 {
-			code = exitRowsFailed
-		}
-		if asJSON {
-			if code := a.printJSON(c, planJSON(p)); code != exitOK {
-				return code
-			}
+		return a.plan(c, fs, &cf, &lf, &inf, &o)
+	}
+	return c
+}
+
+// planOptions are plan's own flags.
+type planOptions struct {
+	journal, sync                string
+	canary, perMinute            int
+	offline, asJSON, skipAccount bool
+	store                        storeFlags
+}
+
+// plan checks the flags, reads the export and the run's state (journal or
+// store), and prints what a migration would do.
+func (a *app) plan(c *command, fs *flag.FlagSet, cf *connFlags, lf *logFlags, inf *inputFlags, o *planOptions) int {
+	if err := inf.resolveInput(fs); err != nil {
+		return a.exitForSetupError(c, err)
+	}
+	mode, err := parseSyncMode(o.sync)
+	if err != nil {
+		return a.exitForSetupError(c, err)
+	}
+	if o.canary < 0 {
+		return a.exitForSetupError(c, usageError{fmt.Errorf("--canary %d: want 0 or more", o.canary)})
+	}
+	logger, err := lf.logger(a.stderr)
+	if err != nil {
+		return a.exitForSetupError(c, err)
+	}
+	in, err := inf.open(a)
+	if err != nil {
+		return a.exitForSetupError(c, err)
+	}
+	defer in.Close()
+	journal := o.journal
+	if journal == "" && !in.Stdin {
+		journal = in.Path + ".journal"
+	}
+	reg, err := loadRegistry(inf.spec, a.stderr)
+	if err != nil {
+		return a.exitForSetupError(c, err)
+	}
+	client, note, err := a.planClient(cf, logger, o.offline)
+	if err != nil {
+		return a.exitForSetupError(c, err)
+	}
+	runCanary := o.canary
+	if runCanary == 0 {
+		runCanary = -1 // bulk: negative means no canary
+	}
+	r := &bulk.Runner{Client: client, Registry: reg, JournalPath: journal, Canary: runCanary, Sync: mode,
+		RequestsPerMinute: o.perMinute, SkipAccountCheck: o.skipAccount, Logger: logger}
+	st, err := a.planStore(&o.store, in, r)
+	if err != nil {
+		return a.exitForSetupError(c, err)
+	}
+	if st != nil {
+		defer st.Close()
+	}
+	p, err := r.Plan(context.Background(), in.bulkInput())
+	if err != nil {
+		a.errorf(c, "%s", operatorMessage(err))
+		return exitFatal
+	}
+	return a.showPlan(c, fs, inf.input, p, note, o.asJSON)
+}
+
+// planClient is the client plan reads the account with: nil, with a note
+// saying what the plan assumes instead, with --offline or without an API
+// key.
+func (a *app) planClient(cf *connFlags, logger *slog.Logger, offline bool) (*codat.Client, string, error) {
+	if offline {
+		return nil, "offline: assuming a fresh quota (1,000 requests today, no active connected company)", nil
+	}
+	client, err := a.newClient(cf, logger)
+	switch {
+	case errors.Is(err, errNoAPIKey) && cf.apiKeyFile == "":
+		return nil, "no API key: assuming a fresh quota (1,000 requests today, no active connected company)", nil
+	case err != nil:
+		return nil, "", err
+	}
+	return client, "", nil
+}
+
+// planStore points r at the shared store, when one is given: the run's
+// state is read from it (never changed) instead of the journal. A run not
+// in the store yet is a fresh start: r gets no store and planStore returns
+// nil. The caller closes the store returned.
+func (a *app) planStore(sf *storeFlags, in *inputFile, r *bulk.Runner) (*pgstore.Store, error) {
+	shared, err := sf.resolve(a)
+	if err != nil || !shared {
+		return nil, err
+	}
+	r.JournalPath = ""
+	st, err := sf.openStore(context.Background(), in, "", "", true)
+	switch {
+	case errors.Is(err, pgstore.ErrNoRun):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	r.Store = st
+	return st, nil
+}
+
+// showPlan prints p, as JSON or for people with the migrate command that
+// carries it out, and returns plan's exit code: exitRowsFailed when no row
+// is valid.
+func (a *app) showPlan(c *command, fs *flag.FlagSet, input string, p *bulk.Plan, note string, asJSON bool) int {
+	code := exitOK
+	if p.Valid == 0 {
+		code = exitRowsFailed
+	}
+	if asJSON {
+		if code := a.printJSON(c, planJSON(p)); code != exitOK {
 			return code
-		}
-		printPlan(a.stdout, p, note, "", time.Now())
-		if code != exitOK {
-			fmt.Fprintln(a.stdout, "\nNo row is valid: there is nothing to migrate. Run 'codat-migrate validate' to list the problems.")
-			return code
-		}
-		next, stdinNote := nextMigrate(fs, inf.input)
-		fmt.Fprintf(a.stdout, "\nNext: stop the old system's syncing for these customers, then\n  %s\n", next)
-		if stdinNote != "" {
-			fmt.Fprintf(a.stdout, "  (%s)\n", stdinNote)
 		}
 		return code
 	}
-	return c
+	printPlan(a.stdout, p, note, "", time.Now())
+	if code != exitOK {
+		fmt.Fprintln(a.stdout, "\nNo row is valid: there is nothing to migrate. Run 'codat-migrate validate' to list the problems.")
+		return code
+	}
+	next, stdinNote := nextMigrate(fs, input)
+	fmt.Fprintf(a.stdout, "\nNext: stop the old system's syncing for these customers, then\n  %s\n", next)
+	if stdinNote != "" {
+		fmt.Fprintf(a.stdout, "  (%s)\n", stdinNote)
+	}
+	return code
 }
 
 // planOnlyFlags are plan's flags that migrate does not accept.
