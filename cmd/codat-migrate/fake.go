@@ -72,78 +72,98 @@ Its state lives in memory: stopping it (Ctrl-C) forgets everything.`,
 		if err != nil {
 			return a.exitForSetupError(c, usageError{err})
 		}
-		keySource := "derived from --seed; a made-up key this fake accepts"
-		if fl := fs.Lookup("api-key"); fl != nil && fl.Value.String() != "" {
-			keySource = "as given by --api-key"
-		} else if env := strings.TrimSpace(a.getenv(envAPIKey)); env != "" {
-			opts = append(opts, codattest.WithAPIKey(env))
-			keySource = "the value of " + envAPIKey
-		}
-		for _, v := range rejected {
-			opts = append(opts, codattest.WithRejectedToken(v))
-		}
-		for _, spec := range required {
-			key, fields, ok := strings.Cut(spec, "=")
-			if !ok || key == "" || fields == "" {
-				return a.exitForSetupError(c, usageError{fmt.Errorf("--require-fields %q: want KEY=field1,field2", spec)})
-			}
-			opts = append(opts, codattest.WithRequiredFields(key, strings.Split(fields, ",")...))
-		}
-		clk := &shiftClock{}
-		opts = append(opts, codattest.WithClock(clk))
-
-		if err := checkLoopbackAddr(addr); err != nil {
-			return a.exitForSetupError(c, usageError{err})
-		}
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			a.errorf(c, "%v", err)
-			return exitFatal
-		}
-		if err := checkLoopbackAddr(l.Addr().String()); err != nil {
-			l.Close()
-			a.errorf(c, "%v", err)
-			return exitFatal
-		}
-		srv, err := codattest.Start(opts...)
-		if err != nil {
-			l.Close()
-			return a.exitForSetupError(c, usageError{err})
-		}
-		defer srv.Close()
-		mux := http.NewServeMux()
-		mux.Handle(fakeAdminPrefix, fakeAdmin(srv, clk))
-		mux.Handle("/", srv.Handler())
-		hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		serveErr := make(chan error, 1)
-		go func() { serveErr <- hs.Serve(l) }()
-
-		url := "http://" + l.Addr().String()
-		fmt.Fprintf(a.stdout, "Fake Codat API listening on %s\n", url)
-		if strings.HasPrefix(keySource, "derived") {
-			fmt.Fprintf(a.stdout, "API key: %s (%s)\n", srv.APIKey(), keySource)
-			fmt.Fprintf(a.stdout, "  export %s=%s\n", envAPIKey, srv.APIKey())
-		} else {
-			fmt.Fprintf(a.stdout, "API key: %s\n", keySource)
-		}
-		fmt.Fprintf(a.stdout, "Try: codat-migrate migrate --base-url %s --input export.csv\n", url)
-		fmt.Fprintf(a.stdout, "Controls: POST %s%snext-day, GET %s%sstatus. Ctrl-C stops (the state is lost).\n", url, fakeAdminPrefix, url, fakeAdminPrefix)
-
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
-		select {
-		case <-ctx.Done():
-		case err := <-serveErr:
-			a.errorf(c, "%v", err)
-			return exitFatal
-		}
-		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = hs.Shutdown(shutdown)
-		fmt.Fprintf(a.stdout, "Stopped after %d requests; %d companies forgotten.\n", srv.RequestCount(), srv.CompanyCount())
-		return exitOK
+		return a.fake(c, fs, opts, addr, rejected, required)
 	}
 	return c
+}
+
+// fake serves the fake Codat API and its controls on addr until Ctrl-C.
+func (a *app) fake(c *command, fs *flag.FlagSet, opts []codattest.Option, addr string, rejected, required multiFlag) int {
+	opts, keySource, err := a.fakeOptions(fs, opts, rejected, required)
+	if err != nil {
+		return a.exitForSetupError(c, usageError{err})
+	}
+	clk := &shiftClock{}
+	opts = append(opts, codattest.WithClock(clk))
+
+	if err := checkLoopbackAddr(addr); err != nil {
+		return a.exitForSetupError(c, usageError{err})
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		a.errorf(c, "%v", err)
+		return exitFatal
+	}
+	if err := checkLoopbackAddr(l.Addr().String()); err != nil {
+		l.Close()
+		a.errorf(c, "%v", err)
+		return exitFatal
+	}
+	srv, err := codattest.Start(opts...)
+	if err != nil {
+		l.Close()
+		return a.exitForSetupError(c, usageError{err})
+	}
+	defer srv.Close()
+	mux := http.NewServeMux()
+	mux.Handle(fakeAdminPrefix, fakeAdmin(srv, clk))
+	mux.Handle("/", srv.Handler())
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- hs.Serve(l) }()
+
+	a.fakeBanner("http://"+l.Addr().String(), srv, keySource)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		a.errorf(c, "%v", err)
+		return exitFatal
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = hs.Shutdown(shutdown)
+	fmt.Fprintf(a.stdout, "Stopped after %d requests; %d companies forgotten.\n", srv.RequestCount(), srv.CompanyCount())
+	return exitOK
+}
+
+// fakeOptions adds to opts the API key from the environment (unless
+// --api-key gives one), the rejected tokens and the required fields, and
+// says where the key the fake accepts comes from.
+func (a *app) fakeOptions(fs *flag.FlagSet, opts []codattest.Option, rejected, required multiFlag) ([]codattest.Option, string, error) {
+	keySource := "derived from --seed; a made-up key this fake accepts"
+	if fl := fs.Lookup("api-key"); fl != nil && fl.Value.String() != "" {
+		keySource = "as given by --api-key"
+	} else if env := strings.TrimSpace(a.getenv(envAPIKey)); env != "" {
+		opts = append(opts, codattest.WithAPIKey(env))
+		keySource = "the value of " + envAPIKey
+	}
+	for _, v := range rejected {
+		opts = append(opts, codattest.WithRejectedToken(v))
+	}
+	for _, spec := range required {
+		key, fields, ok := strings.Cut(spec, "=")
+		if !ok || key == "" || fields == "" {
+			return nil, "", fmt.Errorf("--require-fields %q: want KEY=field1,field2", spec)
+		}
+		opts = append(opts, codattest.WithRequiredFields(key, strings.Split(fields, ",")...))
+	}
+	return opts, keySource, nil
+}
+
+// fakeBanner says where the fake listens, the key it accepts (printed
+// only when it is made up) and how to use it.
+func (a *app) fakeBanner(url string, srv *codattest.Server, keySource string) {
+	fmt.Fprintf(a.stdout, "Fake Codat API listening on %s\n", url)
+	if strings.HasPrefix(keySource, "derived") {
+		fmt.Fprintf(a.stdout, "API key: %s (%s)\n", srv.APIKey(), keySource)
+		fmt.Fprintf(a.stdout, "  export %s=%s\n", envAPIKey, srv.APIKey())
+	} else {
+		fmt.Fprintf(a.stdout, "API key: %s\n", keySource)
+	}
+	fmt.Fprintf(a.stdout, "Try: codat-migrate migrate --base-url %s --input export.csv\n", url)
+	fmt.Fprintf(a.stdout, "Controls: POST %s%snext-day, GET %s%sstatus. Ctrl-C stops (the state is lost).\n", url, fakeAdminPrefix, url, fakeAdminPrefix)
 }
 
 // shiftClock is the real clock moved forward by an offset that the
