@@ -418,3 +418,66 @@ func TestRunnersShareTheWork(t *testing.T) {
 	assert.Equal(t, n, srv.CompanyCount(), "one company per ref")
 	assert.Equal(t, n, srv.ConnectionCount(), "one connection per ref")
 }
+
+// A runner that stalls (its lease lapses) loses its refs to another runner;
+// its next journal write is refused, which stops its migration before the
+// next request, and every ref still ends with one company and one
+// connection.
+func TestStalledRunnerIsFenced(t *testing.T) {
+	dsn := testDSN(t)
+	ctx := context.Background()
+	srv := codattest.NewServer(codattest.WithSyncTiming(0, 0), codattest.WithLatency(400*time.Millisecond), codattest.WithoutQuota())
+	defer srv.Close()
+	data := export(3, 1)
+	opts := Options{Run: "stall", InputHash: "h", APIKey: codat.Secret(srv.APIKey()), BaseURL: srv.URL()}
+	client := func() *codat.Client {
+		c, err := codat.NewClient(srv.APIKey(), codat.WithBaseURL(srv.URL()))
+		require.NoError(t, err)
+		return c
+	}
+
+	stalled := opts
+	stalled.Lease = 150 * time.Millisecond
+	a, err := Open(ctx, dsn, stalled)
+	require.NoError(t, err)
+	defer a.Close()
+	close(a.stop) // it never renews: as if its process were frozen between requests
+	<-a.done
+	a.stop = nil
+	repA := &rows{}
+	doneA := make(chan error, 1)
+	go func() {
+		r := &bulk.Runner{Client: client(), Store: a, Concurrency: 3, Canary: -1, RequestsPerMinute: -1, SkipAccountCheck: true}
+		_, err := r.Run(ctx, bulk.BytesInput("export.csv", bulk.FormatCSV, data), repA)
+		doneA <- err
+	}()
+
+	time.Sleep(250 * time.Millisecond) // A's first requests are in flight; its leases have lapsed
+	b, err := Open(ctx, dsn, opts)
+	require.NoError(t, err)
+	defer b.Close()
+	repB := &rows{}
+	r := &bulk.Runner{Client: client(), Store: b, Concurrency: 3, Canary: -1, RequestsPerMinute: -1, SkipAccountCheck: true}
+	_, err = r.Run(ctx, bulk.BytesInput("export.csv", bulk.FormatCSV, data), repB)
+	require.NoError(t, err)
+	require.NoError(t, <-doneA)
+
+	fenced := 0
+	for _, row := range repA.rows {
+		if row.ErrorClass == "claimed" {
+			fenced++
+		}
+	}
+	assert.Positive(t, fenced, "the stalled runner was refused: %+v", repA.rows)
+	migrated := map[string]bool{}
+	for _, rep := range []*rows{repA, repB} {
+		for _, row := range rep.rows {
+			if row.Status == bulk.StatusMigrated || row.Status == bulk.StatusAlreadyMigrated {
+				migrated[row.Ref] = true
+			}
+		}
+	}
+	assert.Len(t, migrated, 3, "every ref finished by one of them")
+	assert.Equal(t, 3, srv.CompanyCount(), "one company per ref")
+	assert.Equal(t, 3, srv.ConnectionCount(), "one connection per ref")
+}
