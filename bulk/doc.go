@@ -50,7 +50,7 @@
 //     token-rejected (with the linkUrl to send the customer to), failed,
 //     incomplete, pending-quota or not-started, with Codat IDs, an error class
 //     and the requests used. CreateReport's file is replaced only once the
-//     run holds the journal (ReportOpener), so a second run refused with
+//     run holds the journal (see ReportWriter), so a second run refused with
 //     ErrJournalLocked leaves the first run's report alone.
 //
 // Plan estimates a run without migrating: the rows of each kind, the requests

@@ -92,6 +92,13 @@ type ReportRow struct {
 // ReportWriter receives one ReportRow per input row. Runner calls Write from
 // one goroutine at a time; the caller closes the writer after Run returns
 // (Close completes the file, e.g. the closing bracket of a JSON array).
+//
+// A writer that also has an Open() error method prepares its destination
+// only when told to: Run calls Open once it holds the journal lock, before
+// the first Write, so that a second run refused with ErrJournalLocked leaves
+// the first run's report alone (Validate calls it before its first Write
+// too). CreateReport's writers have it, and Write opens them itself if Open
+// was not called. A writer that wraps another passes Open on.
 type ReportWriter interface {
 	Write(ReportRow) error
 	Close() error
@@ -225,19 +232,9 @@ func (r *jsonReport) Close() error {
 	return err
 }
 
-// ReportOpener is implemented by a ReportWriter that prepares its
-// destination only when told to: Run calls Open once it holds the journal
-// lock, before the first Write, so that a second run refused with
-// ErrJournalLocked leaves the first run's report alone (Validate calls it
-// before its first Write too). CreateReport's writers implement it; Write
-// opens the writer itself if Open was not called.
-type ReportOpener interface {
-	Open() error
-}
-
-// openReport calls rep's Open, if it has one.
+// openReport calls rep's Open, if it has one (see ReportWriter).
 func openReport(rep ReportWriter) error {
-	if o, ok := rep.(ReportOpener); ok {
+	if o, ok := rep.(interface{ Open() error }); ok {
 		if err := o.Open(); err != nil {
 			return fmt.Errorf("bulk: report: %w", err)
 		}
@@ -250,7 +247,7 @@ func openReport(rep ReportWriter) error {
 // array) or .jsonl/.ndjson. Close also closes the file.
 //
 // The file is checked to be writable at once, but an existing file is not
-// truncated until the writer is opened (ReportOpener: Run does it once it
+// truncated until the writer is opened (see ReportWriter: Run does it once it
 // holds the journal lock) or first written to. Closed without being opened,
 // the writer leaves an existing file as it was and removes a file it
 // created, so a run that never started (ErrJournalLocked: another run is

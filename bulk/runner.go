@@ -848,7 +848,7 @@ type run struct {
 // Run migrates every row of in and writes one ReportRow per row to rep.
 //
 // Before any request it opens and locks the journal, reads the whole input
-// once (duplicates, offline checks) and opens rep (see ReportOpener). Then
+// once (duplicates, offline checks) and opens rep (see ReportWriter). Then
 // it streams the input again: rows that need no request are reported at
 // once; the others are migrated through codat.Client.Migrate, Concurrency
 // at a time, each step transition journaled. The first Canary migrations

@@ -64,10 +64,10 @@ func (t *reportTee) Write(r bulk.ReportRow) error {
 
 func (t *reportTee) Close() error { return t.next.Close() }
 
-// Open passes bulk's ReportOpener call on: the report file is replaced only
-// once the run holds the journal.
+// Open passes on Run's Open call (see bulk.ReportWriter): the report file
+// is replaced only once the run holds the journal.
 func (t *reportTee) Open() error {
-	if o, ok := t.next.(bulk.ReportOpener); ok {
+	if o, ok := t.next.(interface{ Open() error }); ok {
 		return o.Open()
 	}
 	return nil

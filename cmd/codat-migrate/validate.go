@@ -158,9 +158,10 @@ func printNameChanges(w io.Writer, p *bulk.Plan, ind string) {
 
 func (l *badRowLister) Close() error { return nil }
 
-// Open passes bulk's ReportOpener call on to the report file.
+// Open passes on Run's and Validate's Open call (see bulk.ReportWriter) to
+// the report file.
 func (l *badRowLister) Open() error {
-	if o, ok := l.next.(bulk.ReportOpener); ok {
+	if o, ok := l.next.(interface{ Open() error }); ok {
 		return o.Open()
 	}
 	return nil
