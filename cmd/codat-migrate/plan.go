@@ -215,7 +215,7 @@ func nextMigrate(fs *flag.FlagSet, input string) (string, string) {
 		note = "pipe the same export in again; a rerun needs the same --journal to resume"
 	}
 	args = append(args, "--input", input)
-	return commandLine("migrate", args), note
+	return commandLine("migrate", withoutStorePassword(args)), note
 }
 
 // printPlan writes a plan for people.

@@ -264,6 +264,10 @@ func TestMigrateSharedStoreChaos(t *testing.T) {
 			assert.True(t, cns.Results[0].Status.Is(codat.StatusLinked), "ref %s: connection %s", ref, cns.Results[0].Status)
 		}
 	}
+	plan := run(t, runOpts{env: keyEnv()}, "plan", "--input", ex.Path, "--base-url", f.url, "--store", dsn, "--run", runName)
+	assert.Equal(t, exitOK, plan.code, plan)
+	assert.Regexp(t, fmt.Sprintf(`already migrated\s+%d`, customers), plan.stdout, "plan reads the store")
+	outputs = append(outputs, plan.stdout, plan.stderr)
 	st := run(t, runOpts{}, "status", "--store", dsn, "--run", runName)
 	assert.Equal(t, exitOK, st.code, st)
 	assert.Contains(t, st.stdout, fmt.Sprintf("%d refs", customers))
