@@ -268,10 +268,11 @@ func FuzzParseQuota(f *testing.F) {
 		h.Set("X-Rate-Limit-Remaining", remaining)
 		h.Set("X-Rate-Limit-Reset", reset)
 		q, ok := parseQuota(h, now)
-		_, errL := strconv.Atoi(strings.TrimSpace(limit))
-		_, errR := strconv.Atoi(strings.TrimSpace(remaining))
+		// A negative count is ignored like a missing header.
+		l, errL := strconv.Atoi(strings.TrimSpace(limit))
+		r, errR := strconv.Atoi(strings.TrimSpace(remaining))
 		_, okReset := parseReset(reset, now)
-		if want := errL == nil || errR == nil || okReset; ok != want {
+		if want := (errL == nil && l >= 0) || (errR == nil && r >= 0) || okReset; ok != want {
 			t.Fatalf("seen = %v, want %v", ok, want)
 		}
 		if ok && !q.Observed.Equal(now) {
