@@ -14,6 +14,12 @@ type ConnectionsService struct{ client *Client }
 
 var platformKeyPattern = regexp.MustCompile(`^[a-z]{4}$`)
 
+// IsPlatformKey reports whether key has the form of a Codat platform key
+// (an integration's key, e.g. "qhyg"): four lowercase ASCII letters, the
+// contract's platformKey pattern. It does not tell whether Codat knows the
+// integration (see IntegrationsService.Get).
+func IsPlatformKey(key string) bool { return platformKeyPattern.MatchString(key) }
+
 // Create creates a connection to an integration for a company: POST
 // /companies/{companyId}/connections with {"platformKey": …} (200 Connection,
 // normally PendingAuth). Retry class: keyed write (see IdempotencyKey).
@@ -22,7 +28,7 @@ func (s *ConnectionsService) Create(ctx context.Context, companyID, platformKey 
 	if err := requireIDs("Connections.Create", "companyID", companyID); err != nil {
 		return out, err
 	}
-	if !platformKeyPattern.MatchString(platformKey) {
+	if !IsPlatformKey(platformKey) {
 		return out, fmt.Errorf("codat: Connections.Create: platform key %q is not four lowercase letters", oneLine(platformKey, 20))
 	}
 	o, err := applyOptions("Connections.Create", opts)

@@ -174,3 +174,12 @@ func TestConnectionDecodeTolerance(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(`{"id":"c2"}`), &missing))
 	assert.Nil(t, missing.ConnectionInfo)
 }
+
+func TestIsPlatformKey(t *testing.T) {
+	for key, want := range map[string]bool{
+		"qhyg": true, "gbol": true,
+		"": false, "qhy": false, "qhygg": false, "QHYG": false, "qhy1": false, "qh-g": false, "qhyé": false, " qhy": false,
+	} {
+		assert.Equal(t, want, codat.IsPlatformKey(key), "%q", key)
+	}
+}

@@ -32,7 +32,7 @@ func (s *IntegrationsService) All(ctx context.Context, opts *ListOptions) iter.S
 // and is enabled before migrating to it. Retry class: read.
 func (s *IntegrationsService) Get(ctx context.Context, platformKey string) (Integration, error) {
 	var out Integration
-	if !platformKeyPattern.MatchString(platformKey) {
+	if !IsPlatformKey(platformKey) {
 		return out, fmt.Errorf("codat: Integrations.Get: platform key %q is not four lowercase letters", oneLine(platformKey, 20))
 	}
 	err := s.client.do(ctx, call{method: http.MethodGet, path: escapePath("integrations", platformKey), class: classRead}, &out)

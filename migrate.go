@@ -667,7 +667,7 @@ func (r *migrationRun) validate() error {
 			return fmt.Errorf("%w: Auth is nil", ErrInvalidMigration)
 		}
 		key := m.Auth.PlatformKey()
-		if len(key) != 4 || strings.ToLower(key) != key || strings.IndexFunc(key, func(r rune) bool { return r < 'a' || r > 'z' }) >= 0 {
+		if !IsPlatformKey(key) {
 			return fmt.Errorf("%w: platform key %q is not four lowercase letters", ErrInvalidMigration, key)
 		}
 		if _, err := m.Auth.Body(); err != nil {

@@ -152,7 +152,7 @@ func (r *Registry) genericBody(g Generic) (map[string]string, error) {
 	if known {
 		verr.Name = p.Name
 	}
-	if !keyPattern.MatchString(g.Key) {
+	if !codat.IsPlatformKey(g.Key) {
 		verr.Problems = append(verr.Problems, Problem{"platformKey", "must be four lowercase letters"})
 		return nil, verr
 	}

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/codat-migrate/codat"
 )
 
 // migrationFolder is the folder of Codat's Postman collection that holds one
@@ -219,7 +221,7 @@ func walkRequests(items []pmItem, path, folders []string, out *[]pmFound) {
 			continue
 		}
 		var k string
-		if json.Unmarshal(m["platformKey"], &k) == nil && keyPattern.MatchString(k) {
+		if json.Unmarshal(m["platformKey"], &k) == nil && codat.IsPlatformKey(k) {
 			siblingKeys = append(siblingKeys, k)
 		}
 	}
@@ -246,7 +248,7 @@ func walkRequests(items []pmItem, path, folders []string, out *[]pmFound) {
 			name:    it.Name,
 		}
 		for _, kv := range append(u.Variable, u.Query...) {
-			if normalize(kv.Key) == "platformkey" && keyPattern.MatchString(kv.str()) {
+			if normalize(kv.Key) == "platformkey" && codat.IsPlatformKey(kv.str()) {
 				f.keys = append(f.keys, kv.str())
 			}
 		}

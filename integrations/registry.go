@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/codat-migrate/codat"
 )
 
 // Evidence says how sure the registry is of a platform's wire field names.
@@ -445,13 +447,12 @@ func (r *Registry) applyLocked(ps []Platform, renamed map[string]map[string]stri
 }
 
 var (
-	keyPattern       = regexp.MustCompile(`^[a-z]{4}$`)
 	fieldNamePattern = regexp.MustCompile(`^[A-Za-z0-9_.\-]{1,128}$`)
 )
 
 // validatePlatform checks a definition before it enters a registry.
 func validatePlatform(p Platform) error {
-	if !keyPattern.MatchString(p.Key) {
+	if !codat.IsPlatformKey(p.Key) {
 		return fmt.Errorf("platform key %q: must be four lowercase letters", p.Key)
 	}
 	if strings.TrimSpace(p.Name) == "" {

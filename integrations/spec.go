@@ -8,6 +8,8 @@ import (
 	"io"
 	"slices"
 	"strings"
+
+	"github.com/codat-migrate/codat"
 )
 
 type specFile struct {
@@ -78,7 +80,7 @@ func (r *Registry) LoadSpec(rd io.Reader) (Changes, error) {
 		if sp.Key != "" {
 			where += " (" + sp.Key + ")"
 		}
-		if !keyPattern.MatchString(sp.Key) {
+		if !codat.IsPlatformKey(sp.Key) {
 			errs = append(errs, fmt.Errorf("%s: key %q must be four lowercase letters", where, sp.Key))
 			continue
 		}
