@@ -68,6 +68,95 @@
 // every attempt. IsAmbiguous reports a write that may or may not have taken
 // effect, which must be reconciled (looked up) before it is sent again.
 //
+// # Reconciliation and resuming
+//
+// Client.Migrate never creates a second company or connection for one Ref
+// and never sends a token blindly. A write that fails ambiguously
+// (IsAmbiguous) is reconciled with one look-up before anything is written
+// again: the company with GET /companies?tags=migrationRef=<ref> (every page;
+// the tag is compared exactly), the connection by listing the company's
+// connections or reading it. What a look-up that finds nothing means depends
+// on whether the failure was settled:
+//
+//   - Settled: Codat's own finished answer, that is any 5xx except 502 and
+//     504, carrying Codat's error body with a correlationId, from a call none
+//     of whose attempts lost its answer. Nothing is still running at Codat,
+//     so the look-up can be trusted: when it finds nothing, the write is
+//     sent once more. A 5xx spends its Idempotency-Key (Codat replays it to
+//     the same key for 90 minutes), so the step's generation moves on
+//     (MigrationResult.KeyGen) and the new write, or a resume, uses the next
+//     key.
+//   - Not settled: an answer lost to a timeout or a dropped connection (after
+//     the client's retries with the same key), a 502 or 504 from a gateway, a
+//     5xx without Codat's error body, a 409 (the key still in flight) or 422
+//     (the key with another body) after the retries, a 2xx create without an
+//     id, or a 2xx write answer that does not decode. The write may still be
+//     running at Codat, where a look-up cannot see it yet, so when the
+//     look-up finds nothing the call stops with a resumable *MigrationError
+//     instead of risking a duplicate. Refresh tokens rotate, so a token whose
+//     send was not settled is never sent again in the same call; a step is
+//     never recorded without its id.
+//
+// The extra requests each reconciliation costs, beyond the four of the
+// happy path:
+//
+//	company, settled 5xx     +1 look-up; found with this call's CallTagKey
+//	                         (this call's own company, no connection yet):
+//	                         nothing more; found otherwise: +1 list
+//	                         connections; not found: +1 POST /companies
+//	connection, settled 5xx  +1 list connections; not found: +1 POST
+//	token PUT, settled 5xx   +1 GET connection; Linked: continue; otherwise
+//	                         +1 PUT, at most Migration.MaxTokenResends times
+//	token PUT, answer lost   +1 GET connection; Linked: continue; otherwise
+//	                         stop (resumable), no re-send
+//	data/all, settled 5xx    +1 GET dataStatus; a data type in progress: the
+//	                         sync was queued; otherwise +1 POST
+//	keyed POST, answer lost  +1 per retry with the same key (Codat replays
+//	                         the first answer); if that does not settle it,
+//	                         the look-up of a settled 5xx, and stop
+//	                         (resumable) when nothing is found
+//	other unsettled failure  the look-up of a settled 5xx; stop (resumable)
+//	                         when nothing is found (a token PUT is never
+//	                         re-sent)
+//
+// A spent quota (IsQuotaExhausted) is never reconciled: nothing else would be
+// answered either. When the look-up itself is refused with a 429, the error
+// wraps that 429 first, so errors.As and IsQuotaExhausted find it. A look-up
+// that finds more than one company tagged with the Ref fails with
+// ErrDuplicateRef, and so does a company with more than one unlinked
+// connection for the platform: Migrate never picks one silently. Listings
+// stop with an error on a page that repeats an earlier one or beyond what the
+// first page's totalResults allows (plus one); a connection look-up considers
+// at most 1,000 connections. A company the result records that was deleted in
+// Codat meanwhile (its connections read 404) is looked up by Ref and created
+// again with the next key.
+//
+// Every result, including the one returned with an error (never nil),
+// records the steps it completed; pass it back as Migration.Resume to
+// continue. A resume cannot know whether a request was in flight when the
+// earlier call stopped, so it costs one look-up at the first pending step and
+// nothing else beyond the remaining steps:
+//
+//	resume from           look-up it costs, then
+//	nothing done          GET /companies?tags=…; found: list its connections,
+//	(&MigrationResult{    otherwise create it
+//	Ref: ref})
+//	company               list the company's connections; reuse a PendingAuth
+//	                      one, stop on a Linked one, or create one
+//	connection,           GET the connection (none with Relink when the
+//	authorize             result records the platform); Linked: skip the
+//	                      PUT; another platform: ErrPlatformMismatch; an
+//	                      unsettled earlier send (TokenSend) within
+//	                      Migration.SettleWindow: ErrTokenSendUnsettled;
+//	                      otherwise send the token. With Relink the token
+//	                      is sent, unless TokenSent or TokenSend says this
+//	                      migration's token may be installed already: then
+//	                      the GET is made and a Linked connection is kept
+//	verify                none; POST data/all (when AlreadyMigrated, GET
+//	                      dataStatus first)
+//	sync                  none; SyncWait polls dataStatus, otherwise done
+//	done                  none: no request at all
+//
 // # Errors
 //
 // A non-2xx response is an *APIError (status, method, path, Codat's message,

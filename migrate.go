@@ -386,40 +386,11 @@ func ValidateRef(ref string) error {
 // no look-ups. The Migration (Ref, tags, company name, Auth.Body) is validated
 // before anything is sent.
 //
-// Migrate never creates a second company or connection for one Ref. A create
-// that fails ambiguously (IsAmbiguous) is reconciled with one look-up — the
-// company with GET /companies?tags=migrationRef=<ref>, the connection by
-// listing the company's connections — and continues with what it finds. What
-// happens when the look-up finds nothing depends on how the write failed:
-//
-//   - a 5xx that is Codat's own finished answer (any 5xx but 502 and 504,
-//     carrying Codat's error body with a correlationId, from a call none of
-//     whose attempts lost its answer) is settled, so a look-up that finds
-//     nothing shows the write did not take effect: it is sent once more,
-//     with the Idempotency-Key of the next generation;
-//   - a timeout or a dropped connection (after the client's own retries with
-//     the same key), a 502 or 504 from a gateway, or a 5xx without Codat's
-//     error body may leave the write still running at Codat, where a
-//     look-up cannot see it yet, so the call stops with a resumable error
-//     instead of risking a duplicate. Resume after a while.
-//
-// The extra requests each reconciliation costs, beyond the four:
-//
-//	company   5xx          +1 look-up; found with this call's CallTagKey: nothing
-//	                       more; found otherwise: +1 list connections;
-//	                       not found: +1 POST
-//	connection 5xx         +1 list connections; not found: +1 POST
-//	token PUT 5xx          +1 GET connection; not Linked: +1 PUT (MaxTokenResends)
-//	token PUT lost answer  +1 GET connection; not Linked: stop, no re-send
-//	data/all  5xx          +1 GET dataStatus; nothing in progress: +1 POST
-//	keyed POST lost answer +1 per retry with the same key (Codat replays it);
-//	                       if that does not settle it, the 5xx row's look-up,
-//	                       and stop (resumable) when nothing is found
-//	unsettled 5xx          the 5xx row's look-up; stop (resumable) instead of
-//	                       writing again (a token PUT is never re-sent)
-//	409, 422, unusable 2xx the 5xx row's look-up; stop (resumable) when
-//	                       nothing is found (an unusable 2xx: no id, or a
-//	                       body that does not decode)
+// Migrate never creates a second company or connection for one Ref: a
+// write that fails ambiguously is reconciled with one look-up, and what it
+// does when the look-up finds nothing depends on whether the failure was
+// settled. The rule, what each reconciliation costs and what a resume costs
+// are in the package documentation, section "Reconciliation and resuming".
 //
 // Concurrency. Within one process, a Client admits one Migrate call per Ref
 // at a time: a second call for a Ref in flight sends nothing and returns a
@@ -442,10 +413,6 @@ func ValidateRef(ref string) error {
 // ErrPlatformMismatch. An OnStep error stops the call before its next
 // request (ErrOnStep).
 //
-// A spent quota (IsQuotaExhausted) is never reconciled: nothing else would be
-// answered either. When the look-up itself is refused with a 429, the error
-// wraps that 429 first, so errors.As and IsQuotaExhausted find it.
-//
 // A connection found Linked before any token was sent, on a company this
 // migration has no record of, means the customer is already migrated:
 // Migrate sets AlreadyMigrated and sends no token, unless Migration.Relink is
@@ -457,19 +424,8 @@ func ValidateRef(ref string) error {
 //
 // The result is never nil. On error it records every completed step and the
 // error is a *MigrationError; pass the result back as Migration.Resume to
-// continue. Resuming costs one look-up at the first pending step and nothing
-// else beyond the remaining steps:
-//
-//	nothing done            GET /companies?tags=… (if found: also GET …/connections)
-//	company done            GET /companies/{id}/connections
-//	connection done         GET /companies/{id}/connections/{connectionId}
-//	                        (none with Relink when Resume records the
-//	                        platform: the token is sent)
-//	authorize done          GET /companies/{id}/connections/{connectionId}
-//	verify done             none (POST data/all is sent; when AlreadyMigrated,
-//	                        GET /companies/{id}/dataStatus first)
-//	sync done               none (SyncWait polls dataStatus)
-//	done                    none: no request at all
+// continue (one look-up at the first pending step; see "Reconciliation and
+// resuming" in the package documentation).
 //
 // Context cancellation, a spent daily quota (IsQuotaExhausted) and every other
 // failure come back the same way, so a bulk run can stop and resume later.
