@@ -146,6 +146,10 @@ func syntaxReason(err error) string {
 	return "invalid JSON"
 }
 
+// parseJSONLRecord reads one JSONL line into a Row. A line that is not a
+// JSON object is a RowError; so is one with any field of the wrong type or
+// size, or without authorization: the error lists every such problem, by
+// field name and never by value.
 func parseJSONLRecord(line int, raw []byte, ignore map[string]bool) (Row, error) {
 	var top map[string]json.RawMessage
 	if t := jsonType(raw); t != "an object" {
@@ -159,106 +163,130 @@ func parseJSONLRecord(line int, raw []byte, ignore map[string]bool) (Row, error)
 		return Row{}, &RowError{Line: line, Reason: syntaxReason(err)}
 	}
 	row := Row{Line: line}
-	bad := func(reason string) (Row, error) {
-		return Row{}, &RowError{Line: line, Ref: row.Ref, CompanyName: row.CompanyName, Platform: row.Platform, Reason: reason}
-	}
-	var problems []string
+	var p jsonlProblems
 	if v, ok := top["ref"]; ok {
-		s, err := jsonString(v, "ref")
-		if err != nil {
-			problems = append(problems, err.Error())
-		}
-		row.Ref = s
+		row.Ref = p.str(v, "ref")
 	}
 	if v, ok := top["platform"]; ok {
-		s, err := jsonString(v, "platform")
-		if err != nil {
-			problems = append(problems, err.Error())
-		}
-		row.Platform = s
+		row.Platform = p.str(v, "platform")
 	}
 	if v, ok := top["company"]; ok {
-		co, err := jsonObject(v, "company")
-		if err != nil {
-			problems = append(problems, err.Error())
-		}
-		if v, ok := co["name"]; ok {
-			s, err := jsonString(v, "company.name")
-			if err != nil {
-				problems = append(problems, err.Error())
-			}
-			row.CompanyName = s
-		}
-		if v, ok := co["description"]; ok && jsonType(v) != "null" {
-			s, err := jsonString(v, "company.description")
-			if err != nil {
-				problems = append(problems, err.Error())
-			}
-			row.Description = s
-		}
-		if v, ok := co["tags"]; ok && jsonType(v) != "null" {
-			tags, err := jsonObject(v, "company.tags")
-			if err != nil {
-				problems = append(problems, err.Error())
-			}
-			for _, k := range sortedKeys(tags) {
-				s, err := jsonString(tags[k], "company.tags."+safeName(k))
-				if err != nil {
-					problems = append(problems, err.Error())
-					continue
-				}
-				if row.Tags == nil {
-					row.Tags = map[string]string{}
-				}
-				row.Tags[k] = s
-			}
-		}
+		p.company(v, &row)
 	}
 	if v, ok := top["authorization"]; ok {
-		auth, err := jsonObject(v, "authorization")
-		if err != nil {
-			problems = append(problems, err.Error())
-		}
-		row.Fields = make(map[string]codat.Secret, len(auth))
-		for _, k := range sortedKeys(auth) {
-			if ignore[normColumn(k)] {
-				continue
-			}
-			v := bytes.TrimSpace(auth[k])
-			switch t := jsonType(v); {
-			case t == "null":
-				continue // absent, as a blank CSV cell
-			case len(v) > MaxFieldBytes+2:
-				problems = append(problems, fmt.Sprintf("authorization.%s is longer than %d bytes", safeName(k), MaxFieldBytes))
-			case t == "a number":
-				// An epoch expiresAt, a numeric realmId: the text it is
-				// written as, as in a CSV cell.
-				if !json.Valid(v) {
-					problems = append(problems, fmt.Sprintf("authorization.%s is not a valid JSON number", safeName(k)))
-					continue
-				}
-				row.Fields[k] = codat.Secret(string(v))
-			case t != "a string":
-				// Codat's authorization body is an object of strings.
-				problems = append(problems, fmt.Sprintf("authorization.%s must be a string or a number, not %s", safeName(k), t))
-			default:
-				var s string
-				if err := json.Unmarshal(v, &s); err != nil {
-					problems = append(problems, fmt.Sprintf("authorization.%s is not a valid JSON string", safeName(k)))
-					continue
-				}
-				if s = strings.TrimSpace(s); s != "" {
-					row.Fields[k] = codat.Secret(s)
-				}
-			}
-		}
+		row.Fields = p.authorization(v, ignore)
 	} else {
-		problems = append(problems, "authorization is missing")
+		p = append(p, "authorization is missing")
 	}
-	if len(problems) > 0 {
-		return bad(strings.Join(problems, "; "))
+	if len(p) > 0 {
+		return Row{}, &RowError{Line: line, Ref: row.Ref, CompanyName: row.CompanyName, Platform: row.Platform,
+			Reason: strings.Join(p, "; ")}
 	}
 	return row, nil
+}
+
+// jsonlProblems collects what is wrong with a JSONL record, in field order.
+type jsonlProblems []string
+
+func (p *jsonlProblems) add(err error) {
+	if err != nil {
+		*p = append(*p, err.Error())
+	}
+}
+
+func (p *jsonlProblems) addf(format string, args ...any) {
+	*p = append(*p, fmt.Sprintf(format, args...))
+}
+
+// str decodes raw as a string; what names the field.
+func (p *jsonlProblems) str(raw json.RawMessage, what string) string {
+	s, err := jsonString(raw, what)
+	p.add(err)
+	return s
+}
+
+// company reads the company object's name, description and tags into row;
+// a null description or tags is absent.
+func (p *jsonlProblems) company(raw json.RawMessage, row *Row) {
+	co, err := jsonObject(raw, "company")
+	p.add(err)
+	if v, ok := co["name"]; ok {
+		row.CompanyName = p.str(v, "company.name")
+	}
+	if v, ok := co["description"]; ok && jsonType(v) != "null" {
+		row.Description = p.str(v, "company.description")
+	}
+	if v, ok := co["tags"]; ok && jsonType(v) != "null" {
+		row.Tags = p.tags(v)
+	}
+}
+
+// tags reads company.tags, an object of strings; nil when it has none that
+// is valid.
+func (p *jsonlProblems) tags(raw json.RawMessage) map[string]string {
+	tags, err := jsonObject(raw, "company.tags")
+	p.add(err)
+	var out map[string]string
+	for _, k := range sortedKeys(tags) {
+		s, err := jsonString(tags[k], "company.tags."+safeName(k))
+		if err != nil {
+			p.add(err)
+			continue
+		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[k] = s
+	}
+	return out
+}
+
+// authorization reads the authorization object, leaving out the keys in
+// ignore (normColumn form) and the null or blank values.
+func (p *jsonlProblems) authorization(raw json.RawMessage, ignore map[string]bool) map[string]codat.Secret {
+	auth, err := jsonObject(raw, "authorization")
+	p.add(err)
+	fields := make(map[string]codat.Secret, len(auth))
+	for _, k := range sortedKeys(auth) {
+		if ignore[normColumn(k)] {
+			continue
+		}
+		if s, ok := p.authField(k, auth[k]); ok {
+			fields[k] = s
+		}
+	}
+	return fields
+}
+
+// authField reads one authorization value: a string, or a number kept as
+// the text it is written as (an epoch expiresAt, a numeric realmId), as in
+// a CSV cell. It reports false for a value that is absent (null or blank)
+// or wrong.
+func (p *jsonlProblems) authField(k string, raw json.RawMessage) (codat.Secret, bool) {
+	v := bytes.TrimSpace(raw)
+	name := "authorization." + safeName(k)
+	switch t := jsonType(v); {
+	case t == "null":
+		// absent, as a blank CSV cell
+	case len(v) > MaxFieldBytes+2:
+		p.addf("%s is longer than %d bytes", name, MaxFieldBytes)
+	case t == "a number":
+		if json.Valid(v) {
+			return codat.Secret(string(v)), true
+		}
+		p.addf("%s is not a valid JSON number", name)
+	case t != "a string":
+		// Codat's authorization body is an object of strings.
+		p.addf("%s must be a string or a number, not %s", name, t)
+	default:
+		var s string
+		if err := json.Unmarshal(v, &s); err != nil {
+			p.addf("%s is not a valid JSON string", name)
+		} else if s = strings.TrimSpace(s); s != "" {
+			return codat.Secret(s), true
+		}
+	}
+	return "", false
 }
 
 func sortedKeys[V any](m map[string]V) []string {
