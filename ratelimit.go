@@ -38,8 +38,9 @@ type Quota struct {
 // (APIError.Error, Quota.ResetDistrusted, RateLimit.Distrusted).
 const MaxResetWait = 25 * time.Hour
 
-// nextResetUTC returns the next 00:00 UTC after t: when Codat's daily quota resets.
-func nextResetUTC(t time.Time) time.Time {
+// NextQuotaReset returns the first 00:00 UTC after t: when Codat's daily
+// quota resets.
+func NextQuotaReset(t time.Time) time.Time {
 	y, m, d := t.UTC().Date()
 	return time.Date(y, m, d+1, 0, 0, 0, 0, time.UTC)
 }
@@ -50,7 +51,7 @@ func trustWait(d time.Duration, now time.Time) (wait time.Duration, distrusted b
 	if d <= MaxResetWait {
 		return d, false
 	}
-	return nextResetUTC(now).Sub(now), true
+	return NextQuotaReset(now).Sub(now), true
 }
 
 // trustReset returns t, or the next 00:00 UTC when t is more than
@@ -59,7 +60,7 @@ func trustReset(t, now time.Time) (reset time.Time, distrusted bool) {
 	if !t.After(now.Add(MaxResetWait)) {
 		return t, false
 	}
-	return nextResetUTC(now), true
+	return NextQuotaReset(now), true
 }
 
 // RateLimitKind says which of Codat's limits a 429 hit, as far as the

@@ -121,3 +121,15 @@ func TestRetryClassNames(t *testing.T) {
 	assert.Equal(t, "keyed-write", classKeyed.String())
 	assert.Equal(t, "authorization", classAuth.String())
 }
+
+func TestNextQuotaReset(t *testing.T) {
+	paris := time.FixedZone("UTC+2", 2*3600)
+	for in, want := range map[time.Time]time.Time{
+		time.Date(2026, 3, 1, 9, 30, 0, 0, time.UTC):    time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC),
+		time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC):     time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC),
+		time.Date(2026, 12, 31, 23, 59, 0, 0, time.UTC): time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2026, 3, 2, 1, 0, 0, 0, paris):        time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC), // 23:00 UTC on the 1st
+	} {
+		assert.Equal(t, want, NextQuotaReset(in), "%v", in)
+	}
+}

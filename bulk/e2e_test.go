@@ -261,7 +261,7 @@ func TestE2EQuotaExhaustion(t *testing.T) {
 		var qe *QuotaError
 		require.ErrorAs(t, err, &qe)
 		requireExactlyOnce(t, rep, lines)
-		midnight := nextMidnightUTC(e.clk.Now())
+		midnight := codat.NextQuotaReset(e.clk.Now())
 		assert.WithinDuration(t, midnight, qe.Reset, 2*time.Second)
 		migrated := sum.Count(StatusMigrated)
 		assert.Positive(t, migrated)
@@ -294,7 +294,7 @@ func TestE2EQuotaExhaustion(t *testing.T) {
 		require.NoError(t, err)
 		requireExactlyOnce(t, rep, lines)
 		assert.Equal(t, 60, sum.Count(StatusMigrated))
-		assert.True(t, e.clk.Now().After(nextMidnightUTC(start)), "the fake clock passed midnight")
+		assert.True(t, e.clk.Now().After(codat.NextQuotaReset(start)), "the fake clock passed midnight")
 		assert.Len(t, e.companiesByRef(), 60)
 	})
 }

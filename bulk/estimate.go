@@ -81,12 +81,6 @@ type EstimateDay struct {
 	End time.Time `json:"end"`
 }
 
-// nextMidnightUTC returns the first 00:00 UTC after t.
-func nextMidnightUTC(t time.Time) time.Time {
-	t = t.UTC()
-	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC).Add(24 * time.Hour)
-}
-
 // maxEstimateDays bounds the simulation (ten years) against nonsense input.
 const maxEstimateDays = 3660
 
@@ -113,7 +107,7 @@ func EstimateSchedule(s Schedule) Estimate {
 	}
 	acc := 0
 	budget := QuotaPerACC
-	reset := nextMidnightUTC(now)
+	reset := codat.NextQuotaReset(now)
 	if q := s.Quota; !q.Observed.IsZero() {
 		if q.Limit > QuotaPerACC {
 			acc = q.Limit/QuotaPerACC - 1

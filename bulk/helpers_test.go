@@ -180,7 +180,7 @@ func (f *fakeCodat) quotaSnapshot() codat.Quota {
 func (f *fakeCodat) rollLocked() {
 	if f.quota >= 0 && !f.clock.Now().Before(f.reset) {
 		f.quota = f.daily
-		f.reset = nextMidnightUTC(f.clock.Now())
+		f.reset = codat.NextQuotaReset(f.clock.Now())
 	}
 }
 

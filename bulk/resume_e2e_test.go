@@ -403,7 +403,7 @@ func TestE2ECanaryFailureIsNotBypassedOnRerun(t *testing.T) {
 }
 
 func TestE2EShortRateLimitPausesInsteadOfStoppingForTheDay(t *testing.T) {
-	if time.Until(nextMidnightUTC(time.Now())) < 10*time.Minute {
+	if time.Until(codat.NextQuotaReset(time.Now())) < 10*time.Minute {
 		t.Skip("too close to 00:00 UTC: a 90 s Retry-After would reach the daily reset")
 	}
 	e := newLoggedE2E(t, codattest.WithQuota(codattest.Quota{Daily: 10000, PerMinute: -1, ConcurrentPerACC: -1}))
@@ -464,7 +464,7 @@ func TestE2ENoLookUpAfterAFailureThatCreatedNothing(t *testing.T) {
 // if the daily quota were spent: every one pauses new starts and the
 // migration is retried, however often it happens.
 func TestE2EManyShortRateLimitsNeverStopTheRun(t *testing.T) {
-	if time.Until(nextMidnightUTC(time.Now())) < 30*time.Minute {
+	if time.Until(codat.NextQuotaReset(time.Now())) < 30*time.Minute {
 		t.Skip("too close to 00:00 UTC: the pauses would reach the daily reset")
 	}
 	e := newLoggedE2E(t, codattest.WithQuota(codattest.Quota{Daily: 10000, PerMinute: -1, ConcurrentPerACC: -1}))

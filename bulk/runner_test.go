@@ -286,7 +286,7 @@ func TestQuotaStopAndResume(t *testing.T) {
 	clk := newFakeClock(time.Now().UTC().Truncate(time.Second))
 	f := newFakeCodat(clk)
 	f.quota, f.daily = 18, 1000 // 4 companies' worth today, with the canary's wait
-	f.reset = nextMidnightUTC(clk.Now())
+	f.reset = codat.NextQuotaReset(clk.Now())
 	r := testRunner(t, f, clk)
 	var b strings.Builder
 	b.WriteString(csvHeader)
@@ -334,7 +334,7 @@ func TestWaitForQuota(t *testing.T) {
 	clk := newFakeClock(time.Now().UTC().Truncate(time.Second))
 	f := newFakeCodat(clk)
 	f.quota, f.daily = 10, 10 // two companies a day; the first day starts with the canary
-	f.reset = nextMidnightUTC(clk.Now())
+	f.reset = codat.NextQuotaReset(clk.Now())
 	r := testRunner(t, f, clk)
 	r.WaitForQuota = true
 	r.Concurrency = 2
@@ -486,8 +486,8 @@ func TestETA(t *testing.T) {
 	assert.Equal(t, time.Duration(-1), eta(5, 0, codat.Quota{}, 4, now))
 	assert.Equal(t, 5*time.Minute, eta(10, 2, codat.Quota{}, 4, now))
 	// The quota, not the rate, bounds it: nothing left until midnight.
-	q := codat.Quota{Limit: 1000, Remaining: 0, Reset: nextMidnightUTC(now), Observed: now}
-	assert.Greater(t, eta(10, 100, q, 4, now), nextMidnightUTC(now).Sub(now))
+	q := codat.Quota{Limit: 1000, Remaining: 0, Reset: codat.NextQuotaReset(now), Observed: now}
+	assert.Greater(t, eta(10, 100, q, 4, now), codat.NextQuotaReset(now).Sub(now))
 }
 
 func TestValidate(t *testing.T) {
@@ -520,7 +520,7 @@ func TestPlan(t *testing.T) {
 	data = strings.Replace(data, tokenOf("a"), "tok-a-rotated", 1)
 	r.Canary = 1
 	r.probe = func(context.Context) (codat.Quota, error) {
-		return codat.Quota{Limit: 1000, Remaining: 500, Reset: nextMidnightUTC(t0), Observed: t0}, nil
+		return codat.Quota{Limit: 1000, Remaining: 500, Reset: codat.NextQuotaReset(t0), Observed: t0}, nil
 	}
 	p, err := r.Plan(context.Background(), BytesInput("in.csv", FormatCSV, []byte(data)))
 	require.NoError(t, err)

@@ -263,7 +263,7 @@ func TestStopEndsTheQuotaWait(t *testing.T) {
 	clk := newFakeClock(time.Now().UTC().Truncate(time.Second))
 	f := newFakeCodat(clk)
 	f.quota, f.daily = 6, 6 // one company (4 requests), then the quota is spent
-	f.reset = nextMidnightUTC(clk.Now())
+	f.reset = codat.NextQuotaReset(clk.Now())
 	in, lines := stopInput(4)
 	r := testRunner(t, f, clk)
 	r.Canary = -1

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/codat-migrate/codat"
 	"github.com/codat-migrate/codat/codattest"
 )
 
@@ -184,9 +185,8 @@ func (c *shiftClock) Now() time.Time {
 func (c *shiftClock) nextDay() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	now := time.Now().Add(c.offset).UTC()
-	midnight := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC).AddDate(0, 0, 1)
-	c.offset += midnight.Add(time.Second).Sub(now)
+	now := time.Now().Add(c.offset)
+	c.offset += codat.NextQuotaReset(now).Add(time.Second).Sub(now)
 }
 
 func fakeAdmin(srv *codattest.Server, clk *shiftClock) http.Handler {
