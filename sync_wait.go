@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/codat-migrate/codat/internal/clock"
 )
 
 const (
@@ -124,7 +126,7 @@ func (s *SyncService) Wait(ctx context.Context, companyID string, opts *WaitOpti
 			}
 			d = min(d, left)
 		}
-		if err := sleepCtx(ctx, d, o.After); err != nil {
+		if err := clock.Sleep(ctx, d, o.After); err != nil {
 			return st, err
 		}
 		waited += d
@@ -204,24 +206,4 @@ func syncStarted(st DataStatuses) bool {
 		}
 	}
 	return false
-}
-
-// sleepCtx waits d (on after, or real time when nil) or until ctx is done.
-func sleepCtx(ctx context.Context, d time.Duration, after func(time.Duration) <-chan time.Time) error {
-	if after != nil {
-		select {
-		case <-after(d):
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

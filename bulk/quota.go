@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/codat-migrate/codat"
+	"github.com/codat-migrate/codat/internal/clock"
 )
 
 // QuotaError is returned by Run when Codat's daily request quota is spent
@@ -108,14 +109,6 @@ func (g *quotaGate) wait(ctx context.Context, now func() time.Time, sleep func(c
 	}
 }
 
-// sleepCtx sleeps for d or until ctx is done.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+// sleepCtx sleeps for d in real time or until ctx is done (Runner.Sleep's
+// default).
+func sleepCtx(ctx context.Context, d time.Duration) error { return clock.Sleep(ctx, d, nil) }
