@@ -204,14 +204,13 @@ func clientAddr(r *http.Request) string {
 	return host
 }
 
-// ServeHTTP serves one request: per-address flood limit, authentication,
-// daily quota and concurrency, routing, the Idempotency-Key, injected faults,
-// the handler, and the request log.
+// ServeHTTP serves one request through serveStages, then logs it and
+// writes its reply (or drops the connection).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	now := s.clock.Now()
 	rec := Request{Method: r.Method, Path: r.URL.Path, At: now, Client: clientAddr(r),
 		IdempotencyKey: r.Header.Get("Idempotency-Key")}
-	rep, dropped := s.serve(w, r, now, &rec)
+	rep, dropped := s.serve(r, now, &rec)
 	if dropped {
 		rec.Status = 0
 		s.log.add(rec)
@@ -223,115 +222,203 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.write(w, rep)
 }
 
-func (s *Server) serve(w http.ResponseWriter, r *http.Request, now time.Time, rec *Request) (reply, bool) {
-	if ok, wait := s.quota.admitMinute(rec.Client, now); !ok {
+// exchange is a request going through serveStages.
+type exchange struct {
+	r   *http.Request
+	now time.Time
+	rec *Request
+	c   *call // from the route stage on
+	// key is the Idempotency-Key honoured for this request, "" for none;
+	// finished reports whether its outcome is recorded.
+	key      string
+	finished bool
+	pre      *Fault // the fault injected before the handler, if any
+	dropped  bool   // answer by dropping the connection
+	cleanups []func()
+}
+
+// serveStages are the steps of serving a request, in order. Each either
+// answers the request (its second result is true) or lets it go on to the
+// next; the last always answers.
+var serveStages = []func(*Server, *exchange) (reply, bool){
+	(*Server).limitAddress,  // per-address flood limit
+	(*Server).authenticate,  // the API key
+	(*Server).admitQuota,    // daily quota and concurrency
+	(*Server).findRoute,     // 404, 405
+	(*Server).readBody,      // at most maxBody
+	(*Server).idempotency,   // replay, in flight, mismatch
+	(*Server).delay,         // latency, configured and injected
+	(*Server).faultBefore,   // injected failure before commit
+	(*Server).handleRequest, // the handler, and injected failure after commit
+}
+
+// serve runs r through serveStages; it reports true when the connection
+// must be dropped instead of answered.
+func (s *Server) serve(r *http.Request, now time.Time, rec *Request) (reply, bool) {
+	x := &exchange{r: r, now: now, rec: rec}
+	defer func() {
+		for i := len(x.cleanups) - 1; i >= 0; i-- {
+			x.cleanups[i]()
+		}
+	}()
+	for _, stage := range serveStages {
+		if rep, answered := stage(s, x); answered {
+			return rep, x.dropped
+		}
+	}
+	panic("codattest: no stage answered the request")
+}
+
+// finish records rep as the outcome of the request's Idempotency-Key.
+func (s *Server) finish(x *exchange, rep reply) {
+	if x.key != "" && !x.finished {
+		x.finished = true
+		s.idem.finish(x.key, rep.status, rep.body, s.clock.Now())
+	}
+}
+
+func (s *Server) limitAddress(x *exchange) (reply, bool) {
+	if ok, wait := s.quota.admitMinute(x.rec.Client, x.now); !ok {
 		rep := s.errorReply(http.StatusTooManyRequests, "Too many requests from this address; the per-minute limit is exceeded", nil)
 		rep.retryAfter = wait
-		return rep, false
+		return rep, true
 	}
-	if r.Header.Get("Authorization") != s.authHeader && !s.altAuth(r.Header.Get("Authorization")) {
-		return s.errorReply(http.StatusUnauthorized, "Unauthorized: the API key is missing or not valid", nil), false
+	return reply{}, false
+}
+
+func (s *Server) authenticate(x *exchange) (reply, bool) {
+	if h := x.r.Header.Get("Authorization"); h != s.authHeader && !s.altAuth(h) {
+		return s.errorReply(http.StatusUnauthorized, "Unauthorized: the API key is missing or not valid", nil), true
 	}
-	if ok, wait, msg := s.quota.admit(now); !ok {
+	return reply{}, false
+}
+
+func (s *Server) admitQuota(x *exchange) (reply, bool) {
+	if ok, wait, msg := s.quota.admit(x.now); !ok {
 		rep := s.errorReply(http.StatusTooManyRequests, msg, nil)
 		rep.retryAfter = wait
-		return rep, false
+		return rep, true
 	}
-	defer s.quota.done()
+	x.cleanups = append(x.cleanups, s.quota.done)
+	return reply{}, false
+}
 
+func (s *Server) findRoute(x *exchange) (reply, bool) {
+	r := x.r
 	rt, params, methodOK := s.match(r.Method, r.URL.Path)
 	if rt == nil {
 		if methodOK {
-			return s.errorReply(http.StatusMethodNotAllowed, "Method "+r.Method+" is not allowed on "+r.URL.Path, nil), false
+			return s.errorReply(http.StatusMethodNotAllowed, "Method "+r.Method+" is not allowed on "+r.URL.Path, nil), true
 		}
-		return s.errorReply(http.StatusNotFound, "No resource was found at "+r.URL.Path, nil), false
+		return s.errorReply(http.StatusNotFound, "No resource was found at "+r.URL.Path, nil), true
 	}
-	rec.Route = rt.name
-	c := &call{r: r, rt: rt, now: now, params: params}
-	if r.Body != nil {
-		b, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-		if err != nil {
-			return s.errorReply(http.StatusBadRequest, "The request body could not be read", nil), false
-		}
-		if len(b) > maxBody {
-			return s.errorReply(http.StatusBadRequest, "The request body is too large", nil), false
-		}
-		c.body = b
-	}
+	x.rec.Route = rt.name
+	x.c = &call{r: r, rt: rt, now: x.now, params: params}
+	return reply{}, false
+}
 
-	// Idempotency-Key: honoured on POST and PATCH only, ignored elsewhere.
-	key := ""
-	if rec.IdempotencyKey != "" && (r.Method == http.MethodPost || r.Method == http.MethodPatch) {
-		key = rec.IdempotencyKey
-		if !isGUID(key) {
-			return s.errorReply(http.StatusBadRequest, "The Idempotency-Key header must be a GUID", nil), false
-		}
-		state, st, body := s.idem.begin(key, idemFingerprint(r.Method, r.URL.Path, c.body), now)
-		switch state {
-		case idemReplay:
-			rec.Replayed = true
-			return reply{status: st, body: body}, false
-		case idemInFlight:
-			return s.errorReply(http.StatusConflict, "A request with this Idempotency-Key is still being processed", nil), false
-		case idemMismatch:
-			return s.errorReply(http.StatusUnprocessableEntity, "This Idempotency-Key was used with a different request", nil), false
-		}
+func (s *Server) readBody(x *exchange) (reply, bool) {
+	if x.r.Body == nil {
+		return reply{}, false
 	}
-	finished := false
-	finish := func(rep reply) {
-		if key != "" && !finished {
-			finished = true
-			s.idem.finish(key, rep.status, rep.body, s.clock.Now())
-		}
+	b, err := io.ReadAll(io.LimitReader(x.r.Body, maxBody+1))
+	if err != nil {
+		return s.errorReply(http.StatusBadRequest, "The request body could not be read", nil), true
 	}
-	defer func() {
-		if key != "" && !finished {
-			s.idem.abandon(key)
-		}
-	}()
+	if len(b) > maxBody {
+		return s.errorReply(http.StatusBadRequest, "The request body is too large", nil), true
+	}
+	x.c.body = b
+	return reply{}, false
+}
 
-	latency, pre := s.faults.before(rt)
+// idempotency honours the Idempotency-Key on POST and PATCH only, and
+// ignores it elsewhere. A request that goes on owns the key until the
+// request ends: its reply is recorded (finish) or the key is released.
+func (s *Server) idempotency(x *exchange) (reply, bool) {
+	r := x.r
+	if x.rec.IdempotencyKey == "" || r.Method != http.MethodPost && r.Method != http.MethodPatch {
+		return reply{}, false
+	}
+	x.key = x.rec.IdempotencyKey
+	if !isGUID(x.key) {
+		return s.errorReply(http.StatusBadRequest, "The Idempotency-Key header must be a GUID", nil), true
+	}
+	state, st, body := s.idem.begin(x.key, idemFingerprint(r.Method, r.URL.Path, x.c.body), x.now)
+	switch state {
+	case idemReplay:
+		x.rec.Replayed = true
+		return reply{status: st, body: body}, true
+	case idemInFlight:
+		return s.errorReply(http.StatusConflict, "A request with this Idempotency-Key is still being processed", nil), true
+	case idemMismatch:
+		return s.errorReply(http.StatusUnprocessableEntity, "This Idempotency-Key was used with a different request", nil), true
+	}
+	x.cleanups = append(x.cleanups, func() {
+		if !x.finished {
+			s.idem.abandon(x.key)
+		}
+	})
+	return reply{}, false
+}
+
+// delay waits for the configured and injected latency, and takes the fault
+// to inject before the handler, if any.
+func (s *Server) delay(x *exchange) (reply, bool) {
+	latency, pre := s.faults.before(x.c.rt)
+	x.pre = pre
 	latency += s.cfg.latency
-	if latency > 0 {
-		t := time.NewTimer(latency)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return s.errorReply(http.StatusServiceUnavailable, "The request was cancelled", nil), false
-		case <-s.closing:
-			t.Stop()
-			return s.errorReply(http.StatusServiceUnavailable, "The server is shutting down", nil), false
-		}
-		c.now = s.clock.Now()
+	if latency <= 0 {
+		return reply{}, false
 	}
-	if pre != nil {
-		rec.Fault = pre.Kind
-		var rep reply
-		if pre.Kind == FaultRateLimit {
-			rep = s.errorReply(http.StatusTooManyRequests, "Rate limit exceeded (injected)", nil)
-			rep.retryAfter = pre.RetryAfter
-		} else {
-			rep = s.errorReply(pre.Status, "Injected failure before commit: "+http.StatusText(pre.Status), nil)
-		}
-		finish(rep)
-		return rep, false
+	t := time.NewTimer(latency)
+	select {
+	case <-t.C:
+	case <-x.r.Context().Done():
+		t.Stop()
+		return s.errorReply(http.StatusServiceUnavailable, "The request was cancelled", nil), true
+	case <-s.closing:
+		t.Stop()
+		return s.errorReply(http.StatusServiceUnavailable, "The server is shutting down", nil), true
 	}
+	x.c.now = s.clock.Now()
+	return reply{}, false
+}
 
-	rep := rt.handle(s, c)
+func (s *Server) faultBefore(x *exchange) (reply, bool) {
+	pre := x.pre
+	if pre == nil {
+		return reply{}, false
+	}
+	x.rec.Fault = pre.Kind
+	var rep reply
+	if pre.Kind == FaultRateLimit {
+		rep = s.errorReply(http.StatusTooManyRequests, "Rate limit exceeded (injected)", nil)
+		rep.retryAfter = pre.RetryAfter
+	} else {
+		rep = s.errorReply(pre.Status, "Injected failure before commit: "+http.StatusText(pre.Status), nil)
+	}
+	s.finish(x, rep)
+	return rep, true
+}
 
+// handleRequest runs the route's handler, then the fault to inject after
+// a success, if any.
+func (s *Server) handleRequest(x *exchange) (reply, bool) {
+	rep := x.c.rt.handle(s, x.c)
 	if rep.status >= 200 && rep.status < 300 {
-		if post := s.faults.after(rt); post != nil {
-			rec.Fault = post.Kind
+		if post := s.faults.after(x.c.rt); post != nil {
+			x.rec.Fault = post.Kind
 			if post.Kind == FaultDropAfterCommit {
-				finish(rep)
+				s.finish(x, rep)
+				x.dropped = true
 				return rep, true
 			}
 			rep = s.errorReply(post.Status, "Injected failure after commit: "+http.StatusText(post.Status), nil)
 		}
 	}
-	finish(rep)
-	return rep, false
+	s.finish(x, rep)
+	return rep, true
 }
 
 // altAuth accepts the header scheme in any case ("basic ").
