@@ -204,8 +204,11 @@ func clientAddr(r *http.Request) string {
 	return host
 }
 
-// ServeHTTP serves one request through serveStages, then logs it and
-// writes its reply (or drops the connection).
+// ServeHTTP serves one request: per-address flood limit, authentication,
+// daily quota and concurrency, routing, the body, the Idempotency-Key,
+// injected latency and faults, and the handler (serveStages, in that
+// order); then it logs the request and writes the reply, or drops the
+// connection.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	now := s.clock.Now()
 	rec := Request{Method: r.Method, Path: r.URL.Path, At: now, Client: clientAddr(r),
