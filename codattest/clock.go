@@ -50,7 +50,9 @@ func (c *FakeClock) Set(t time.Time) {
 	c.mu.Unlock()
 }
 
-// nextMidnightUTC returns the first 00:00 UTC strictly after t.
+// nextMidnightUTC returns the first 00:00 UTC strictly after t. It is the
+// fake's own, not codat.NextQuotaReset: the fake imports nothing of the
+// client it tests.
 func nextMidnightUTC(t time.Time) time.Time {
 	u := t.UTC()
 	return time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, time.UTC).AddDate(0, 0, 1)

@@ -116,7 +116,8 @@ var sourceTypes = map[string]bool{SourceAccounting: true, SourceBanking: true, S
 	SourceCommerce: true, SourceExpense: true, SourceOther: true, SourceUnknown: true}
 
 // isPlatformKey reports whether k matches the contract's platformKey: four
-// lowercase letters.
+// lowercase letters. It is the fake's own, not codat.IsPlatformKey: the fake
+// imports nothing of the client it tests.
 func isPlatformKey(k string) bool {
 	if len(k) != 4 {
 		return false
