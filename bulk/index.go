@@ -3,10 +3,14 @@ package bulk
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
+	"strconv"
 
 	"github.com/codat-migrate/codat"
 	"github.com/codat-migrate/codat/integrations"
@@ -82,6 +86,9 @@ type index struct {
 	// first such row's line: that row alone may be continued from the
 	// journal (see classifier.invalid). Sorted by ref after seal.
 	invalidRefs []invalidRef
+	// hashes holds a 64-bit hash of every record, in input order, so that
+	// the second pass can tell the input changed (see verified).
+	hashes []uint64
 	// tags holds the 64-bit prefixes of the valid rows' tenant tags
 	// (codat.TenantTag), sorted after seal, for the account check.
 	tags    []uint64
@@ -278,6 +285,7 @@ func scanInput(ctx context.Context, in Input, reg *integrations.Registry, onVali
 	x := newIndex()
 	err := eachRow(ctx, in, func(row Row, rowErr *RowError) error {
 		x.rows++
+		x.hashes = append(x.hashes, rowHash(row, rowErr))
 		var err error
 		c := checked{}
 		if rowErr == nil {
@@ -347,4 +355,60 @@ func eachRow(ctx context.Context, in Input, fn func(row Row, rowErr *RowError) e
 			return err
 		}
 	}
+}
+
+// ErrInputChanged is returned when the input read a second time differs
+// from the first read (a record changed, moved, appeared or went): what
+// the run decided from the first read no longer holds, so it stops.
+var ErrInputChanged = errors.New("bulk: the input changed since it was first read")
+
+// rowHash is a 64-bit hash of everything a record holds, for verified.
+func rowHash(row Row, rowErr *RowError) uint64 {
+	h := sha256.New()
+	put := func(s string) {
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(len(s)))
+		h.Write(n[:])
+		h.Write([]byte(s))
+	}
+	put(strconv.Itoa(row.Line))
+	put(row.Ref)
+	put(row.CompanyName)
+	put(row.Description)
+	put(row.Platform)
+	for _, k := range slices.Sorted(maps.Keys(row.Tags)) {
+		put(k)
+		put(row.Tags[k])
+	}
+	put("")
+	for _, k := range slices.Sorted(maps.Keys(row.Fields)) {
+		put(k)
+		put(row.Fields[k].Reveal())
+	}
+	if rowErr != nil {
+		put(rowErr.Reason)
+	}
+	return binary.BigEndian.Uint64(h.Sum(nil))
+}
+
+// verified wraps fn, a callback of the second pass over the input, so that
+// it stops with ErrInputChanged at the first record that differs from the
+// first pass's, before fn sees it. done reports a second pass that ended
+// early (records went).
+func (x *index) verified(fn func(Row, *RowError) error) (wrapped func(Row, *RowError) error, done func() error) {
+	i := 0
+	wrapped = func(row Row, rowErr *RowError) error {
+		if i >= len(x.hashes) || x.hashes[i] != rowHash(row, rowErr) {
+			return fmt.Errorf("%w: the record at line %d differs from the first read; nothing more was started (rerun with the input as it is now)", ErrInputChanged, row.Line)
+		}
+		i++
+		return fn(row, rowErr)
+	}
+	done = func() error {
+		if i < len(x.hashes) {
+			return fmt.Errorf("%w: it has %d records, the first read had %d", ErrInputChanged, i, len(x.hashes))
+		}
+		return nil
+	}
+	return wrapped, done
 }

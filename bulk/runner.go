@@ -975,7 +975,11 @@ func (r *Runner) Run(ctx context.Context, in Input, rep ReportWriter) (*Summary,
 	}
 	// The second pass reads to the end even after a stop, so that every
 	// row is reported; it sends nothing once stopped.
-	readErr := eachRow(context.WithoutCancel(ctx), in, x.handle)
+	handle, finished := idx.verified(x.handle)
+	readErr := eachRow(context.WithoutCancel(ctx), in, handle)
+	if readErr == nil {
+		readErr = finished()
+	}
 	x.wg.Wait()
 	if readErr == nil {
 		x.finishCanary()

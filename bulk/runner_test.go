@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"sync"
@@ -731,4 +732,52 @@ func TestRunUnsettledTokenSendIsIncomplete(t *testing.T) {
 	assert.Equal(t, "unsettled", a.ErrorClass)
 	assert.Equal(t, StatusMigrated, rep.byLine()[3].Status, "the run goes on")
 	assert.Equal(t, StatusMigrated, rep.byLine()[4].Status)
+}
+
+// An input that changes between the pre-pass and the second read (rows
+// reordered, a row changed, rows gone) stops the run with ErrInputChanged
+// at the first record that differs: nothing is started from it.
+func TestRunStopsWhenTheInputChanged(t *testing.T) {
+	first := csvHeader + csvRow("a", 1) + csvRow("b", 2) + csvRow("c", 3)
+	cases := []struct {
+		name   string
+		second string
+	}{
+		{"reordered", csvHeader + csvRow("b", 2) + csvRow("a", 1) + csvRow("c", 3)},
+		{"a token changed", csvHeader + csvRow("a", 1) + strings.Replace(csvRow("b", 2), tokenOf("b"), "tok-other-token", 1) + csvRow("c", 3)},
+		{"a row gone", csvHeader + csvRow("a", 1) + csvRow("b", 2)},
+		{"a row added", first + csvRow("d", 4)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := newFakeClock(t0)
+			f := newFakeCodat(clk)
+			r := testRunner(t, f, clk)
+			r.Canary = -1
+			r.Concurrency = 1
+			opens := 0
+			in := Input{Name: "in.csv", Format: FormatCSV, Open: func() (io.ReadCloser, error) {
+				opens++
+				data := first
+				if opens > 1 {
+					data = tc.second
+				}
+				return io.NopCloser(strings.NewReader(data)), nil
+			}}
+			rep := &memReport{}
+			_, err := r.Run(context.Background(), in, rep)
+			require.ErrorIs(t, err, ErrInputChanged)
+			assert.NotContains(t, err.Error(), "tok-")
+			for _, row := range rep.rows {
+				assert.NotEqual(t, StatusDuplicate, row.Status, "no row is misreported as a duplicate")
+			}
+			switch tc.name {
+			case "reordered":
+				assert.Zero(t, f.calls, "nothing is migrated from the changed input")
+			case "a token changed":
+				assert.LessOrEqual(t, f.calls, 1, "only the row before the change")
+				assert.NotContains(t, f.sentFP, "b")
+			}
+		})
+	}
 }
