@@ -59,6 +59,16 @@
 // 1,000 × (1 + ACC)). Validate checks every row offline. ReadJournal
 // summarises a journal.
 //
+// # Stores
+//
+// The runner keeps its state behind a Store: the journal file by default
+// (Runner.JournalPath), or a shared store (Runner.Store) such as package
+// bulk/pgstore, on PostgreSQL, with which several processes on several
+// machines run one migration. A runner claims each ref before it migrates
+// it; a claim has a lease and a fencing token, so a runner that dies leaves
+// its refs to the others once the lease ends, and one that stalls is refused
+// its next journal write, which stops its migration before the next request.
+//
 // # Input
 //
 // CSV has a header: ref, company_name, platform, then one column per wire
