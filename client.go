@@ -536,6 +536,26 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 	if ctx == nil {
 		return fmt.Errorf("codat: %s %s: nil context", cl.method, cl.path)
 	}
+	req, st, err := c.newRequest(ctx, cl)
+	if err != nil {
+		return err
+	}
+	ctx = req.Context() // carries st to every attempt
+	resp, err := c.rc.Do(req)
+	if err != nil {
+		return c.sendError(ctx, st, resp, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return c.statusError(ctx, st, resp)
+	}
+	return c.decodeResponse(st, resp, out)
+}
+
+// newRequest builds the call's request: its JSON body, its URL under the base
+// URL, its headers (an Idempotency-Key on every POST and PATCH) and the
+// callState its attempts share, which the request's context carries.
+func (c *Client) newRequest(ctx context.Context, cl call) (*retryablehttp.Request, *callState, error) {
 	displayPath := cl.path
 	if p, err := url.PathUnescape(cl.path); err == nil {
 		displayPath = p
@@ -545,14 +565,14 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 		var err error
 		body, err = json.Marshal(cl.body)
 		if err != nil {
-			return fmt.Errorf("codat: %s %s: encoding request body: %w", cl.method, displayPath, err)
+			return nil, nil, fmt.Errorf("codat: %s %s: encoding request body: %w", cl.method, displayPath, err)
 		}
 	}
 	u := *c.baseURL
 	u.RawPath = c.baseURL.EscapedPath() + cl.path
 	var err error
 	if u.Path, err = url.PathUnescape(u.RawPath); err != nil {
-		return fmt.Errorf("codat: %s %s: invalid path", cl.method, displayPath)
+		return nil, nil, fmt.Errorf("codat: %s %s: invalid path", cl.method, displayPath)
 	}
 	if len(cl.query) > 0 {
 		u.RawQuery = cl.query.Encode()
@@ -567,7 +587,7 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 	}
 	req, err := retryablehttp.NewRequestWithContext(ctx, cl.method, u.String(), rawBody)
 	if err != nil {
-		return fmt.Errorf("codat: %s %s: building request: %w", cl.method, displayPath, err)
+		return nil, nil, fmt.Errorf("codat: %s %s: building request: %w", cl.method, displayPath, err)
 	}
 	req.Header.Set("Authorization", c.creds.header.Reveal())
 	req.Header.Set("Accept", "application/json")
@@ -582,64 +602,73 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 		}
 		req.Header.Set("Idempotency-Key", key)
 	}
+	return req, st, nil
+}
 
-	resp, err := c.rc.Do(req)
-	if err != nil {
-		if resp != nil && resp.Body != nil {
-			_ = resp.Body.Close()
-		}
-		terr := &TransportError{
-			Method:    cl.method,
-			Path:      displayPath,
-			Attempts:  int(st.attempts.Load()),
-			Ambiguous: st.ambiguous.Load(),
-			Err:       scrubCause(transportCause(err), c.scrubber(body)),
-		}
-		c.logger.LogAttrs(ctx, slog.LevelWarn, "codat request failed",
-			slog.String("method", cl.method), slog.String("path", displayPath),
-			slog.Int("attempts", terr.Attempts), slog.String("error", causeText(terr.Err)))
-		return terr
+// sendError turns a call that got no HTTP answer (err from the retrying
+// client, after its last attempt) into a TransportError, scrubbed and logged.
+func (c *Client) sendError(ctx context.Context, st *callState, resp *http.Response, err error) *TransportError {
+	if resp != nil && resp.Body != nil {
+		_ = resp.Body.Close()
 	}
-	defer resp.Body.Close()
+	terr := &TransportError{
+		Method:    st.method,
+		Path:      st.path,
+		Attempts:  int(st.attempts.Load()),
+		Ambiguous: st.ambiguous.Load(),
+		Err:       scrubCause(transportCause(err), c.scrubber(st.body)),
+	}
+	c.logger.LogAttrs(ctx, slog.LevelWarn, "codat request failed",
+		slog.String("method", st.method), slog.String("path", st.path),
+		slog.Int("attempts", terr.Attempts), slog.String("error", causeText(terr.Err)))
+	return terr
+}
 
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		apiErr := c.decodeError(resp, cl.method, displayPath)
-		apiErr.ambiguous = st.ambiguous.Load()
-		apiErr.lost = st.lost.Load()
-		apiErr.scrub(c.scrubber(body)) // before anything logs or prints it
-		// A 404 or 422 is often an expected answer (a look-up that finds
-		// nothing); throttling, server errors, auth failures and redirects
-		// (never followed: a wrong base URL, most likely) are not.
-		level := slog.LevelDebug
-		switch {
-		case resp.StatusCode >= 500, resp.StatusCode < 400, resp.StatusCode == http.StatusTooManyRequests,
-			resp.StatusCode == http.StatusUnauthorized, resp.StatusCode == http.StatusForbidden:
-			level = slog.LevelWarn
-		}
-		c.logger.LogAttrs(ctx, level, "codat request failed",
-			slog.String("method", cl.method), slog.String("path", displayPath),
-			slog.Int("status", resp.StatusCode), slog.Int("attempts", int(st.attempts.Load())),
-			slog.String("service", oneLine(apiErr.Service, 60)),
-			slog.String("correlation_id", oneLine(apiErr.CorrelationID, 80)))
-		return apiErr
+// statusError decodes a non-2xx answer into an APIError, scrubbed before
+// anything logs or prints it, and logs it.
+func (c *Client) statusError(ctx context.Context, st *callState, resp *http.Response) *APIError {
+	apiErr := c.decodeError(resp, st.method, st.path)
+	apiErr.ambiguous = st.ambiguous.Load()
+	apiErr.lost = st.lost.Load()
+	apiErr.scrub(c.scrubber(st.body))
+	// A 404 or 422 is often an expected answer (a look-up that finds
+	// nothing); throttling, server errors, auth failures and redirects
+	// (never followed: a wrong base URL, most likely) are not.
+	level := slog.LevelDebug
+	switch {
+	case resp.StatusCode >= 500, resp.StatusCode < 400, resp.StatusCode == http.StatusTooManyRequests,
+		resp.StatusCode == http.StatusUnauthorized, resp.StatusCode == http.StatusForbidden:
+		level = slog.LevelWarn
 	}
+	c.logger.LogAttrs(ctx, level, "codat request failed",
+		slog.String("method", st.method), slog.String("path", st.path),
+		slog.Int("status", resp.StatusCode), slog.Int("attempts", int(st.attempts.Load())),
+		slog.String("service", oneLine(apiErr.Service, 60)),
+		slog.String("correlation_id", oneLine(apiErr.CorrelationID, 80)))
+	return apiErr
+}
+
+// decodeResponse reads a 2xx body into out, or drains it when out is nil.
+// A body that cannot be read is a TransportError (ambiguous: the call may
+// have taken effect); an empty or malformed one a DecodeError.
+func (c *Client) decodeResponse(st *callState, resp *http.Response, out any) error {
 	if out == nil {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
 		return nil
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
 	if err != nil {
-		return &TransportError{Method: cl.method, Path: displayPath, Attempts: int(st.attempts.Load()),
-			Ambiguous: true, Err: fmt.Errorf("reading response body: %w", scrubCause(transportCause(err), c.scrubber(body)))}
+		return &TransportError{Method: st.method, Path: st.path, Attempts: int(st.attempts.Load()),
+			Ambiguous: true, Err: fmt.Errorf("reading response body: %w", scrubCause(transportCause(err), c.scrubber(st.body)))}
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
-		return &DecodeError{Method: cl.method, Path: displayPath, StatusCode: resp.StatusCode,
+		return &DecodeError{Method: st.method, Path: st.path, StatusCode: resp.StatusCode,
 			Type: typeName(out), Err: errEmptyBody}
 	}
 	if err := json.Unmarshal(data, out); err != nil {
-		de := &DecodeError{Method: cl.method, Path: displayPath, StatusCode: resp.StatusCode,
+		de := &DecodeError{Method: st.method, Path: st.path, StatusCode: resp.StatusCode,
 			Type: typeName(out), Err: err}
-		de.detail = c.scrubber(body).String(describeJSONError(err)) // a field path may hold the server's keys
+		de.detail = c.scrubber(st.body).String(describeJSONError(err)) // a field path may hold the server's keys
 		return de
 	}
 	return nil
