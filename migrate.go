@@ -1111,7 +1111,9 @@ func (r *migrationRun) settleWindow() time.Duration {
 // token again; with Relink it is read only when its platform is unknown or
 // a token of this migration may already be installed (TokenSent, TokenSend).
 // An earlier send whose outcome is unknown (TokenSend) blocks a new one
-// until the settle window has passed.
+// until the settle window has passed. Those checks are beforeToken's; each
+// send is sendToken's, and the read-back after a send with no clear answer
+// readBack's, which decides whether the token is sent again.
 func (r *migrationRun) authorize(ctx context.Context) (bool, error) {
 	if r.res.HasStep(StepVerify) {
 		return false, nil
@@ -1119,87 +1121,119 @@ func (r *migrationRun) authorize(ctx context.Context) (bool, error) {
 	if done, err := r.beforeToken(ctx); done || err != nil {
 		return false, err
 	}
+	sends := r.tokenSends()
+	fp := tokenFingerprint(r.m.Auth)
+	for sent := 1; ; sent++ {
+		sendErr, done, err := r.sendToken(ctx, fp)
+		if done {
+			return false, err
+		}
+		if again, err := r.readBack(ctx, sendErr, sent, sends); !again {
+			return false, err
+		}
+	}
+}
+
+// tokenSends is how many times one call may send the token:
+// 1+Migration.MaxTokenResends, where zero means 1 re-send and a negative
+// value none.
+func (r *migrationRun) tokenSends() int {
 	sends := 1 + r.m.MaxTokenResends
 	if r.m.MaxTokenResends == 0 {
 		sends = 2
 	}
-	sends = max(sends, 1)
-	fp := tokenFingerprint(r.m.Auth)
-	for sent := 1; ; sent++ {
-		// The intent goes to OnStep before the PUT leaves.
-		r.res.TokenSend = &TokenSend{At: r.now().UTC(), Fingerprint: fp}
-		if err := r.report(ctx); err != nil {
-			return false, err
-		}
-		cn, err := r.c.Connections.UpdateAuthorization(ctx, r.res.CompanyID, r.res.ConnectionID, r.m.Auth)
-		unclear := IsAmbiguous(err) || unusable(err)
-		if err == nil || unclear {
-			r.res.TokenSent = true
-		}
-		if err == nil {
-			r.res.TokenSend = nil
-			if perr := r.samePlatform(cn); perr != nil {
-				return false, r.fail(StepAuthorize, perr)
-			}
-			r.setConnection(cn)
-			if err := r.record(ctx, StepAuthorize); err != nil {
-				return false, err
-			}
-			if !cn.Status.Is(StatusLinked) {
-				return false, r.fail(StepAuthorize, fmt.Errorf("%w (status %s)", ErrTokenRejected, statusText(cn.Status)))
-			}
-			return false, r.record(ctx, StepVerify)
-		}
-		if !unclear || ctx.Err() != nil {
-			if !unclear {
-				r.res.TokenSend = nil // Codat answered: nothing is running
-			}
-			if rerr := r.report(ctx); rerr != nil {
-				return false, rerr
-			}
-			return false, r.fail(StepAuthorize, ctxErr(ctx, err))
-		}
-		if _, quota := IsQuotaExhausted(err); quota {
-			return false, r.fail(StepAuthorize, err)
-		}
-		if settled(err) {
-			r.res.TokenSend = nil // Codat's own finished answer: nothing is running
-		}
-		// The PUT may or may not have been applied: read the connection back.
-		if err := r.report(ctx); err != nil {
-			return false, err
-		}
-		got, gerr := r.c.Connections.Get(ctx, r.res.CompanyID, r.res.ConnectionID)
-		if gerr != nil {
-			return false, r.fail(StepAuthorize, ctxErr(ctx, readBackErr(err, gerr, "reading the connection back")))
-		}
-		r.setConnection(got)
-		if got.Status.Is(StatusLinked) {
-			r.res.TokenSend = nil
-			return false, r.record(ctx, StepAuthorize, StepVerify)
-		}
-		if got.Status.Is(StatusDeauthorized) {
-			r.res.TokenSend = nil // Codat tried a token and refused it: nothing is running
-		}
-		if !settled(err) {
-			if rerr := r.report(ctx); rerr != nil {
-				return false, rerr
-			}
-			if r.res.TokenSend == nil {
-				return false, r.fail(StepAuthorize, fmt.Errorf("%w (connection is %s; the token was not sent again in this call: resume later to read the connection again)",
-					err, statusText(got.Status)))
-			}
-			at := r.res.TokenSend.At.Add(r.settleWindow())
-			return false, r.failAt(StepAuthorize, at, fmt.Errorf("%w (connection is %s; the PUT may still be in progress at Codat, so the token was not sent again: resume later, after %s, to read the connection again)",
-				err, statusText(got.Status), at.UTC().Format(time.RFC3339)))
-		}
-		if sent >= sends {
-			if rerr := r.report(ctx); rerr != nil {
-				return false, rerr
-			}
-			return false, r.fail(StepAuthorize, fmt.Errorf("%w (connection is %s; token sent %d times, no re-send left)", err, statusText(got.Status), sent))
-		}
+	return max(sends, 1)
+}
+
+// sendToken records the intent (TokenSend, reported to OnStep before the PUT
+// leaves) and sends the token once. It is done, with the step's outcome in
+// err, when Codat's answer decides it: the connection in the PUT's response,
+// a clear refusal, a cancelled context or an exhausted quota. Otherwise the
+// PUT may or may not have been applied and sendErr, its ambiguous error, is
+// for readBack.
+func (r *migrationRun) sendToken(ctx context.Context, fp string) (sendErr error, done bool, err error) {
+	r.res.TokenSend = &TokenSend{At: r.now().UTC(), Fingerprint: fp}
+	if err := r.report(ctx); err != nil {
+		return nil, true, err
 	}
+	cn, err := r.c.Connections.UpdateAuthorization(ctx, r.res.CompanyID, r.res.ConnectionID, r.m.Auth)
+	unclear := IsAmbiguous(err) || unusable(err)
+	if err == nil || unclear {
+		r.res.TokenSent = true
+	}
+	if err == nil {
+		r.res.TokenSend = nil
+		if perr := r.samePlatform(cn); perr != nil {
+			return nil, true, r.fail(StepAuthorize, perr)
+		}
+		r.setConnection(cn)
+		if err := r.record(ctx, StepAuthorize); err != nil {
+			return nil, true, err
+		}
+		if !cn.Status.Is(StatusLinked) {
+			return nil, true, r.fail(StepAuthorize, fmt.Errorf("%w (status %s)", ErrTokenRejected, statusText(cn.Status)))
+		}
+		return nil, true, r.record(ctx, StepVerify)
+	}
+	if !unclear || ctx.Err() != nil {
+		if !unclear {
+			r.res.TokenSend = nil // Codat answered: nothing is running
+		}
+		if rerr := r.report(ctx); rerr != nil {
+			return nil, true, rerr
+		}
+		return nil, true, r.fail(StepAuthorize, ctxErr(ctx, err))
+	}
+	if _, quota := IsQuotaExhausted(err); quota {
+		return nil, true, r.fail(StepAuthorize, err)
+	}
+	return err, false, nil
+}
+
+// readBack reads the connection back after a send with no clear answer
+// (sendErr). Linked, the token took: the step is done. Otherwise the token
+// is sent again (again) only when sendErr is Codat's own settled answer, so
+// no PUT can still be running, and sent, the sends so far, is below sends.
+// Else the step fails; while the PUT may still be running at Codat
+// (TokenSend), with a RetryAt at the end of the settle window.
+func (r *migrationRun) readBack(ctx context.Context, sendErr error, sent, sends int) (again bool, err error) {
+	if settled(sendErr) {
+		r.res.TokenSend = nil // Codat's own finished answer: nothing is running
+	}
+	if err := r.report(ctx); err != nil {
+		return false, err
+	}
+	got, gerr := r.c.Connections.Get(ctx, r.res.CompanyID, r.res.ConnectionID)
+	if gerr != nil {
+		return false, r.fail(StepAuthorize, ctxErr(ctx, readBackErr(sendErr, gerr, "reading the connection back")))
+	}
+	r.setConnection(got)
+	if got.Status.Is(StatusLinked) {
+		r.res.TokenSend = nil
+		return false, r.record(ctx, StepAuthorize, StepVerify)
+	}
+	if got.Status.Is(StatusDeauthorized) {
+		r.res.TokenSend = nil // Codat tried a token and refused it: nothing is running
+	}
+	if !settled(sendErr) {
+		if rerr := r.report(ctx); rerr != nil {
+			return false, rerr
+		}
+		if r.res.TokenSend == nil {
+			return false, r.fail(StepAuthorize, fmt.Errorf("%w (connection is %s; the token was not sent again in this call: resume later to read the connection again)",
+				sendErr, statusText(got.Status)))
+		}
+		at := r.res.TokenSend.At.Add(r.settleWindow())
+		return false, r.failAt(StepAuthorize, at, fmt.Errorf("%w (connection is %s; the PUT may still be in progress at Codat, so the token was not sent again: resume later, after %s, to read the connection again)",
+			sendErr, statusText(got.Status), at.UTC().Format(time.RFC3339)))
+	}
+	if sent >= sends {
+		if rerr := r.report(ctx); rerr != nil {
+			return false, rerr
+		}
+		return false, r.fail(StepAuthorize, fmt.Errorf("%w (connection is %s; token sent %d times, no re-send left)", sendErr, statusText(got.Status), sent))
+	}
+	return true, nil
 }
 
 // beforeToken makes the checks that come before a token PUT: a connection
