@@ -32,7 +32,7 @@ var exitCodeText = map[int]string{
 	exitRowsFailed:  "some rows failed or were invalid: see the report",
 	exitUsage:       "usage error (a flag, an argument, no API key)",
 	exitFatal:       "fatal error (bad key, unreadable input, API unreachable, canary failed…)",
-	exitQuota:       "daily quota spent: resumable; the message gives the reset time and the command to resume",
+	exitQuota:       "daily quota spent (or Codat kept refusing requests with a rate limit of unknown kind): resumable; the message gives the time and the command to resume",
 	exitInterrupted: "interrupted (Ctrl-C): resumable with the same command",
 }
 

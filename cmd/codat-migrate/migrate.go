@@ -437,13 +437,21 @@ func (a *app) runOutcome(spec runSpec, sum *bulk.Summary, tee *reportTee, runErr
 	case errors.As(runErr, &qe):
 		res.code = exitQuota
 		reset := qe.Reset
-		fmt.Fprintf(a.stderr, "\nCodat's daily request quota is spent; %d row(s) are pending.\n", qe.Pending)
+		// A stop for a rate limit that is not known to be the daily quota
+		// (429s without Codat's rate-limit headers) is not called one.
+		what, ends := "Codat's daily request quota is spent", "resets"
+		if qe.NotDaily {
+			what, ends = "Codat kept refusing requests with a rate limit not known to be the daily quota", "ends"
+		}
+		fmt.Fprintf(a.stderr, "\n%s; %d row(s) are pending.\n", what, qe.Pending)
 		switch {
 		case spec.noResume && !reset.IsZero():
-			fmt.Fprintf(a.stderr, "It resets at %s (in %s).\n", reset.UTC().Format("2006-01-02 15:04:05 MST"), humanDuration(reset.Sub(now)))
+			fmt.Fprintf(a.stderr, "It %s at %s (in %s).\n", ends, reset.UTC().Format("2006-01-02 15:04:05 MST"), humanDuration(reset.Sub(now)))
 		case spec.noResume:
 		case !reset.IsZero():
-			fmt.Fprintf(a.stderr, "It resets at %s (in %s). Resume then with:\n", reset.UTC().Format("2006-01-02 15:04:05 MST"), humanDuration(reset.Sub(now)))
+			fmt.Fprintf(a.stderr, "It %s at %s (in %s). Resume then with:\n", ends, reset.UTC().Format("2006-01-02 15:04:05 MST"), humanDuration(reset.Sub(now)))
+		case qe.NotDaily:
+			fmt.Fprintln(a.stderr, "Resume in a few minutes with:")
 		default:
 			fmt.Fprintln(a.stderr, "Resume after the reset (00:00 UTC) with:")
 		}

@@ -300,3 +300,47 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	defer s.mu.Unlock()
 	return s.w.Write(p)
 }
+
+func TestRunOutcomeQuotaStops(t *testing.T) {
+	now := time.Date(2026, 3, 2, 21, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name      string
+		qe        *bulk.QuotaError
+		want      []string
+		forbidden string
+	}{
+		{
+			name: "daily quota",
+			qe:   &bulk.QuotaError{Reset: time.Date(2026, 3, 3, 0, 0, 0, 0, time.UTC), Pending: 4},
+			want: []string{"Codat's daily request quota is spent; 4 row(s) are pending.",
+				"It resets at 2026-03-03 00:00:00 UTC (in 3h", "Resume then with:"},
+		},
+		{
+			name: "a limit not known to be the daily quota",
+			qe:   &bulk.QuotaError{Reset: now.Add(2 * time.Minute), Pending: 2, NotDaily: true},
+			want: []string{"a rate limit not known to be the daily quota; 2 row(s) are pending.",
+				"It ends at 2026-03-02 21:02:00 UTC (in 2m", "Resume then with:"},
+			forbidden: "daily request quota is spent",
+		},
+		{
+			name:      "a limit not known to be the daily quota, no end given",
+			qe:        &bulk.QuotaError{Pending: 1, NotDaily: true},
+			want:      []string{"Resume in a few minutes with:"},
+			forbidden: "00:00 UTC",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			a := &app{stderr: &stderr}
+			res := a.runOutcome(runSpec{cmd: &command{}}, nil, nil, tt.qe, false, "codat-migrate migrate --input x.csv", now)
+			assert.Equal(t, exitQuota, res.code)
+			for _, w := range tt.want {
+				assert.Contains(t, stderr.String(), w)
+			}
+			if tt.forbidden != "" {
+				assert.NotContains(t, stderr.String(), tt.forbidden)
+			}
+		})
+	}
+}
