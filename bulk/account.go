@@ -1,0 +1,105 @@
+package bulk
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/codat-migrate/codat"
+)
+
+// accountKeep selects what the account check keeps of the listing: refs
+// (codat.RefTagKey tags) and tenant tags (codat.TenantTagKey).
+type accountKeep struct {
+	ref    func(ref string) bool
+	tenant func(tag string) bool
+}
+
+// tagKey is the key of a tenant tag (codat.TenantTag) in the account
+// check's map.
+func tagKey(tag string) key { return keyOf('g', tag) }
+
+// clientRefs lists every company of the account through c, 5,000 a page,
+// and returns, with the requests the listing took, the refs keep.ref
+// accepts (refKey(ref) → "") and the tenant tags keep.tenant accepts
+// (tagKey(tag) → the ref of the company that carries it).
+func clientRefs(c *codat.Client) func(ctx context.Context, keep accountKeep) (map[key]string, int, error) {
+	return func(ctx context.Context, keep accountKeep) (map[key]string, int, error) {
+		// The listing's own requests, counted from what it read: the
+		// client's counter also counts the migrations in flight meanwhile.
+		seen := 0
+		pages := func() int { return seen/codat.MaxPageSize + 1 }
+		found := map[key]string{}
+		for co, err := range c.Companies.All(ctx, &codat.ListOptions{PageSize: codat.MaxPageSize}) {
+			if err != nil {
+				return nil, pages(), err
+			}
+			seen++
+			ref := co.Tags[codat.RefTagKey]
+			if ref != "" && keep.ref(ref) {
+				found[refKey(ref)] = ""
+			}
+			if tag := co.Tags[codat.TenantTagKey]; tag != "" && ref != "" && keep.tenant != nil && keep.tenant(tag) {
+				found[tagKey(tag)] = ref
+			}
+		}
+		if seen > 0 && seen%codat.MaxPageSize == 0 {
+			return found, seen / codat.MaxPageSize, nil
+		}
+		return found, pages(), nil
+	}
+}
+
+// accountFilter returns the refs the account check keeps: those of valid
+// input rows that the journal (if any) does not know.
+func accountFilter(ctx context.Context, idx *index, st Store) accountKeep {
+	return accountKeep{
+		ref: func(ref string) bool {
+			if !idx.hasRef(ref) {
+				return false
+			}
+			if st == nil {
+				return true
+			}
+			e, _ := st.Get(ctx, ref)
+			return e == nil
+		},
+		tenant: idx.hasTenantTag,
+	}
+}
+
+// checkAccount is the account check (see Runner.SkipAccountCheck): it lists
+// the account's companies and keeps the input refs the journal does not
+// know that a company is tagged with. It runs once, when the second pass
+// meets the first row to migrate that the journal does not know, and not at
+// all when the run has stopped by then. When it cannot list them, the run
+// stops before migrating any such row: pending-quota for a spent quota,
+// not-started otherwise.
+func (x *run) checkAccount(idx *index) {
+	if x.stoppedStatus() != "" || x.stop.startErr() != nil {
+		return
+	}
+	for pauses := 1; ; pauses++ {
+		found, n, err := x.s.listRefs(x.stop.start, accountFilter(x.stop.start, idx, x.st))
+		x.mu.Lock()
+		x.sum.AccountCheckRequests += n
+		x.mu.Unlock()
+		if err == nil {
+			x.cl.inCodat = found
+			return
+		}
+		if cause := x.stop.startErr(); cause != nil {
+			x.stopWith(&stop{status: StatusNotStarted, err: cause}, false)
+			return
+		}
+		if rl, ok := codat.RateLimitOf(err); ok {
+			if x.rateLimited(rl, pauses) == nil {
+				continue
+			}
+			return
+		}
+		x.stopWith(&stop{status: StatusNotStarted, err: fmt.Errorf("bulk: the account check (listing the companies, to find refs "+
+			"already in Codat) failed, so nothing was migrated; rerun, or set SkipAccountCheck if the journal records every "+
+			"earlier run: %w", err)}, true)
+		return
+	}
+}

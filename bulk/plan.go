@@ -1,0 +1,304 @@
+package bulk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+
+	"github.com/codat-migrate/codat"
+)
+
+// Validate checks every row offline and reports each as valid, invalid or
+// duplicate. Nothing is sent and the journal is not read.
+func (r *Runner) Validate(ctx context.Context, in Input, rep ReportWriter) (*Summary, error) {
+	s := r.settings()
+	sum := &Summary{Input: in.Name, Counts: map[Status]int{}, Started: s.Now()}
+	if rep == nil {
+		rep = DiscardReport
+	}
+	idx, err := scanInput(ctx, in, s.reg, nil, nil)
+	if err != nil {
+		return sum, err
+	}
+	if err := openReport(rep); err != nil {
+		return sum, err
+	}
+	cl := &classifier{ctx: ctx, reg: s.reg, idx: idx}
+	err = eachRow(ctx, in, func(row Row, rowErr *RowError) error {
+		v, err := cl.classify(row, rowErr)
+		if err != nil {
+			return err
+		}
+		out := v.out
+		if out == nil {
+			rr := baseReport(row)
+			rr.Status = StatusValid
+			out = &rr
+		}
+		sum.Rows++
+		sum.Counts[out.Status]++
+		return rep.Write(*out)
+	})
+	sum.Finished = s.Now()
+	return sum, err
+}
+
+// Plan is what a run would do, computed without migrating.
+type Plan struct {
+	// Input is the input's name.
+	Input string `json:"input"`
+	// Rows is the number of input rows: Valid + Invalid + Duplicate.
+	Rows int `json:"rows"`
+	// Valid rows pass the offline checks and are no duplicate, as Validate
+	// counts them (plus the rows the journal resumes although they no longer
+	// pass the checks, an expired token say): AlreadyMigrated +
+	// TokenChanged + TokenRejected + CanaryFailed + Resume + New.
+	Valid   int `json:"valid"`
+	Invalid int `json:"invalid"`
+	// Duplicate rows share a ref or a tenant with another row (or with the
+	// journal under another ref): none of them is migrated.
+	Duplicate int `json:"duplicate"`
+	// AlreadyMigrated rows are finished per the journal.
+	AlreadyMigrated int `json:"alreadyMigrated"`
+	// TokenChanged rows were migrated with another token (see Runner.Relink).
+	TokenChanged int `json:"tokenChanged"`
+	// TokenRejected rows had this very token rejected in an earlier run.
+	TokenRejected int `json:"tokenRejected"`
+	// CanaryFailed rows are canaries that finished but failed in an earlier
+	// run (their first sync ended in errors): reported failed, not retried.
+	CanaryFailed int `json:"canaryFailed"`
+	// Resume rows were started by an earlier run and will be continued:
+	// rows the journal records as unfinished, and the InCodat rows.
+	Resume int `json:"resume"`
+	// InCodat rows are unknown to the journal but their ref is already on
+	// a company in Codat (the account check): they are continued from that
+	// company, never created twice. They are counted in Resume.
+	InCodat int `json:"inCodat"`
+	// New rows will be migrated from scratch.
+	New int `json:"new"`
+	// Canary is the number of migrations that will run first, with
+	// codat.SyncWait.
+	Canary int `json:"canary"`
+	// RequestsPerCompany is what a new migration needs on the happy path.
+	RequestsPerCompany int `json:"requestsPerCompany"`
+	// AccountCheckRequests is what the run's account check costs: one
+	// GET /companies?pageSize=5000 per 5,000 companies in the account (the
+	// listing Plan made itself to count InCodat). Zero when no row needs it
+	// or Runner.SkipAccountCheck is set.
+	AccountCheckRequests int `json:"accountCheckRequests"`
+	// AccountCheckError says why the account could not be checked, if so;
+	// InCodat is then unknown (zero).
+	AccountCheckError string `json:"accountCheckError,omitempty"`
+	// RequestsNeeded is the requests the run is expected to send, the
+	// account check included.
+	RequestsNeeded int `json:"requestsNeeded"`
+	// Quota is the quota snapshot from the account check's listing, or from
+	// one request (GET /companies?pageSize=1) when no listing was needed;
+	// Observed is zero when there is no Client or the request failed.
+	Quota codat.Quota `json:"quota"`
+	// QuotaError says why Quota is unknown, if it is.
+	QuotaError string `json:"quotaError,omitempty"`
+	// Estimate is the expected calendar under Codat's quota rules.
+	Estimate Estimate `json:"estimate"`
+	// NameChanges are the first MaxNameChanges rows to migrate whose
+	// company name Codat stores differently (see codat.CompanyName);
+	// NameChangeCount counts them all.
+	NameChanges     []NameChange `json:"nameChanges,omitempty"`
+	NameChangeCount int          `json:"nameChangeCount"`
+}
+
+// MaxNameChanges bounds Plan.NameChanges.
+const MaxNameChanges = 100
+
+// NameChange is a company name Codat will store differently from the
+// input's: accents folded, characters Codat drops dropped.
+type NameChange struct {
+	Line   int    `json:"line"`
+	Ref    string `json:"ref"`
+	Input  string `json:"input"`
+	Stored string `json:"stored"`
+}
+
+// ToMigrate is the number of migrations the run would start.
+func (p *Plan) ToMigrate() int { return p.New + p.Resume }
+
+// Plan counts what a run over in would do, the requests it needs and how
+// long it should take under Codat's quota rules, without migrating. The
+// journal, when JournalPath is set and exists, is read and not changed.
+//
+// With Runner.Client set it sends read-only requests: the account check a
+// run would make (every company, GET /companies?pageSize=5000, one request
+// per 5,000 companies), when some row is unknown to the journal and
+// SkipAccountCheck is not set, to count the rows already in Codat; otherwise
+// one request (GET /companies?pageSize=1) to read the quota.
+func (r *Runner) Plan(ctx context.Context, in Input) (*Plan, error) {
+	s := r.settings()
+	p := &Plan{Input: in.Name, RequestsPerCompany: RequestsPerCompany(s.Sync)}
+	var st Store
+	switch {
+	case s.Store != nil:
+		st = s.Store
+	case s.JournalPath != "":
+		j, err := openJournalReadOnly(s.JournalPath)
+		if err != nil {
+			return nil, err
+		}
+		if j != nil {
+			defer j.close()
+			st = j
+		}
+	}
+	idx, err := scanInput(ctx, in, s.reg, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	canaryLeft := s.Canary
+	if st != nil {
+		cs, err := st.Canary(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if cs.Passed {
+			canaryLeft = 0
+		} else {
+			canaryLeft = max(0, canaryLeft-cs.Passes)
+		}
+	}
+	cl := &classifier{ctx: ctx, reg: s.reg, idx: idx, st: st, relink: s.Relink}
+	listed := false
+	if !s.SkipAccountCheck && s.listRefs != nil {
+		cl.checkAccount = func() {
+			found, n, err := s.listRefs(ctx, accountFilter(ctx, idx, st))
+			p.AccountCheckRequests = max(n, 1)
+			if err != nil {
+				p.AccountCheckError = err.Error()
+				return
+			}
+			cl.inCodat, listed = found, true
+		}
+	}
+	err = eachRow(ctx, in, func(row Row, rowErr *RowError) error {
+		p.Rows++
+		v, err := cl.classify(row, rowErr)
+		if err != nil {
+			return err
+		}
+		if v.out != nil {
+			switch v.out.Status {
+			case StatusInvalid:
+				p.Invalid++
+				return nil
+			case StatusDuplicate:
+				p.Duplicate++
+				return nil
+			case StatusAlreadyMigrated:
+				p.AlreadyMigrated++
+			case StatusTokenChanged:
+				p.TokenChanged++
+			case StatusTokenRejected:
+				p.TokenRejected++
+			case StatusFailed:
+				p.CanaryFailed++
+			}
+			p.Valid++
+			return nil
+		}
+		p.Valid++
+		mode := s.Sync
+		if canaryLeft > 0 {
+			canaryLeft--
+			p.Canary++
+			mode = codat.SyncWait
+		}
+		need := RequestsPerCompany(mode)
+		switch jb := v.job; {
+		case jb.inCodat:
+			// A look-up and a listing of its connections instead of the two
+			// creates; fewer when it is linked already.
+			p.Resume++
+			p.InCodat++
+		case jb.resume != nil:
+			p.Resume++
+			need = remainingRequests(jb.resume, mode)
+		case jb.prev != nil:
+			p.Resume++ // an earlier attempt that created nothing: afresh
+		default:
+			p.New++
+		}
+		p.RequestsNeeded += need
+		if rr := baseReport(row); rr.InputCompanyName != "" {
+			p.NameChangeCount++
+			if len(p.NameChanges) < MaxNameChanges {
+				p.NameChanges = append(p.NameChanges, NameChange{Line: row.Line, Ref: rr.Ref, Input: rr.InputCompanyName, Stored: rr.CompanyName})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case listed:
+		p.Quota = s.quota()
+	case s.probe != nil:
+		q, err := s.probe(ctx)
+		if err != nil {
+			p.QuotaError = err.Error()
+		} else {
+			p.Quota = q
+		}
+	default:
+		p.QuotaError = "no client: quota not read"
+	}
+	p.RequestsNeeded += p.AccountCheckRequests
+	// Every migration is scheduled at the per-company rate; what the
+	// canaries and resumed rows need beyond (or short of) it, and the
+	// account check, are the overhead, so that the schedule's requests add
+	// up to RequestsNeeded.
+	p.Estimate = EstimateSchedule(Schedule{Companies: p.ToMigrate(), RequestsPerCompany: p.RequestsPerCompany,
+		Overhead: p.RequestsNeeded - p.ToMigrate()*p.RequestsPerCompany, Quota: p.Quota, Now: s.Now()})
+	return p, nil
+}
+
+// remainingRequests is what a resumed migration still needs: one lookup to
+// reconcile the recorded state, plus the requests of the steps not done.
+func remainingRequests(res *codat.MigrationResult, mode codat.SyncMode) int {
+	n := 1
+	if !res.HasStep(codat.StepCompany) {
+		n++
+	}
+	if !res.HasStep(codat.StepConnection) {
+		n++
+	}
+	if !res.HasStep(codat.StepAuthorize) {
+		n++
+	}
+	if mode != codat.SyncNone && !res.HasStep(codat.StepSync) {
+		n++
+	}
+	if mode == codat.SyncWait && !res.HasStep(codat.StepWait) {
+		n += EstimatedWaitPolls
+	}
+	return n
+}
+
+// openJournalReadOnly opens an existing journal to read, without locking or
+// changing it; a missing file is an empty journal (nil).
+func openJournalReadOnly(path string) (*journal, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("bulk: open journal: %w", err)
+	}
+	j := &journal{path: path, f: f, unlock: func() error { return nil }}
+	j.cond = sync.NewCond(&j.mu)
+	if _, _, err := scanJournal(f, j); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return j, nil
+}
