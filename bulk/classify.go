@@ -97,7 +97,7 @@ func (cl *classifier) classify(row Row, rowErr *RowError) (verdict, error) {
 		return cl.invalid(row, rep, reason)
 	}
 	if why, dup := cl.idx.duplicate(row, c); dup {
-		rep.Status, rep.ErrorClass, rep.Error = StatusDuplicate, "duplicate", why
+		rep.Status, rep.ErrorClass, rep.Error = StatusDuplicate, string(ClassDuplicate), why
 		return verdict{out: &rep}, nil
 	}
 	jb := &job{row: row, c: c, tenantH: tenantHash(c.tenant)}
@@ -108,7 +108,7 @@ func (cl *classifier) classify(row Row, rowErr *RowError) (verdict, error) {
 			return verdict{}, err
 		}
 		if other != "" && other != row.Ref {
-			rep.Status, rep.ErrorClass = StatusDuplicate, "duplicate"
+			rep.Status, rep.ErrorClass = StatusDuplicate, string(ClassDuplicate)
 			rep.Error = fmt.Sprintf("the journal holds this %s tenant under ref %q; not migrated twice", c.platformLabel(), other)
 			return verdict{out: &rep}, nil
 		}
@@ -124,7 +124,7 @@ func (cl *classifier) classify(row Row, rowErr *RowError) (verdict, error) {
 		if holder, found := cl.inCodat[tagKey(codat.TenantTag(c.platformKey, c.tenantID))]; found && c.tenantID != "" && holder != row.Ref {
 			// The tenant was migrated under another ref (another export, a
 			// lost journal): a second company would share its grant.
-			rep.Status, rep.ErrorClass = StatusDuplicate, "duplicate"
+			rep.Status, rep.ErrorClass = StatusDuplicate, string(ClassDuplicate)
 			rep.Error = fmt.Sprintf("the same %s tenant is already in Codat under ref %q; not migrated twice", c.platformLabel(), holder)
 			return verdict{out: &rep}, nil
 		}
@@ -146,7 +146,7 @@ func (cl *classifier) classify(row Row, rowErr *RowError) (verdict, error) {
 		return verdict{out: &rep}, nil
 	case e.finished() || (e.tokenSent() && !same && !e.rejected()):
 		if !cl.relink {
-			rep.Status, rep.ErrorClass = StatusTokenChanged, "token-changed"
+			rep.Status, rep.ErrorClass = StatusTokenChanged, string(ClassTokenChanged)
 			rep.Error = fmt.Sprintf("the journal has this ref's token with fingerprint %s, the row has %s; not re-sent (relink to send it)", e.Fingerprint, c.fingerprint)
 			if e.sendUnknown() {
 				rep.Error = fmt.Sprintf("a token with fingerprint %s was sent for this ref and its outcome is unknown (Codat may hold it); the row has %s, "+
@@ -156,7 +156,7 @@ func (cl *classifier) classify(row Row, rowErr *RowError) (verdict, error) {
 		}
 		jb.resume, jb.relink = beforeToken(e), true
 	case e.rejected() && same:
-		rep.Status, rep.ErrorClass, rep.LinkURL = StatusTokenRejected, "token-rejected", e.LinkURL
+		rep.Status, rep.ErrorClass, rep.LinkURL = StatusTokenRejected, string(ClassTokenRejected), e.LinkURL
 		rep.Error = "Codat rejected this token in an earlier run; supply a new token or send the customer to the link URL"
 		return verdict{out: &rep}, nil
 	case e.rejected():
@@ -193,7 +193,7 @@ func beforeToken(e *Record) *codat.MigrationResult {
 // earlier run (sync errors): it is not retried, and does not count as a
 // canary that passed.
 func canaryFailedEarlier(rep ReportRow, e *Record) verdict {
-	rep.Status, rep.ErrorClass = StatusFailed, "canary"
+	rep.Status, rep.ErrorClass = StatusFailed, string(ClassCanary)
 	rep.Error = "this canary failed in an earlier run and is not retried; a new canary cohort must pass before the rest starts"
 	if e.Error != "" {
 		rep.Error += " (" + e.Error + ")"
@@ -208,7 +208,7 @@ func canaryFailedEarlier(rep ReportRow, e *Record) verdict {
 // invalid row is reported invalid. Only the first invalid row of a ref that
 // no valid row has is looked up.
 func (cl *classifier) invalid(row Row, rep ReportRow, reason string) (verdict, error) {
-	rep.Status, rep.ErrorClass, rep.Error = StatusInvalid, "invalid", reason
+	rep.Status, rep.ErrorClass, rep.Error = StatusInvalid, string(ClassInvalid), reason
 	if cl.st == nil || !cl.idx.firstInvalid(row) {
 		return verdict{out: &rep}, nil
 	}

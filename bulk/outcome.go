@@ -7,8 +7,63 @@ import (
 	"github.com/codat-migrate/codat"
 )
 
+// ErrorClass is the class of a row's error in the report
+// (ReportRow.ErrorClass): short, stable and machine-readable. The constants
+// below are every class a run, Plan or Validate reports.
+type ErrorClass string
+
+// The error classes of report rows.
+const (
+	// ClassInvalid: the row failed the offline checks.
+	ClassInvalid ErrorClass = "invalid"
+	// ClassDuplicate: another row (or a company in Codat) has the row's ref
+	// or tenant.
+	ClassDuplicate ErrorClass = "duplicate"
+	// ClassTokenRejected: Codat rejected the row's token; re-link.
+	ClassTokenRejected ErrorClass = "token-rejected"
+	// ClassTokenChanged: the journal holds another token for the ref (see
+	// Runner.Relink).
+	ClassTokenChanged ErrorClass = "token-changed"
+	// ClassCanary: a canary did not pass, or failed in an earlier run.
+	ClassCanary ErrorClass = "canary"
+	// ClassJournal: the journal (the store) could not be read or written.
+	ClassJournal ErrorClass = "journal"
+	// ClassClaimed: another runner of a shared store is migrating the ref.
+	ClassClaimed ErrorClass = "claimed"
+	// ClassQuota: the daily quota (or a long rate limit) stopped the row.
+	ClassQuota ErrorClass = "quota"
+	// ClassUnsettled: an earlier token PUT's outcome is still unknown; a
+	// rerun after the settle window finishes the row.
+	ClassUnsettled ErrorClass = "unsettled"
+	// ClassCanceled: the migration was cancelled in flight.
+	ClassCanceled ErrorClass = "canceled"
+	// ClassStopped: the run stopped before the row.
+	ClassStopped ErrorClass = "stopped"
+	// ClassUnauthorized: Codat refused the API key.
+	ClassUnauthorized ErrorClass = "unauthorized"
+	// ClassValidation: Codat refused a request as invalid.
+	ClassValidation ErrorClass = "validation"
+	// ClassNotFound: Codat answered 404.
+	ClassNotFound ErrorClass = "not-found"
+	// ClassConflict: Codat answered 409.
+	ClassConflict ErrorClass = "conflict"
+	// ClassRateLimited: an error matching codat.ErrRateLimited that carries
+	// no 429 response to read its limit from.
+	ClassRateLimited ErrorClass = "rate-limited"
+	// ClassAccountLimit: Codat's account limit was reached (402).
+	ClassAccountLimit ErrorClass = "account-limit"
+	// ClassServer: Codat answered 5xx.
+	ClassServer ErrorClass = "server"
+	// ClassTimeout: a deadline passed.
+	ClassTimeout ErrorClass = "timeout"
+	// ClassNetwork: the request failed in transit, its outcome unknown.
+	ClassNetwork ErrorClass = "network"
+	// ClassError: any other error.
+	ClassError ErrorClass = "error"
+)
+
 // outcome classifies a migration's result for the report.
-func outcome(ctx context.Context, res *codat.MigrationResult, err error) (Status, string, string) {
+func outcome(ctx context.Context, res *codat.MigrationResult, err error) (Status, ErrorClass, string) {
 	if err == nil {
 		if res.AlreadyMigrated {
 			return StatusAlreadyMigrated, "", ""
@@ -17,48 +72,48 @@ func outcome(ctx context.Context, res *codat.MigrationResult, err error) (Status
 	}
 	msg := err.Error()
 	if _, ok := codat.RateLimitOf(err); ok {
-		return StatusPendingQuota, "quota", msg
+		return StatusPendingQuota, ClassQuota, msg
 	}
 	if errors.Is(err, codat.ErrTokenRejected) {
-		return StatusTokenRejected, "token-rejected", msg
+		return StatusTokenRejected, ClassTokenRejected, msg
 	}
 	if errors.Is(err, codat.ErrTokenSendUnsettled) {
 		// An earlier token PUT's outcome is still unknown: not a failure, a
 		// rerun after the settle window finishes it.
-		return StatusIncomplete, "unsettled", msg
+		return StatusIncomplete, ClassUnsettled, msg
 	}
 	if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
-		return StatusIncomplete, "canceled", msg
+		return StatusIncomplete, ClassCanceled, msg
 	}
 	return StatusFailed, errorClass(err), msg
 }
 
 // errorClass names the kind of a migration error.
-func errorClass(err error) string {
+func errorClass(err error) ErrorClass {
 	var ae *codat.APIError
 	switch {
 	case errors.Is(err, codat.ErrUnauthorized):
-		return "unauthorized"
+		return ClassUnauthorized
 	case errors.Is(err, codat.ErrValidation):
-		return "validation"
+		return ClassValidation
 	case errors.Is(err, codat.ErrNotFound):
-		return "not-found"
+		return ClassNotFound
 	case errors.Is(err, codat.ErrConflict):
-		return "conflict"
+		return ClassConflict
 	case errors.Is(err, codat.ErrRateLimited):
-		return "rate-limited"
+		return ClassRateLimited
 	case errors.As(err, &ae) && ae.StatusCode == 402:
-		return "account-limit"
+		return ClassAccountLimit
 	case errors.As(err, &ae) && ae.StatusCode >= 500:
-		return "server"
+		return ClassServer
 	case errors.Is(err, context.DeadlineExceeded):
-		return "timeout"
+		return ClassTimeout
 	case errors.Is(err, context.Canceled):
-		return "canceled"
+		return ClassCanceled
 	case codat.IsAmbiguous(err):
-		return "network"
+		return ClassNetwork
 	}
-	return "error"
+	return ClassError
 }
 
 // stopError is why a migration's failure stopped the run. Its text is the

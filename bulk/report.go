@@ -76,10 +76,8 @@ type ReportRow struct {
 	ConnectionID string `json:"connectionId,omitempty"`
 	// LinkURL is where the customer must re-link (token rejected).
 	LinkURL string `json:"linkUrl,omitempty"`
-	// ErrorClass is a short machine-readable class of Error: invalid,
-	// duplicate, token-rejected, token-changed, quota, unauthorized,
-	// validation, not-found, conflict, rate-limited, server, network,
-	// canceled, canary, error.
+	// ErrorClass is a short machine-readable class of Error, one of the
+	// ErrorClass constants (ClassInvalid, ClassQuota, ...).
 	ErrorClass string `json:"errorClass,omitempty"`
 	Error      string `json:"error,omitempty"`
 	// Requests is the number of HTTP requests this run sent for the row.

@@ -420,7 +420,7 @@ func (x *run) handle(row Row, rowErr *RowError) error {
 	if err != nil {
 		x.stopWith(&stop{status: StatusNotStarted, err: err}, true)
 		rr := baseReport(row)
-		rr.Status, rr.ErrorClass, rr.Error = StatusNotStarted, "journal", "the journal could not be read"
+		rr.Status, rr.ErrorClass, rr.Error = StatusNotStarted, string(ClassJournal), "the journal could not be read"
 		return x.emit(seq, rr, outcomeSkipped)
 	}
 	if v.out != nil {

@@ -30,7 +30,7 @@ func (x *run) finishJob(jb *job, rr ReportRow, err error) {
 	x.mu.Lock()
 	x.inFlight--
 	x.sum.Requests += rr.Requests
-	if jb.canary && rr.ErrorClass == "claimed" {
+	if jb.canary && rr.ErrorClass == string(ClassClaimed) {
 		// Another runner of a shared store holds the canary's ref: the
 		// next row to migrate is this run's canary instead.
 		x.canaryLeft++
@@ -49,7 +49,7 @@ func (x *run) finishJob(jb *job, rr ReportRow, err error) {
 	consecutive := x.consecutive
 	x.mu.Unlock()
 	switch {
-	case rr.Status == StatusIncomplete && rr.ErrorClass != "claimed" && rr.ErrorClass != "unsettled":
+	case rr.Status == StatusIncomplete && rr.ErrorClass != string(ClassClaimed) && rr.ErrorClass != string(ClassUnsettled):
 		// Cancelled in flight: the run did not finish, even if every row
 		// was already dispatched.
 		var cerr error
@@ -60,12 +60,12 @@ func (x *run) finishJob(jb *job, rr ReportRow, err error) {
 			cerr = &stopError{msg: rr.Error, is: context.Canceled}
 		}
 		x.stopWith(&stop{status: StatusNotStarted, err: cerr}, false)
-	case rr.ErrorClass == "unauthorized":
+	case rr.ErrorClass == string(ClassUnauthorized):
 		// Built from the report's scrubbed text, never from err itself: a
 		// server may echo what it was sent.
 		x.stopWith(&stop{status: StatusNotStarted, err: &stopError{msg: "bulk: Codat refused the API key; stopped: " + rr.Error,
 			is: codat.ErrUnauthorized}}, true)
-	case rr.ErrorClass == "account-limit":
+	case rr.ErrorClass == string(ClassAccountLimit):
 		x.stopWith(&stop{status: StatusNotStarted, err: &stopError{msg: "bulk: Codat's account limit was reached; stopped: " + rr.Error}}, true)
 	case x.s.MaxConsecutiveFailures > 0 && consecutive >= x.s.MaxConsecutiveFailures:
 		x.stopWith(&stop{status: StatusNotStarted, err: fmt.Errorf("%w: %d in a row; the last: %s", ErrTooManyFailures, consecutive, rr.Error)}, true)
@@ -123,11 +123,11 @@ func (x *run) emitNotRun(jb *job, st Status) error {
 	if x.stopped != nil && x.stopped.status == st {
 		switch st {
 		case StatusPendingQuota:
-			rr.ErrorClass = "quota"
+			rr.ErrorClass = string(ClassQuota)
 			rr.Error = "the daily quota was spent before this row; it resets at " + x.stopped.reset.UTC().Format(time.RFC3339)
 		default:
 			if x.stopped.err != nil {
-				rr.ErrorClass = "stopped"
+				rr.ErrorClass = string(ClassStopped)
 				rr.Error = "the run stopped before this row: " + x.stopped.err.Error()
 			}
 		}

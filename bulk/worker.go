@@ -72,12 +72,12 @@ func (x *run) migrateOne(jb *job) (ReportRow, *codat.MigrationResult, error) {
 	rr := baseReport(row)
 	claim, err := x.st.Claim(x.jctx, row.Ref)
 	if errors.Is(err, ErrClaimed) {
-		rr.Status, rr.ErrorClass, rr.Error = StatusIncomplete, "claimed", "another runner is migrating this ref; its run finishes it"
+		rr.Status, rr.ErrorClass, rr.Error = StatusIncomplete, string(ClassClaimed), "another runner is migrating this ref; its run finishes it"
 		return rr, jb.resume, nil
 	}
 	if err != nil {
 		x.setFatal(err)
-		rr.Status, rr.ErrorClass, rr.Error = StatusNotStarted, "journal", "the journal could not be written"
+		rr.Status, rr.ErrorClass, rr.Error = StatusNotStarted, string(ClassJournal), "the journal could not be written"
 		return rr, jb.resume, err
 	}
 	defer func() { _ = x.st.Release(x.jctx, claim) }()
@@ -87,14 +87,14 @@ func (x *run) migrateOne(jb *job) (ReportRow, *codat.MigrationResult, error) {
 		cur, err := x.st.Get(x.jctx, row.Ref)
 		if err != nil {
 			x.setFatal(err)
-			rr.Status, rr.ErrorClass, rr.Error = StatusNotStarted, "journal", "the journal could not be read"
+			rr.Status, rr.ErrorClass, rr.Error = StatusNotStarted, string(ClassJournal), "the journal could not be read"
 			return rr, jb.resume, err
 		}
 		if !sameRecord(cur, jb.seen) {
 			v, err := x.cl.classify(row, nil)
 			if err != nil {
 				x.setFatal(err)
-				rr.Status, rr.ErrorClass, rr.Error = StatusNotStarted, "journal", "the journal could not be read"
+				rr.Status, rr.ErrorClass, rr.Error = StatusNotStarted, string(ClassJournal), "the journal could not be read"
 				return rr, jb.resume, err
 			}
 			if v.out != nil {
@@ -110,12 +110,12 @@ func (x *run) migrateOne(jb *job) (ReportRow, *codat.MigrationResult, error) {
 		if errors.Is(err, ErrTenantTaken) {
 			// Another ref, of another run or export, took the tenant since
 			// the row was classified: a duplicate, and nothing was sent.
-			rr.Status, rr.ErrorClass = StatusDuplicate, "duplicate"
+			rr.Status, rr.ErrorClass = StatusDuplicate, string(ClassDuplicate)
 			rr.Error = fmt.Sprintf("the store holds this %s tenant under another ref; not migrated twice: %v", jb.c.platformKey, err)
 			return rr, jb.resume, nil
 		}
 		x.setFatal(err)
-		rr.Status, rr.ErrorClass, rr.Error = StatusNotStarted, "journal", "the journal could not be written"
+		rr.Status, rr.ErrorClass, rr.Error = StatusNotStarted, string(ClassJournal), "the journal could not be written"
 		return rr, jb.resume, err
 	}
 	jb.seen = start
@@ -201,7 +201,7 @@ func (x *run) migrateOne(jb *job) (ReportRow, *codat.MigrationResult, error) {
 	status, class, msg := outcome(x.stop.work, res, err)
 	msg = scrub(msg, row)
 	rr.CompanyID, rr.ConnectionID, rr.Requests = res.CompanyID, res.ConnectionID, jb.sent
-	rr.Status, rr.ErrorClass, rr.Error = status, class, msg
+	rr.Status, rr.ErrorClass, rr.Error = status, string(class), msg
 	if status == StatusTokenRejected {
 		rr.LinkURL = res.LinkURL
 		var me *codat.MigrationError
@@ -211,7 +211,7 @@ func (x *run) migrateOne(jb *job) (ReportRow, *codat.MigrationResult, error) {
 	}
 	canaryFailed := jb.canary && err == nil && !canaryPassed(res)
 	if canaryFailed {
-		rr.Status, rr.ErrorClass = StatusFailed, "canary"
+		rr.Status, rr.ErrorClass = StatusFailed, string(ClassCanary)
 		rr.Error = fmt.Sprintf("canary ended with connection status %q, first sync waited for: %t, data types in error: %v",
 			res.Status, res.HasStep(codat.StepWait), res.SyncErrors)
 	}
@@ -232,7 +232,7 @@ func (x *run) migrateOne(jb *job) (ReportRow, *codat.MigrationResult, error) {
 			}
 		} else {
 			e = line(stepFailed, res, steps, total)
-			e.Result, e.ErrorClass, e.Error = status, class, msg
+			e.Result, e.ErrorClass, e.Error = status, string(class), msg
 			e.NoWrite = jb.resume == nil && nothingWritten(res, err)
 			if jb.canary && (status == StatusFailed || status == StatusTokenRejected) {
 				e.Verdict = verdictFailed
@@ -246,7 +246,7 @@ func (x *run) migrateOne(jb *job) (ReportRow, *codat.MigrationResult, error) {
 	case errors.Is(jerr, ErrFenced):
 		// This runner stalled and another took the ref over: Migrate
 		// stopped at its next request, and the other runner finishes it.
-		rr.Status, rr.ErrorClass = StatusIncomplete, "claimed"
+		rr.Status, rr.ErrorClass = StatusIncomplete, string(ClassClaimed)
 		rr.Error = "another runner took this ref over (this one's claim lapsed); its run finishes it"
 	case jerr != nil:
 		x.setFatal(jerr)
