@@ -30,7 +30,8 @@ import (
 // random points of one run against a `codat-migrate fake` subprocess (whose
 // state survives the kills) and resumed each time with the same command.
 // In the end every valid row is migrated exactly once: one company per ref,
-// one Linked connection per company, nothing for invalid or duplicate rows.
+// one Linked connection per company, the token PUT at most twice per
+// connection, nothing for invalid or duplicate rows.
 
 const (
 	crashSeed      = 8
@@ -110,17 +111,22 @@ func crashStartFake(t *testing.T, bin string, args ...string) *crashFake {
 	return f
 }
 
-// requests is the number of API requests the fake has received.
-func (f *crashFake) requests(t *testing.T) int {
+// status is the fake's GET /_fake/status.
+func (f *crashFake) status(t *testing.T) fakeStatus {
 	t.Helper()
 	resp, err := http.Get(f.url + fakeAdminPrefix + "status")
 	require.NoError(t, err)
 	defer resp.Body.Close()
-	var st struct {
-		Requests int `json:"requests"`
-	}
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var st fakeStatus
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&st))
-	return st.Requests
+	return st
+}
+
+// requests is the number of API requests the fake has received.
+func (f *crashFake) requests(t *testing.T) int {
+	t.Helper()
+	return f.status(t).Requests
 }
 
 // crashExport writes the export: crashValidRows valid QuickBooks Online rows
@@ -326,7 +332,11 @@ func TestCrashAndResume(t *testing.T) {
 			assert.True(t, cns.Results[0].Status.Is(codat.StatusLinked), "%s is Linked, not %s", ref, cns.Results[0].Status)
 		}
 	}
-	t.Logf("%d kills over %d launches; %d requests in all for %d companies", kills, launches, f.requests(t), len(valid))
+	puts := f.status(t).TokenPuts
+	assert.Equal(t, len(valid), puts.Total-repeatedExtra(puts), "each connection got its token")
+	assert.LessOrEqual(t, puts.MaxPerConnection, 2, "the token PUT at most twice per connection: %+v", puts.Repeated)
+	t.Logf("%d kills over %d launches; %d requests in all for %d companies; %d token PUTs, %d connections got it twice",
+		kills, launches, f.requests(t), len(valid), puts.Total, len(puts.Repeated))
 
 	// No key or token in any output, the journal or the report.
 	journal, err := os.ReadFile(export + ".journal")
@@ -339,6 +349,15 @@ func TestCrashAndResume(t *testing.T) {
 			}
 		}
 	}
+}
+
+// repeatedExtra is how many token PUTs went beyond the first of their connection.
+func repeatedExtra(p fakeTokenPuts) int {
+	n := 0
+	for _, r := range p.Repeated {
+		n += r.Count - 1
+	}
+	return n
 }
 
 func crashCSV(b []byte) ([][]string, error) {

@@ -40,7 +40,8 @@ key derived from --seed, which it prints. Point the other commands at it:
 
 Beside the API it serves two controls for tests:
   POST /_fake/next-day   move the fake's clock past the next 00:00 UTC quota reset
-  GET  /_fake/status     companies, connections, requests and quota, as JSON
+  GET  /_fake/status     companies, connections, requests, token PUTs per
+                         connection and quota, as JSON
 
 Its state lives in memory: stopping it (Ctrl-C) forgets everything.`,
 	}

@@ -151,7 +151,38 @@ type fakeStatus struct {
 	Companies   int           `json:"companies"`
 	Connections int           `json:"connections"`
 	Requests    int           `json:"requests"`
+	TokenPuts   fakeTokenPuts `json:"tokenPuts"`
 	Quota       fakeQuotaJSON `json:"quota"`
+}
+
+// fakeTokenPuts counts the authorization bodies the fake processed (PUT
+// …/authorization requests that reached the platform; one refused by an
+// injected fault before commit, or answered from the idempotency cache, is
+// not counted): in all, the most any one connection received, and each
+// connection that received more than one.
+type fakeTokenPuts struct {
+	Total            int                 `json:"total"`
+	MaxPerConnection int                 `json:"maxPerConnection"`
+	Repeated         []fakeRepeatedToken `json:"repeated"`
+}
+
+// fakeRepeatedToken is a connection that received the token more than once.
+type fakeRepeatedToken struct {
+	CompanyID    string `json:"companyId"`
+	ConnectionID string `json:"connectionId"`
+	Count        int    `json:"count"`
+}
+
+func fakeTokenPutsJSON(srv *codattest.Server) fakeTokenPuts {
+	out := fakeTokenPuts{Repeated: []fakeRepeatedToken{}}
+	for _, cn := range srv.AllConnections() {
+		out.Total += cn.AuthAttempts
+		out.MaxPerConnection = max(out.MaxPerConnection, cn.AuthAttempts)
+		if cn.AuthAttempts > 1 {
+			out.Repeated = append(out.Repeated, fakeRepeatedToken{CompanyID: cn.CompanyID, ConnectionID: cn.ID, Count: cn.AuthAttempts})
+		}
+	}
+	return out
 }
 
 // fakeQuotaJSON is the fake's quota; -1 means unlimited.
@@ -168,7 +199,7 @@ type fakeQuotaJSON struct {
 func fakeStatusJSON(now time.Time, srv *codattest.Server) fakeStatus {
 	q := srv.QuotaStatus()
 	return fakeStatus{Now: now.UTC().Format(time.RFC3339), Companies: srv.CompanyCount(), Connections: srv.ConnectionCount(),
-		Requests: srv.RequestCount(), Quota: fakeQuotaJSON{Limit: q.Limit, Used: q.Used, Remaining: q.Remaining,
+		Requests: srv.RequestCount(), TokenPuts: fakeTokenPutsJSON(srv), Quota: fakeQuotaJSON{Limit: q.Limit, Used: q.Used, Remaining: q.Remaining,
 			Reset: q.Reset.UTC().Format(time.RFC3339), ActiveConnectedCompanies: q.ACC, InFlight: q.InFlight,
 			ConcurrencyLimit: q.ConcurrencyLimit}}
 }

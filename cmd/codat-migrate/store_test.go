@@ -179,8 +179,9 @@ func testStoreDSN(t *testing.T) string {
 
 // Three runners on one PostgreSQL store against a fake with faults and
 // latency, one SIGKILLed mid-run, a fourth started once the others ended:
-// one company and one Linked connection per ref, and the last runner's
-// report holds every input row exactly once, each migrated.
+// one company and one Linked connection per ref, the token PUT at most
+// twice per connection, and the last runner's report holds every input row
+// exactly once, each migrated.
 func TestMigrateSharedStoreChaos(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("sends SIGKILL")
@@ -264,6 +265,10 @@ func TestMigrateSharedStoreChaos(t *testing.T) {
 			assert.True(t, cns.Results[0].Status.Is(codat.StatusLinked), "ref %s: connection %s", ref, cns.Results[0].Status)
 		}
 	}
+	puts := f.admin(t, http.MethodGet, "status").TokenPuts
+	assert.GreaterOrEqual(t, puts.Total, customers, "every connection got its token")
+	assert.LessOrEqual(t, puts.MaxPerConnection, 2, "the token PUT at most twice per connection: %+v", puts.Repeated)
+	t.Logf("token PUTs: %d for %d connections, %d connections got it twice", puts.Total, customers, len(puts.Repeated))
 	plan := run(t, runOpts{env: keyEnv()}, "plan", "--input", ex.Path, "--base-url", f.url, "--store", dsn, "--run", runName)
 	assert.Equal(t, exitOK, plan.code, plan)
 	assert.Regexp(t, fmt.Sprintf(`already migrated\s+%d`, customers), plan.stdout, "plan reads the store")
