@@ -3,6 +3,7 @@ package bulk
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/codat-migrate/codat"
 )
@@ -86,6 +87,44 @@ func outcome(ctx context.Context, res *codat.MigrationResult, err error) (Status
 		return StatusIncomplete, ClassCanceled, msg
 	}
 	return StatusFailed, errorClass(err), msg
+}
+
+// migrationOutcome is how a migration ended, for its report row and its
+// journal line.
+type migrationOutcome struct {
+	err    error // Migrate's
+	status Status
+	class  ErrorClass
+	msg    string // scrubbed
+	// canaryFailed: a canary migration succeeded but did not pass.
+	canaryFailed bool
+}
+
+// newOutcome classifies the job's migration result res and error err.
+func newOutcome(ctx context.Context, jb *job, res *codat.MigrationResult, err error) migrationOutcome {
+	status, class, msg := outcome(ctx, res, err)
+	return migrationOutcome{err: err, status: status, class: class, msg: scrub(msg, jb.row),
+		canaryFailed: jb.canary && err == nil && !canaryPassed(res)}
+}
+
+// report fills rr with the outcome of res, for which this run sent sent
+// requests.
+func (o migrationOutcome) report(rr ReportRow, res *codat.MigrationResult, sent int) ReportRow {
+	rr.CompanyID, rr.ConnectionID, rr.Requests = res.CompanyID, res.ConnectionID, sent
+	rr.Status, rr.ErrorClass, rr.Error = o.status, string(o.class), o.msg
+	if o.status == StatusTokenRejected {
+		rr.LinkURL = res.LinkURL
+		var me *codat.MigrationError
+		if errors.As(o.err, &me) && me.LinkURL != "" {
+			rr.LinkURL = me.LinkURL
+		}
+	}
+	if o.canaryFailed {
+		rr.Status, rr.ErrorClass = StatusFailed, string(ClassCanary)
+		rr.Error = fmt.Sprintf("canary ended with connection status %q, first sync waited for: %t, data types in error: %v",
+			res.Status, res.HasStep(codat.StepWait), res.SyncErrors)
+	}
+	return rr
 }
 
 // errorClass names the kind of a migration error.

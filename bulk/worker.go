@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sync"
 
 	"github.com/codat-migrate/codat"
 )
@@ -56,112 +55,131 @@ func nothingWritten(res *codat.MigrationResult, err error) bool {
 
 // migrateOne calls Migrate once for the job and journals what it did.
 func (x *run) migrateOne(jb *job) (ReportRow, *codat.MigrationResult, error) {
+	start := x.startRecord(jb)
+	rr := baseReport(jb.row)
+	claim, err := x.st.Claim(x.jctx, jb.row.Ref)
+	if errors.Is(err, ErrClaimed) {
+		rr.Status, rr.ErrorClass, rr.Error = StatusIncomplete, string(ClassClaimed), "another runner is migrating this ref; its run finishes it"
+		return rr, jb.resume, nil
+	}
+	if err != nil {
+		return *x.journalFailed(rr, err, "the journal could not be written"), jb.resume, err
+	}
+	defer func() { _ = x.st.Release(x.jctx, claim) }()
+	out, redo, err := x.decideAgain(jb, rr)
+	switch {
+	case out != nil:
+		return *out, jb.resume, err
+	case redo:
+		return x.migrateOne(jb)
+	}
+	if out, err := x.journalStart(jb, claim, start, rr); out != nil {
+		return *out, jb.resume, err
+	}
+	sj := &stepJournal{x: x, jb: jb, claim: claim}
+	if jb.resume != nil {
+		sj.journaled = append([]codat.Step(nil), jb.resume.Steps...)
+	}
+	// Not the start context: Stop lets the migrations in flight finish.
+	res, err := x.s.migrate(x.stop.work, x.migration(jb, sj))
+	if res == nil { // Migrate promises a result; be safe if a stand-in does not
+		res = &codat.MigrationResult{Ref: jb.row.Ref}
+		if jb.resume != nil {
+			c := *jb.resume
+			c.Requests = 0
+			res = &c
+		}
+	}
+	jb.sent += res.Requests
+	total := jb.journaled + jb.sent
+	_ = sj.record(res, total) // a failure is in sj.err, handled by finish
+	oc := newOutcome(x.stop.work, jb, res, err)
+	rr = oc.report(rr, res, jb.sent)
+	sj.finish(res, oc, &rr, total)
+	return rr, res, err
+}
+
+// startRecord is the job's start line: what the journal knew of the ref
+// when this attempt began.
+func (x *run) startRecord(jb *job) *Record {
 	row := jb.row
 	start := &Record{Time: x.s.Now(), Ref: row.Ref, Line: row.Line, Step: stepStart, Fingerprint: jb.c.fingerprint,
 		Tenant: jb.tenantH, Canary: jb.canary, Relink: jb.relink}
-	var prevSteps []codat.Step
 	if jb.resume != nil {
-		prevSteps = jb.resume.Steps
-		start.Steps = append([]codat.Step(nil), prevSteps...)
+		start.Steps = append([]codat.Step(nil), jb.resume.Steps...)
 		start.CompanyID, start.ConnectionID, start.Status, start.LinkURL = jb.resume.CompanyID, jb.resume.ConnectionID,
 			string(jb.resume.Status), jb.resume.LinkURL
 		start.AlreadyMigrated, start.TokenSent = jb.resume.AlreadyMigrated, jb.resume.TokenSent
 		start.PlatformKey, start.TokenSend, start.KeyGen = jb.resume.PlatformKey, jb.resume.TokenSend, jb.resume.KeyGen
 	}
 	start.Requests = jb.journaled + jb.sent
-	rr := baseReport(row)
-	claim, err := x.st.Claim(x.jctx, row.Ref)
-	if errors.Is(err, ErrClaimed) {
-		rr.Status, rr.ErrorClass, rr.Error = StatusIncomplete, string(ClassClaimed), "another runner is migrating this ref; its run finishes it"
-		return rr, jb.resume, nil
+	return start
+}
+
+// journalFailed stops the run for the store's error err and returns rr
+// reported not started, its error what.
+func (x *run) journalFailed(rr ReportRow, err error, what string) *ReportRow {
+	x.setFatal(err)
+	rr.Status, rr.ErrorClass, rr.Error = StatusNotStarted, string(ClassJournal), what
+	return &rr
+}
+
+// decideAgain decides a claimed row again when the store is shared and its
+// record of the ref is not the one the row was decided from: another runner
+// may have migrated the ref meanwhile. out, when not nil, is the row's report
+// (no request needed, or a store error, then in err); redo means jb now holds
+// the new decision, to be migrated afresh.
+func (x *run) decideAgain(jb *job, rr ReportRow) (out *ReportRow, redo bool, err error) {
+	if _, file := x.st.(*journal); file {
+		return nil, false, nil
 	}
+	cur, err := x.st.Get(x.jctx, jb.row.Ref)
 	if err != nil {
-		x.setFatal(err)
-		rr.Status, rr.ErrorClass, rr.Error = StatusNotStarted, string(ClassJournal), "the journal could not be written"
-		return rr, jb.resume, err
+		return x.journalFailed(rr, err, "the journal could not be read"), false, err
 	}
-	defer func() { _ = x.st.Release(x.jctx, claim) }()
-	if _, file := x.st.(*journal); !file {
-		// Another runner may have migrated the ref since this one decided
-		// the row: decide it again from the store's record.
-		cur, err := x.st.Get(x.jctx, row.Ref)
-		if err != nil {
-			x.setFatal(err)
-			rr.Status, rr.ErrorClass, rr.Error = StatusNotStarted, string(ClassJournal), "the journal could not be read"
-			return rr, jb.resume, err
-		}
-		if !sameRecord(cur, jb.seen) {
-			v, err := x.cl.classify(row, nil)
-			if err != nil {
-				x.setFatal(err)
-				rr.Status, rr.ErrorClass, rr.Error = StatusNotStarted, string(ClassJournal), "the journal could not be read"
-				return rr, jb.resume, err
-			}
-			if v.out != nil {
-				return *v.out, jb.resume, nil
-			}
-			nj := v.job
-			jb.c, jb.prev, jb.seen, jb.resume, jb.relink, jb.inCodat, jb.journaled, jb.sent = nj.c, nj.prev, nj.seen, nj.resume,
-				nj.relink, nj.inCodat, nj.journaled, 0
-			return x.migrateOne(jb)
-		}
+	if sameRecord(cur, jb.seen) {
+		return nil, false, nil
 	}
-	if err := x.st.Append(x.jctx, claim, start); err != nil {
-		if errors.Is(err, ErrTenantTaken) {
-			// Another ref, of another run or export, took the tenant since
-			// the row was classified: a duplicate, and nothing was sent.
-			rr.Status, rr.ErrorClass = StatusDuplicate, string(ClassDuplicate)
-			rr.Error = fmt.Sprintf("the store holds this %s tenant under another ref; not migrated twice: %v", jb.c.platformKey, err)
-			return rr, jb.resume, nil
-		}
-		x.setFatal(err)
-		rr.Status, rr.ErrorClass, rr.Error = StatusNotStarted, string(ClassJournal), "the journal could not be written"
-		return rr, jb.resume, err
+	v, err := x.cl.classify(jb.row, nil)
+	if err != nil {
+		return x.journalFailed(rr, err, "the journal could not be read"), false, err
 	}
-	jb.seen = start
+	if v.out != nil {
+		return v.out, false, nil
+	}
+	nj := v.job
+	jb.c, jb.prev, jb.seen, jb.resume, jb.relink, jb.inCodat, jb.journaled, jb.sent = nj.c, nj.prev, nj.seen, nj.resume,
+		nj.relink, nj.inCodat, nj.journaled, 0
+	return nil, true, nil
+}
+
+// journalStart journals the start line under claim. A non-nil report means
+// the row ends here: its tenant was taken by another ref since the row was
+// decided (a duplicate, nothing sent), or the store failed (then in err).
+func (x *run) journalStart(jb *job, claim Claim, start *Record, rr ReportRow) (*ReportRow, error) {
+	err := x.st.Append(x.jctx, claim, start)
+	switch {
+	case err == nil:
+		jb.seen = start
+		return nil, nil
+	case errors.Is(err, ErrTenantTaken):
+		// Another ref, of another run or export, took the tenant since
+		// the row was classified: a duplicate, and nothing was sent.
+		rr.Status, rr.ErrorClass = StatusDuplicate, string(ClassDuplicate)
+		rr.Error = fmt.Sprintf("the store holds this %s tenant under another ref; not migrated twice: %v", jb.c.platformKey, err)
+		return &rr, nil
+	}
+	return x.journalFailed(rr, err, "the journal could not be written"), err
+}
+
+// migration is the codat.Migration of the job, its steps journaled by sj.
+func (x *run) migration(jb *job, sj *stepJournal) codat.Migration {
+	row := jb.row
 	mode := x.s.Sync
 	if jb.canary {
 		mode = codat.SyncWait
 	}
-	line := func(name string, r *codat.MigrationResult, steps []codat.Step, requests int) *Record {
-		return &Record{Time: x.s.Now(), Ref: row.Ref, Line: row.Line, Step: name, Steps: steps, CompanyID: r.CompanyID,
-			ConnectionID: r.ConnectionID, Status: string(r.Status), LinkURL: r.LinkURL, Fingerprint: jb.c.fingerprint,
-			Tenant: jb.tenantH, Canary: jb.canary, Relink: jb.relink, AlreadyMigrated: r.AlreadyMigrated, TokenSent: r.TokenSent,
-			PlatformKey: r.PlatformKey, TokenSend: r.TokenSend, KeyGen: r.KeyGen, Requests: requests}
-	}
-	// Every step is journaled when Migrate records it (OnStep), so a crash
-	// loses at most the step in flight; steps OnStep did not report are
-	// journaled when Migrate returns. The done line is written last, with
-	// the outcome (a canary's verdict).
-	var jmu sync.Mutex
-	journaled := append([]codat.Step(nil), prevSteps...)
-	var jerr error
-	record := func(r *codat.MigrationResult, requests int) error {
-		jmu.Lock()
-		defer jmu.Unlock()
-		if !isPrefix(journaled, r.Steps) {
-			journaled = nil
-		}
-		wrote := false
-		for i := len(journaled); i < len(r.Steps) && r.Steps[i] != codat.StepDone && jerr == nil; i++ {
-			steps := append([]codat.Step(nil), r.Steps[:i+1]...)
-			l := line(string(r.Steps[i]), r, steps, requests)
-			if jerr = x.st.Append(x.jctx, claim, l); jerr == nil {
-				jb.seen = l
-			}
-			journaled, wrote = steps, true
-		}
-		if !wrote && jerr == nil && jb.seen != nil && stateChanged(jb.seen, r) {
-			// No new step, but what a resume needs changed: journaled
-			// before Migrate's next request (a token PUT's send intent).
-			l := line(stepState, r, append([]codat.Step(nil), journaled...), requests)
-			if jerr = x.st.Append(x.jctx, claim, l); jerr == nil {
-				jb.seen = l
-			}
-		}
-		return jerr
-	}
-	m := codat.Migration{
+	return codat.Migration{
 		Ref:          row.Ref,
 		Company:      codat.CreateCompanyRequest{Name: row.CompanyName, Description: row.Description, Tags: row.Tags},
 		Auth:         jb.c.auth,
@@ -176,7 +194,7 @@ func (x *run) migrateOne(jb *job) (ReportRow, *codat.MigrationResult, error) {
 		SettleWindow: x.s.SettleWindow,
 		// A journal write that fails stops Migrate before its next request.
 		OnStep: func(_ context.Context, snap codat.MigrationResult) error {
-			if err := record(&snap, jb.journaled+jb.sent+snap.Requests); err != nil {
+			if err := sj.record(&snap, jb.journaled+jb.sent+snap.Requests); err != nil {
 				return err
 			}
 			if jb.canary && snap.HasStep(codat.StepSync) && !snap.HasStep(codat.StepWait) {
@@ -185,72 +203,4 @@ func (x *run) migrateOne(jb *job) (ReportRow, *codat.MigrationResult, error) {
 			return nil
 		},
 	}
-	// Not the start context: Stop lets the migrations in flight finish.
-	res, err := x.s.migrate(x.stop.work, m)
-	if res == nil { // Migrate promises a result; be safe if a stand-in does not
-		res = &codat.MigrationResult{Ref: row.Ref}
-		if jb.resume != nil {
-			c := *jb.resume
-			c.Requests = 0
-			res = &c
-		}
-	}
-	jb.sent += res.Requests
-	total := jb.journaled + jb.sent
-	_ = record(res, total) // a failure is in jerr, handled below
-	status, class, msg := outcome(x.stop.work, res, err)
-	msg = scrub(msg, row)
-	rr.CompanyID, rr.ConnectionID, rr.Requests = res.CompanyID, res.ConnectionID, jb.sent
-	rr.Status, rr.ErrorClass, rr.Error = status, string(class), msg
-	if status == StatusTokenRejected {
-		rr.LinkURL = res.LinkURL
-		var me *codat.MigrationError
-		if errors.As(err, &me) && me.LinkURL != "" {
-			rr.LinkURL = me.LinkURL
-		}
-	}
-	canaryFailed := jb.canary && err == nil && !canaryPassed(res)
-	if canaryFailed {
-		rr.Status, rr.ErrorClass = StatusFailed, string(ClassCanary)
-		rr.Error = fmt.Sprintf("canary ended with connection status %q, first sync waited for: %t, data types in error: %v",
-			res.Status, res.HasStep(codat.StepWait), res.SyncErrors)
-	}
-	jmu.Lock()
-	if jerr == nil {
-		steps := append([]codat.Step(nil), res.Steps...)
-		var e *Record
-		if err == nil {
-			if !res.HasStep(codat.StepDone) {
-				steps = append(steps, codat.StepDone)
-			}
-			e = line(string(codat.StepDone), res, steps, total)
-			if jb.canary {
-				e.Verdict = verdictPassed
-			}
-			if canaryFailed {
-				e.Verdict, e.Result, e.ErrorClass, e.Error = verdictFailed, rr.Status, rr.ErrorClass, rr.Error
-			}
-		} else {
-			e = line(stepFailed, res, steps, total)
-			e.Result, e.ErrorClass, e.Error = status, string(class), msg
-			e.NoWrite = jb.resume == nil && nothingWritten(res, err)
-			if jb.canary && (status == StatusFailed || status == StatusTokenRejected) {
-				e.Verdict = verdictFailed
-			}
-		}
-		if jerr = x.st.Append(x.jctx, claim, e); jerr == nil {
-			jb.seen = e
-		}
-	}
-	switch {
-	case errors.Is(jerr, ErrFenced):
-		// This runner stalled and another took the ref over: Migrate
-		// stopped at its next request, and the other runner finishes it.
-		rr.Status, rr.ErrorClass = StatusIncomplete, string(ClassClaimed)
-		rr.Error = "another runner took this ref over (this one's claim lapsed); its run finishes it"
-	case jerr != nil:
-		x.setFatal(jerr)
-	}
-	jmu.Unlock()
-	return rr, res, err
 }
