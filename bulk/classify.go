@@ -117,48 +117,57 @@ func (cl *classifier) classify(row Row, rowErr *RowError) (verdict, error) {
 		}
 	}
 	if e == nil {
-		if f := cl.checkAccount; f != nil {
-			cl.checkAccount = nil
-			f()
-		}
-		if holder, found := cl.inCodat[tagKey(codat.TenantTag(c.platformKey, c.tenantID))]; found && c.tenantID != "" && holder != row.Ref {
-			// The tenant was migrated under another ref (another export, a
-			// lost journal): a second company would share its grant.
-			rep.Status, rep.ErrorClass = StatusDuplicate, string(ClassDuplicate)
-			rep.Error = fmt.Sprintf("the same %s tenant is already in Codat under ref %q; not migrated twice", c.platformLabel(), holder)
-			return verdict{out: &rep}, nil
-		}
-		if _, found := cl.inCodat[refKey(row.Ref)]; found {
-			// Migrated (or started) by a run with another journal: Migrate
-			// finds the company by its tag instead of creating a second one.
-			jb.resume, jb.inCodat = &codat.MigrationResult{Ref: row.Ref}, true
-		}
-		return verdict{job: jb}, nil
+		return cl.unknown(jb, rep), nil
 	}
+	return cl.known(jb, rep, e), nil
+}
+
+// unknown decides a valid row whose ref the journal does not know, from the
+// account check (run at the first such row): a duplicate when its tenant is
+// in Codat under another ref, resumed when a company in Codat carries its
+// ref, migrated afresh otherwise.
+func (cl *classifier) unknown(jb *job, rep ReportRow) verdict {
+	row, c := jb.row, jb.c
+	if f := cl.checkAccount; f != nil {
+		cl.checkAccount = nil
+		f()
+	}
+	if holder, found := cl.inCodat[tagKey(codat.TenantTag(c.platformKey, c.tenantID))]; found && c.tenantID != "" && holder != row.Ref {
+		// The tenant was migrated under another ref (another export, a
+		// lost journal): a second company would share its grant.
+		rep.Status, rep.ErrorClass = StatusDuplicate, string(ClassDuplicate)
+		rep.Error = fmt.Sprintf("the same %s tenant is already in Codat under ref %q; not migrated twice", c.platformLabel(), holder)
+		return verdict{out: &rep}
+	}
+	if _, found := cl.inCodat[refKey(row.Ref)]; found {
+		// Migrated (or started) by a run with another journal: Migrate
+		// finds the company by its tag instead of creating a second one.
+		jb.resume, jb.inCodat = &codat.MigrationResult{Ref: row.Ref}, true
+	}
+	return verdict{job: jb}
+}
+
+// known decides a valid row from e, its ref's latest journal entry.
+func (cl *classifier) known(jb *job, rep ReportRow, e *Record) verdict {
+	c := jb.c
 	jb.prev, jb.seen, jb.journaled = e, e, e.Requests
 	rep.CompanyID, rep.ConnectionID = e.CompanyID, e.ConnectionID
 	same := e.Fingerprint == c.fingerprint
 	switch {
 	case e.canaryFailed() && (same || !cl.relink):
-		return canaryFailedEarlier(rep, e), nil
+		return canaryFailedEarlier(rep, e)
 	case e.finished() && same:
 		rep.Status = StatusAlreadyMigrated
-		return verdict{out: &rep}, nil
+		return verdict{out: &rep}
 	case e.finished() || (e.tokenSent() && !same && !e.rejected()):
 		if !cl.relink {
-			rep.Status, rep.ErrorClass = StatusTokenChanged, string(ClassTokenChanged)
-			rep.Error = fmt.Sprintf("the journal has this ref's token with fingerprint %s, the row has %s; not re-sent (relink to send it)", e.Fingerprint, c.fingerprint)
-			if e.sendUnknown() {
-				rep.Error = fmt.Sprintf("a token with fingerprint %s was sent for this ref and its outcome is unknown (Codat may hold it); the row has %s, "+
-					"which is not sent: relink to send it (--relink; it is sent once the settle window after the earlier send has passed)", e.Fingerprint, c.fingerprint)
-			}
-			return verdict{out: &rep}, nil
+			return tokenChanged(rep, e, c)
 		}
 		jb.resume, jb.relink = beforeToken(e), true
 	case e.rejected() && same:
 		rep.Status, rep.ErrorClass, rep.LinkURL = StatusTokenRejected, string(ClassTokenRejected), e.LinkURL
 		rep.Error = "Codat rejected this token in an earlier run; supply a new token or send the customer to the link URL"
-		return verdict{out: &rep}, nil
+		return verdict{out: &rep}
 	case e.rejected():
 		// A new token for a rejected one: sent even if the connection reads
 		// back Linked by now.
@@ -172,7 +181,19 @@ func (cl *classifier) classify(row Row, rowErr *RowError) (verdict, error) {
 		// sends the token.
 		jb.relink = e.Relink && !e.done(codat.StepAuthorize)
 	}
-	return verdict{job: jb}, nil
+	return verdict{job: jb}
+}
+
+// tokenChanged reports a row whose token (c) is not the one the journal
+// (e) holds for its ref, without Relink: not sent.
+func tokenChanged(rep ReportRow, e *Record, c checked) verdict {
+	rep.Status, rep.ErrorClass = StatusTokenChanged, string(ClassTokenChanged)
+	rep.Error = fmt.Sprintf("the journal has this ref's token with fingerprint %s, the row has %s; not re-sent (relink to send it)", e.Fingerprint, c.fingerprint)
+	if e.sendUnknown() {
+		rep.Error = fmt.Sprintf("a token with fingerprint %s was sent for this ref and its outcome is unknown (Codat may hold it); the row has %s, "+
+			"which is not sent: relink to send it (--relink; it is sent once the settle window after the earlier send has passed)", e.Fingerprint, c.fingerprint)
+	}
+	return verdict{out: &rep}
 }
 
 // beforeToken is the state e records cut back to before the token was sent,

@@ -136,36 +136,20 @@ func (p *Plan) ToMigrate() int { return p.New + p.Resume }
 func (r *Runner) Plan(ctx context.Context, in Input) (*Plan, error) {
 	s := r.settings()
 	p := &Plan{Input: in.Name, RequestsPerCompany: RequestsPerCompany(s.Sync)}
-	var st Store
-	switch {
-	case s.Store != nil:
-		st = s.Store
-	case s.JournalPath != "":
-		j, err := openJournalReadOnly(s.JournalPath)
-		if err != nil {
-			return nil, err
-		}
-		if j != nil {
-			defer j.close()
-			st = j
-		}
+	st, closeStore, err := s.planStore()
+	if err != nil {
+		return nil, err
 	}
+	defer closeStore()
 	idx, err := scanInput(ctx, in, s.reg, nil, nil)
 	if err != nil {
 		return nil, err
 	}
-	canaryLeft := s.Canary
-	if st != nil {
-		cs, err := st.Canary(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if cs.Passed {
-			canaryLeft = 0
-		} else {
-			canaryLeft = max(0, canaryLeft-cs.Passes)
-		}
+	canaryLeft, err := canariesLeft(ctx, st, s.Canary)
+	if err != nil {
+		return nil, err
 	}
+	pc := &planCounter{p: p, sync: s.Sync, canaryLeft: canaryLeft}
 	cl := &classifier{ctx: ctx, reg: s.reg, idx: idx, st: st, relink: s.Relink}
 	listed := false
 	if !s.SkipAccountCheck && s.listRefs != nil {
@@ -185,73 +169,13 @@ func (r *Runner) Plan(ctx context.Context, in Input) (*Plan, error) {
 		if err != nil {
 			return err
 		}
-		if v.out != nil {
-			switch v.out.Status {
-			case StatusInvalid:
-				p.Invalid++
-				return nil
-			case StatusDuplicate:
-				p.Duplicate++
-				return nil
-			case StatusAlreadyMigrated:
-				p.AlreadyMigrated++
-			case StatusTokenChanged:
-				p.TokenChanged++
-			case StatusTokenRejected:
-				p.TokenRejected++
-			case StatusFailed:
-				p.CanaryFailed++
-			}
-			p.Valid++
-			return nil
-		}
-		p.Valid++
-		mode := s.Sync
-		if canaryLeft > 0 {
-			canaryLeft--
-			p.Canary++
-			mode = codat.SyncWait
-		}
-		need := RequestsPerCompany(mode)
-		switch jb := v.job; {
-		case jb.inCodat:
-			// A look-up and a listing of its connections instead of the two
-			// creates; fewer when it is linked already.
-			p.Resume++
-			p.InCodat++
-		case jb.resume != nil:
-			p.Resume++
-			need = remainingRequests(jb.resume, mode)
-		case jb.prev != nil:
-			p.Resume++ // an earlier attempt that created nothing: afresh
-		default:
-			p.New++
-		}
-		p.RequestsNeeded += need
-		if rr := baseReport(row); rr.InputCompanyName != "" {
-			p.NameChangeCount++
-			if len(p.NameChanges) < MaxNameChanges {
-				p.NameChanges = append(p.NameChanges, NameChange{Line: row.Line, Ref: rr.Ref, Input: rr.InputCompanyName, Stored: rr.CompanyName})
-			}
-		}
+		pc.count(row, v)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case listed:
-		p.Quota = s.quota()
-	case s.probe != nil:
-		q, err := s.probe(ctx)
-		if err != nil {
-			p.QuotaError = err.Error()
-		} else {
-			p.Quota = q
-		}
-	default:
-		p.QuotaError = "no client: quota not read"
-	}
+	p.Quota, p.QuotaError = s.planQuota(ctx, listed)
 	p.RequestsNeeded += p.AccountCheckRequests
 	// Every migration is scheduled at the per-company rate; what the
 	// canaries and resumed rows need beyond (or short of) it, and the
@@ -260,6 +184,125 @@ func (r *Runner) Plan(ctx context.Context, in Input) (*Plan, error) {
 	p.Estimate = EstimateSchedule(Schedule{Companies: p.ToMigrate(), RequestsPerCompany: p.RequestsPerCompany,
 		Overhead: p.RequestsNeeded - p.ToMigrate()*p.RequestsPerCompany, Quota: p.Quota, Now: s.Now()})
 	return p, nil
+}
+
+// planStore is the store Plan reads (nil: none), and the function that
+// closes what it opened: the Store, or the journal at JournalPath opened
+// read-only when it exists.
+func (s *settings) planStore() (Store, func(), error) {
+	switch {
+	case s.Store != nil:
+		return s.Store, func() {}, nil
+	case s.JournalPath != "":
+		j, err := openJournalReadOnly(s.JournalPath)
+		if err != nil {
+			return nil, nil, err
+		}
+		if j != nil {
+			return j, func() { _ = j.close() }, nil
+		}
+	}
+	return nil, func() {}, nil
+}
+
+// canariesLeft is the number of canaries still to run of a cohort of
+// canary, from the canary summary of st (nil: none).
+func canariesLeft(ctx context.Context, st Store, canary int) (int, error) {
+	if st == nil {
+		return canary, nil
+	}
+	cs, err := st.Canary(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if cs.Passed {
+		return 0, nil
+	}
+	return max(0, canary-cs.Passes), nil
+}
+
+// planQuota is the quota Plan reports: what the account check's responses
+// showed when it listed the account (listed), or else one request's, or the
+// reason it was not read.
+func (s *settings) planQuota(ctx context.Context, listed bool) (codat.Quota, string) {
+	switch {
+	case listed:
+		return s.quota(), ""
+	case s.probe != nil:
+		q, err := s.probe(ctx)
+		if err != nil {
+			return codat.Quota{}, err.Error()
+		}
+		return q, ""
+	}
+	return codat.Quota{}, "no client: quota not read"
+}
+
+// planCounter counts the rows of a Plan as the classifier decides them.
+type planCounter struct {
+	p          *Plan
+	sync       codat.SyncMode
+	canaryLeft int
+}
+
+// count counts row, decided v.
+func (pc *planCounter) count(row Row, v verdict) {
+	p := pc.p
+	if v.out != nil {
+		pc.countDecided(v.out.Status)
+		return
+	}
+	p.Valid++
+	mode := pc.sync
+	if pc.canaryLeft > 0 {
+		pc.canaryLeft--
+		p.Canary++
+		mode = codat.SyncWait
+	}
+	need := RequestsPerCompany(mode)
+	switch jb := v.job; {
+	case jb.inCodat:
+		// A look-up and a listing of its connections instead of the two
+		// creates; fewer when it is linked already.
+		p.Resume++
+		p.InCodat++
+	case jb.resume != nil:
+		p.Resume++
+		need = remainingRequests(jb.resume, mode)
+	case jb.prev != nil:
+		p.Resume++ // an earlier attempt that created nothing: afresh
+	default:
+		p.New++
+	}
+	p.RequestsNeeded += need
+	if rr := baseReport(row); rr.InputCompanyName != "" {
+		p.NameChangeCount++
+		if len(p.NameChanges) < MaxNameChanges {
+			p.NameChanges = append(p.NameChanges, NameChange{Line: row.Line, Ref: rr.Ref, Input: rr.InputCompanyName, Stored: rr.CompanyName})
+		}
+	}
+}
+
+// countDecided counts a row decided without a request, with status st.
+func (pc *planCounter) countDecided(st Status) {
+	p := pc.p
+	switch st {
+	case StatusInvalid:
+		p.Invalid++
+		return
+	case StatusDuplicate:
+		p.Duplicate++
+		return
+	case StatusAlreadyMigrated:
+		p.AlreadyMigrated++
+	case StatusTokenChanged:
+		p.TokenChanged++
+	case StatusTokenRejected:
+		p.TokenRejected++
+	case StatusFailed:
+		p.CanaryFailed++
+	}
+	p.Valid++
 }
 
 // remainingRequests is what a resumed migration still needs: one lookup to
