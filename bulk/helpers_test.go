@@ -3,7 +3,6 @@ package bulk
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -332,20 +331,21 @@ func testRunner(t *testing.T, f *fakeCodat, clk *fakeClock) *Runner {
 	}
 }
 
-// journalLines decodes the journal's records (the header line apart).
+// journalLines decodes the journal's records (the header line apart): each
+// line as the whole Record it stands for.
 func journalLines(t *testing.T, path string) []Record {
 	t.Helper()
 	b := readFile(t, path)
 	require.True(t, strings.HasPrefix(string(b), journalHeader), "the journal starts with its header")
-	b = b[len(journalHeader):]
+	dec := newLineDecoder(newCodecState())
 	var out []Record
-	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		if l == "" {
-			continue
-		}
-		var e Record
-		require.NoError(t, json.Unmarshal([]byte(l), &e), l)
-		out = append(out, e)
+	for off := len(journalHeader); off < len(b); {
+		n := bytes.IndexByte(b[off:], '\n')
+		require.GreaterOrEqual(t, n, 0, "every line ends with a newline")
+		e, _, err := dec.decode(b[off:off+n+1], int64(off))
+		require.NoError(t, err, string(b[off:off+n]))
+		out = append(out, *e)
+		off += n + 1
 	}
 	return out
 }

@@ -17,10 +17,11 @@ import (
 
 // The journal is a JSON Lines file, after a header line that marks it as
 // one (journalHeader), appended to and fsynced on every step
-// transition of every migration. A line records the whole state of one ref
-// after the transition, so the last line of a ref is all a rerun needs. It
-// holds IDs, statuses and a fingerprint of the authorization fields, never a
-// token. Run-level events (a passed canary, a quota stop) have Event set.
+// transition of every migration. A ref's line records what changed in its
+// state since the previous line of the same attempt (journalcodec.go), so
+// an attempt's lines, from its first, are all a rerun needs. It holds IDs,
+// statuses and a fingerprint of the authorization fields, never a token.
+// Run-level events (a passed canary, a quota stop) have Event set.
 
 // Journal steps besides the codat.Step values.
 const (
@@ -156,10 +157,11 @@ func (e *Record) result() *codat.MigrationResult {
 		KeyGen: maps.Clone(e.KeyGen)}
 }
 
-// span locates a ref's latest line in the journal file.
+// span locates a ref's latest attempt in the journal file: from its first
+// line to the end of its latest line (one line in a version 1 journal).
 type span struct {
 	off int64
-	n   int32
+	n   int64
 }
 
 // journal is an open journal: the file, held under an exclusive lock, and an
@@ -183,6 +185,20 @@ type journal struct {
 	synced     uint64
 	syncing    bool
 	failed     error // a write or sync failed: the journal no longer reflects reality
+
+	v1    bool                 // the file was opened with a version 1 header
+	codec *codecState          // link templates and run times, for the line format
+	open  map[key]*openAttempt // the attempts this process is journaling
+	inUse []bool               // handles of open attempts
+}
+
+// openAttempt is an attempt this process is journaling: its handle, its
+// latest Record and the offset of its first line.
+type openAttempt struct {
+	h       int
+	prev    *Record
+	start   int64
+	startMs int64 // the time of its first line (Unix milliseconds)
 }
 
 // ErrJournalLocked is returned when another run holds the journal.
@@ -195,7 +211,13 @@ var ErrNotJournal = errors.New("bulk: the file is not a codat-migrate journal")
 // journalHeader is the first line of every journal: it marks the file as
 // one, so that a path given by mistake (an export, a report) is refused and
 // never written to.
-const journalHeader = `{"codatMigrateJournal":1}` + "\n"
+// Version 2 is the compact line format (journalcodec.go); a version 1
+// journal (every line a whole Record) is still read, and its header is
+// rewritten to version 2 when a run opens it to write.
+const journalHeader = `{"codatMigrateJournal":2}` + "\n"
+
+// journalHeaderV1 is the header of a version 1 journal.
+const journalHeaderV1 = `{"codatMigrateJournal":1}` + "\n"
 
 // openJournal opens (creating it, mode 0600) and locks the journal at path,
 // loads its index, and cuts a torn last line left by a crash. An existing
@@ -212,7 +234,7 @@ func openJournal(path string) (*journal, error) {
 		_ = f.Close()
 		return nil, err
 	}
-	j := &journal{path: path, f: f, unlock: unlock}
+	j := &journal{path: path, f: f, unlock: unlock, open: map[key]*openAttempt{}}
 	j.cond = sync.NewCond(&j.mu)
 	fail := func(err error) (*journal, error) {
 		_ = unlock()
@@ -265,6 +287,17 @@ func openJournal(path string) (*journal, error) {
 			return fail(fmt.Errorf("bulk: journal: %w", err))
 		}
 	}
+	if j.v1 {
+		// A version 1 journal: its lines stay as they are, the lines
+		// appended from now on are in the version 2 format. The header has
+		// the same length; rewriting it is one small write.
+		if _, err := f.WriteAt([]byte(journalHeader), 0); err != nil {
+			return fail(fmt.Errorf("bulk: write journal: %w", err))
+		}
+		if err := f.Sync(); err != nil {
+			return fail(fmt.Errorf("bulk: sync journal: %w", err))
+		}
+	}
 	j.size = good
 	if _, err := f.Seek(good, io.SeekStart); err != nil {
 		return fail(fmt.Errorf("bulk: journal: %w", err))
@@ -282,7 +315,7 @@ func tornHeader(f *os.File, n int64) bool {
 	if _, err := f.ReadAt(buf, 0); err != nil {
 		return false
 	}
-	return journalHeader[:n] == string(buf)
+	return journalHeader[:n] == string(buf) || journalHeaderV1[:n] == string(buf)
 }
 
 // checkHeader reports whether the file at path, open as f, starts with
@@ -293,7 +326,7 @@ func checkHeader(f *os.File, path string) error {
 	if err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("bulk: read journal: %w", err)
 	}
-	if string(buf[:n]) != journalHeader {
+	if h := string(buf[:n]); h != journalHeader && h != journalHeaderV1 {
 		return fmt.Errorf("%w: %s does not start with the journal header; it was left untouched (give --journal a new path)", ErrNotJournal, path)
 	}
 	return nil
@@ -305,9 +338,11 @@ func checkHeader(f *os.File, path string) error {
 func scanJournal(r io.Reader, j *journal) (*JournalSummary, int64, error) {
 	sum := &JournalSummary{Counts: map[Status]int{}}
 	ct := newCanaryTrack()
+	codec := newCodecState()
 	if j != nil {
-		j.index, j.tenants, j.canary = map[key]span{}, map[key]span{}, ct
+		j.index, j.tenants, j.canary, j.codec = map[key]span{}, map[key]span{}, ct, codec
 	}
+	dec := newLineDecoder(codec)
 	outcomes := map[key]refOutcome{}
 	finish := func() *JournalSummary {
 		sum.CanaryPassed, sum.CanaryFailed = ct.passed, ct.failed
@@ -321,7 +356,13 @@ func scanJournal(r io.Reader, j *journal) (*JournalSummary, int64, error) {
 			return nil, 0, fmt.Errorf("bulk: journal line %d is longer than %d bytes: the file is not a journal", n, maxJournalLine)
 		}
 		if n == 1 && len(b) > 0 {
-			if string(b) != journalHeader {
+			switch string(b) {
+			case journalHeader:
+			case journalHeaderV1:
+				if j != nil {
+					j.v1 = true
+				}
+			default:
 				return nil, 0, fmt.Errorf("%w: it does not start with the journal header", ErrNotJournal)
 			}
 			off += int64(len(b))
@@ -338,8 +379,8 @@ func scanJournal(r io.Reader, j *journal) (*JournalSummary, int64, error) {
 		if err != nil {
 			return nil, 0, fmt.Errorf("bulk: read journal: %w", err)
 		}
-		var e Record
-		if jerr := json.Unmarshal(b, &e); jerr != nil {
+		e, start, jerr := dec.decode(b, off)
+		if jerr != nil {
 			if _, perr := br.Peek(1); errors.Is(perr, io.EOF) {
 				// A complete but garbled last line is a torn write too.
 				sum.TornTail = true
@@ -348,13 +389,13 @@ func scanJournal(r io.Reader, j *journal) (*JournalSummary, int64, error) {
 			return nil, 0, fmt.Errorf("bulk: journal line %d is corrupt; the journal cannot be trusted to resume from", n)
 		}
 		sum.Lines++
-		sum.add(&e)
-		ct.add(&e)
+		sum.add(e)
+		ct.add(e)
 		if e.Ref != "" && e.Event == "" {
 			rk := refKey(e.Ref)
 			outcomes[rk] = refOutcome{status: e.outcome(), requests: e.Requests}
 			if j != nil {
-				sp := span{off: off, n: int32(len(b))}
+				sp := span{off: start, n: off + int64(len(b)) - start}
 				j.index[rk] = sp
 				if e.Tenant != "" {
 					j.tenants[tenantKey(e.Tenant)] = sp
@@ -383,17 +424,20 @@ func (j *journal) get(ref string) (*Record, error) {
 	return e, nil
 }
 
-// read reads and decodes the line at sp.
+// read reads and decodes the latest Record of the attempt at sp.
 func (j *journal) read(sp span) (*Record, error) {
 	buf := make([]byte, sp.n)
 	if _, err := j.f.ReadAt(buf, sp.off); err != nil {
 		return nil, fmt.Errorf("bulk: read journal: %w", err)
 	}
-	var e Record
-	if err := json.Unmarshal(buf, &e); err != nil {
+	j.mu.Lock()
+	snap := codecState{templates: j.codec.templates, runs: j.codec.runs}
+	j.mu.Unlock()
+	e, err := snap.decodeAttempt(buf, sp.off)
+	if err != nil {
 		return nil, fmt.Errorf("bulk: read journal: line at offset %d is corrupt", sp.off)
 	}
-	return &e, nil
+	return e, nil
 }
 
 // tenantRef returns the ref tenant (a tenantHash) was journaled under, or "".
@@ -469,24 +513,64 @@ func (c *canaryTrack) fail() {
 // append writes e as one line and returns once it is on disk. Concurrent
 // appends share fsyncs.
 func (j *journal) append(e *Record) error {
-	b, err := json.Marshal(e)
-	if err != nil {
-		return fmt.Errorf("bulk: journal: %w", err)
+	refLine := e.Ref != "" && e.Event == ""
+	var b []byte
+	var err error
+	if !refLine {
+		if b, err = json.Marshal(e); err != nil {
+			return fmt.Errorf("bulk: journal: %w", err)
+		}
+		b = append(b, '\n')
 	}
-	b = append(b, '\n')
 	j.mu.Lock()
 	if j.failed != nil {
 		j.mu.Unlock()
 		return j.failed
+	}
+	var a *openAttempt
+	var w *wireRec
+	if refLine {
+		rk := refKey(e.Ref)
+		a = j.open[rk]
+		fresh := a == nil || a.prev == nil || a.prev.Ref != e.Ref
+		if fresh {
+			a = &openAttempt{h: j.handle(), start: j.size}
+		}
+		var prev *Record
+		if !fresh {
+			prev = a.prev
+		}
+		if b, w, err = j.codec.encodeRefLine(a.h, e, prev, j.size, a.startMs); err != nil {
+			if fresh {
+				j.inUse[a.h] = false
+			}
+			j.mu.Unlock()
+			return fmt.Errorf("bulk: journal: %w", err)
+		}
+		if fresh {
+			if old := j.open[rk]; old != nil {
+				j.inUse[old.h] = false // a hash collision: the other ref starts afresh
+			}
+			j.open[rk] = a
+		}
 	}
 	if _, err := j.f.Write(b); err != nil {
 		j.failed = fmt.Errorf("bulk: write journal: %w", err)
 		j.mu.Unlock()
 		return j.failed
 	}
-	if e.Ref != "" && e.Event == "" {
+	if refLine {
 		rk := refKey(e.Ref)
-		sp := span{off: j.size, n: int32(len(b))}
+		j.codec.note(j.size, nil, w)
+		sp := span{off: a.start, n: j.size + int64(len(b)) - a.start}
+		c := *e
+		if a.prev == nil {
+			a.startMs = e.Time.UnixMilli()
+		}
+		a.prev = &c
+		if e.Step == stepFailed || e.Step == string(codat.StepDone) {
+			j.closeAttempt(rk)
+		}
 		if _, known := j.index[rk]; known || !j.loadedOnly {
 			j.index[rk] = sp
 		}
@@ -496,6 +580,8 @@ func (j *journal) append(e *Record) error {
 				j.tenants[tk] = sp
 			}
 		}
+	} else {
+		j.codec.note(j.size, e, nil)
 	}
 	j.canary.add(e)
 	j.size += int64(len(b))
@@ -524,6 +610,28 @@ func (j *journal) append(e *Record) error {
 	return err
 }
 
+// handle returns the lowest handle no open attempt holds, and takes it.
+// Called with j.mu held.
+func (j *journal) handle() int {
+	for h, used := range j.inUse {
+		if !used {
+			j.inUse[h] = true
+			return h
+		}
+	}
+	j.inUse = append(j.inUse, true)
+	return len(j.inUse) - 1
+}
+
+// closeAttempt ends the open attempt of rk (its next line starts a new
+// one) and frees its handle. Called with j.mu held.
+func (j *journal) closeAttempt(rk key) {
+	if a := j.open[rk]; a != nil {
+		j.inUse[a.h] = false
+		delete(j.open, rk)
+	}
+}
+
 // The journal is the file Store: the process holds it under a lock, so its
 // claims never conflict and last as long as the lock.
 var _ Store = (*journal)(nil)
@@ -541,8 +649,15 @@ func (j *journal) Claim(_ context.Context, ref string) (Claim, error) {
 	return Claim{Ref: ref, Token: 1}, nil
 }
 
-// Release implements Store.
-func (j *journal) Release(context.Context, Claim) error { return nil }
+// Release implements Store: the ref's next line starts a new attempt.
+func (j *journal) Release(_ context.Context, c Claim) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if a := j.open[refKey(c.Ref)]; a != nil && a.prev != nil && a.prev.Ref == c.Ref {
+		j.closeAttempt(refKey(c.Ref))
+	}
+	return nil
+}
 
 // Append implements Store.
 func (j *journal) Append(_ context.Context, _ Claim, rec *Record) error { return j.append(rec) }

@@ -141,11 +141,12 @@ func cutAfterLastStart(t *testing.T, path, ref string) {
 	t.Helper()
 	b := readFile(t, path)
 	end := -1
-	for off := 0; off < len(b); {
+	dec := newLineDecoder(newCodecState())
+	for off := len(journalHeader); off < len(b); {
 		n := bytes.IndexByte(b[off:], '\n')
 		require.GreaterOrEqual(t, n, 0)
-		var e Record
-		require.NoError(t, json.Unmarshal(b[off:off+n], &e))
+		e, _, err := dec.decode(b[off:off+n+1], int64(off))
+		require.NoError(t, err)
 		if e.Ref == ref && e.Step == stepStart {
 			end = off + n + 1
 		}
