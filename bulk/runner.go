@@ -303,19 +303,11 @@ func (r *Runner) Run(ctx context.Context, in Input, rep ReportWriter) (*Summary,
 	x := &run{s: s, stop: stops, in: in, rep: rep, order: newOrderedReport(rep), per: RequestsPerCompany(s.Sync), sem: make(chan struct{}, s.Concurrency),
 		sum: &Summary{Input: in.Name, Counts: map[Status]int{}, Started: started}, phase: PhaseScan, phaseSince: started}
 	x.progress()
-	st := s.Store
-	created := false // this run creates the journal file
-	if st == nil {
-		_, statErr := os.Stat(s.JournalPath)
-		created = errors.Is(statErr, os.ErrNotExist)
-		j, err := openJournal(s.JournalPath)
-		if err != nil {
-			return nil, err
-		}
-		defer j.close()
-		j.loadedOnly = true
-		st = j
+	st, created, closeStore, err := s.runStore()
+	if err != nil {
+		return nil, err
 	}
+	defer closeStore()
 	// The run looks up each ref in the journal before it journals it, and
 	// never after: every ref is migrated at most once a run (the pre-pass
 	// index lets one valid row of a ref through, and only the first invalid
@@ -329,18 +321,8 @@ func (r *Runner) Run(ctx context.Context, in Input, rep ReportWriter) (*Summary,
 	// its memory does not grow with the rows this run migrates.
 	// (A shared store keeps its index in the store.)
 	x.st, x.jctx = st, context.WithoutCancel(ctx)
-	skip := 0 // rows the journal says need nothing, for Progress.Total
-	idx, err := scanInput(ctx, in, s.reg, func(row Row, c checked) {
-		if e, _ := st.Get(ctx, row.Ref); e != nil && ((e.finished() && !s.Relink) || (e.rejected() && e.Fingerprint == c.fingerprint)) {
-			skip++
-		}
-	}, nil)
+	idx, err := x.scan(ctx, created)
 	if err != nil {
-		if created {
-			// The input is unusable: leave nothing behind, not even an
-			// empty journal.
-			_ = os.Remove(s.JournalPath)
-		}
 		return nil, err
 	}
 	// The journal's first write comes before the report is replaced: a run
@@ -355,30 +337,8 @@ func (r *Runner) Run(ctx context.Context, in Input, rep ReportWriter) (*Summary,
 	if err := openReport(rep); err != nil {
 		return nil, err
 	}
-	x.cl = &classifier{ctx: ctx, reg: s.reg, idx: idx, st: st, relink: s.Relink}
-	if !s.SkipAccountCheck && s.listRefs != nil {
-		x.cl.checkAccount = func() { x.checkAccount(idx) }
-	}
-	x.total = max(0, idx.valid-idx.repeats-idx.conflts-skip)
-	cs, err := st.Canary(ctx)
-	if err != nil {
+	if err := x.prepare(ctx, idx); err != nil {
 		return nil, err
-	}
-	if !cs.Passed {
-		x.canaryLeft = max(0, s.Canary-cs.Passes)
-		x.canaryOpen = x.canaryLeft > 0
-	}
-	if s.RequestsPerMinute >= 0 {
-		rpm := s.RequestsPerMinute
-		if rpm == 0 {
-			rpm = DefaultRequestsPerMinute
-		}
-		x.limiter = startLimiter(rpm, x.per)
-	}
-	if x.canaryLeft > 0 {
-		x.setPhase(PhaseCanary)
-	} else {
-		x.setPhase(PhaseMigrate)
 	}
 	// The second pass reads to the end even after a stop, so that every
 	// row is reported; it sends nothing once stopped.
@@ -391,9 +351,84 @@ func (r *Runner) Run(ctx context.Context, in Input, rep ReportWriter) (*Summary,
 	if readErr == nil {
 		x.finishCanary()
 	}
+	return x.result(ctx, readErr)
+}
+
+// runStore is the store Run keeps its state in: the Store, or else the
+// journal at JournalPath, opened and locked (created reports that this run
+// creates its file), with the function that closes what it opened.
+func (s *settings) runStore() (st Store, created bool, closeStore func(), err error) {
+	if s.Store != nil {
+		return s.Store, false, func() {}, nil
+	}
+	_, statErr := os.Stat(s.JournalPath)
+	created = errors.Is(statErr, os.ErrNotExist)
+	j, err := openJournal(s.JournalPath)
+	if err != nil {
+		return nil, false, nil, err
+	}
+	j.loadedOnly = true
+	return j, created, func() { _ = j.close() }, nil
+}
+
+// scan is Run's first pass over the input: the index of its rows, and the
+// total of Progress, which leaves out the rows the journal says need
+// nothing. When the input is unusable a journal file this run created
+// (created) is removed.
+func (x *run) scan(ctx context.Context, created bool) (*index, error) {
+	skip := 0 // rows the journal says need nothing, for Progress.Total
+	idx, err := scanInput(ctx, x.in, x.s.reg, func(row Row, c checked) {
+		if e, _ := x.st.Get(ctx, row.Ref); e != nil && ((e.finished() && !x.s.Relink) || (e.rejected() && e.Fingerprint == c.fingerprint)) {
+			skip++
+		}
+	}, nil)
+	if err != nil {
+		if created {
+			// The input is unusable: leave nothing behind, not even an
+			// empty journal.
+			_ = os.Remove(x.s.JournalPath)
+		}
+		return nil, err
+	}
+	x.total = max(0, idx.valid-idx.repeats-idx.conflts-skip)
+	return idx, nil
+}
+
+// prepare sets up the second pass: the classifier (with the account
+// check), the canary gate, the start pacing and the phase.
+func (x *run) prepare(ctx context.Context, idx *index) error {
+	s := x.s
+	x.cl = &classifier{ctx: ctx, reg: s.reg, idx: idx, st: x.st, relink: s.Relink}
+	if !s.SkipAccountCheck && s.listRefs != nil {
+		x.cl.checkAccount = func() { x.checkAccount(idx) }
+	}
+	left, err := canariesLeft(ctx, x.st, s.Canary)
+	if err != nil {
+		return err
+	}
+	x.canaryLeft, x.canaryOpen = left, left > 0
+	if s.RequestsPerMinute >= 0 {
+		rpm := s.RequestsPerMinute
+		if rpm == 0 {
+			rpm = DefaultRequestsPerMinute
+		}
+		x.limiter = startLimiter(rpm, x.per)
+	}
+	if x.canaryLeft > 0 {
+		x.setPhase(PhaseCanary)
+	} else {
+		x.setPhase(PhaseMigrate)
+	}
+	return nil
+}
+
+// result ends the run: its summary, and its error (readErr, an error
+// reading the input during the second pass; a fatal error; why it stopped).
+// A stop for the quota is journaled.
+func (x *run) result(ctx context.Context, readErr error) (*Summary, error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	x.sum.Finished = s.Now()
+	x.sum.Finished = x.s.Now()
 	if x.phase != PhaseStopped {
 		x.setPhaseLocked(PhaseDone)
 	}
@@ -405,7 +440,7 @@ func (r *Runner) Run(ctx context.Context, in Input, rep ReportWriter) (*Summary,
 		return x.sum, x.fatal
 	case x.stopped != nil:
 		if x.stopped.status == StatusPendingQuota {
-			_ = st.Append(context.WithoutCancel(ctx), Claim{}, &Record{Time: s.Now(), Event: eventQuota, Reset: &x.stopped.reset})
+			_ = x.st.Append(context.WithoutCancel(ctx), Claim{}, &Record{Time: x.s.Now(), Event: eventQuota, Reset: &x.stopped.reset})
 			return x.sum, &QuotaError{Reset: x.stopped.reset, Pending: x.sum.Counts[StatusPendingQuota], NotDaily: x.stopped.notDaily}
 		}
 		return x.sum, x.stopped.err
