@@ -40,14 +40,8 @@ var migrateExits = []int{exitOK, exitRowsFailed, exitUsage, exitFatal, exitQuota
 
 var migrateExitText = map[int]string{exitOK: "every row migrated (or was already migrated)"}
 
-func migrateCommand() *command {
-	c := &command{
-		exits:    migrateExits,
-		exitText: migrateExitText,
-		name:     "migrate",
-		summary:  "migrate every row of an export into Codat (resumable)",
-		synopsis: "[flags] [--input] FILE",
-		help: `Migrates every row of a CSV or JSONL export: for each customer it creates the
+// migrateHelp is the help text of migrate.
+const migrateHelp = `Migrates every row of a CSV or JSONL export: for each customer it creates the
 Codat company (tagged migrationRef=<ref>), creates the connection, sends the
 tokens (PUT …/authorization), checks the connection is Linked, and queues the
 first sync (POST data/all) — 4 requests per company on the happy path.
@@ -111,7 +105,16 @@ Input: the columns are matched ignoring case, spaces, '_' and '-' ("Company
 Name" is company_name); the CSV delimiter (',', ';' or tab) is detected; a
 column that is not for Codat is left out with --ignore-columns. A CSV record
 is at most 1 MiB and a field 16 KiB: a longer one is reported invalid with
-its line and the run goes on.`,
+its line and the run goes on.`
+
+func migrateCommand() *command {
+	c := &command{
+		exits:    migrateExits,
+		exitText: migrateExitText,
+		name:     "migrate",
+		summary:  "migrate every row of an export into Codat (resumable)",
+		synopsis: "[flags] [--input] FILE",
+		help:     migrateHelp,
 	}
 	c.run = func(a *app, args []string) int {
 		fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
