@@ -233,21 +233,9 @@ func (a *app) migrate(c *command, fs *flag.FlagSet, args []string, cf *connFlags
 	}
 	defer in.Close()
 	a.onHardExit(in.Close)
-	journal := o.journal
-	if journal == "" && !shared {
-		journal = in.Path + ".journal"
-	}
-	reportPath := o.report
-	if reportPath == "" {
-		reportPath = defaultSidecar(in, journal, ".report.csv")
-	}
-	inputPath := in.Path
-	if in.Stdin {
-		inputPath = ""
-	}
-	if err := bulk.DistinctFiles(bulk.NamedFile{Role: "input", Path: inputPath}, bulk.NamedFile{Role: "journal", Path: journal},
-		bulk.NamedFile{Role: "report", Path: reportPath}); err != nil {
-		return a.exitForSetupError(c, usageError{err})
+	journal, reportPath, err := migratePaths(in, o, shared)
+	if err != nil {
+		return a.exitForSetupError(c, err)
 	}
 	reg, err := loadRegistry(inf.spec, a.stderr)
 	if err != nil {
@@ -257,25 +245,11 @@ func (a *app) migrate(c *command, fs *flag.FlagSet, args []string, cf *connFlags
 	if err != nil {
 		return a.exitForSetupError(c, err)
 	}
-	var store *pgstore.Store
-	if shared {
-		// Runners of one run share the store's claims: no machine lock.
-		if store, err = o.store.openStore(context.Background(), in, key, client.BaseURL(), false); err != nil {
-			return a.exitForSetupError(c, err)
-		}
-		defer store.Close()
-	} else {
-		release, err := a.lockAccount(key, client.BaseURL(), "journal "+absPath(journal))
-		if err != nil {
-			a.errorf(c, "%v", err)
-			var le *bulk.AccountLockedError
-			if errors.As(err, &le) {
-				fmt.Fprintln(a.stderr, "Two migrations into one account would each create the other's companies. Wait for the running one to finish (or stop it), then rerun.")
-			}
-			return exitFatal
-		}
-		defer release()
+	store, release, code := a.holdRunState(c, o, shared, in, key, client.BaseURL(), journal)
+	if release == nil {
+		return code
 	}
+	defer release()
 	if o.canary == 0 {
 		a.warnf("--canary 0: no canary; every migration starts without a first company proving the field names and the sync")
 	}
@@ -303,6 +277,53 @@ func (a *app) migrate(c *command, fs *flag.FlagSet, args []string, cf *connFlags
 		out:        a.stdout,
 	})
 	return res.code
+}
+
+// migratePaths are the run's journal (empty with a shared store) and report
+// files, their defaults applied, once they are known to be distinct files.
+func migratePaths(in *inputFile, o *migrateOptions, shared bool) (journal, report string, err error) {
+	journal = o.journal
+	if journal == "" && !shared {
+		journal = in.Path + ".journal"
+	}
+	report = o.report
+	if report == "" {
+		report = defaultSidecar(in, journal, ".report.csv")
+	}
+	inputPath := in.Path
+	if in.Stdin {
+		inputPath = ""
+	}
+	if err := bulk.DistinctFiles(bulk.NamedFile{Role: "input", Path: inputPath}, bulk.NamedFile{Role: "journal", Path: journal},
+		bulk.NamedFile{Role: "report", Path: report}); err != nil {
+		return "", "", usageError{err}
+	}
+	return journal, report, nil
+}
+
+// holdRunState opens the shared store (shared) or takes the machine's lock
+// on the account for the journal. It returns the store (nil without one)
+// and the function that closes or releases what it took; when that is nil
+// the command exits with code.
+func (a *app) holdRunState(c *command, o *migrateOptions, shared bool, in *inputFile, key codat.Secret, baseURL, journal string) (*pgstore.Store, func() error, int) {
+	if shared {
+		// Runners of one run share the store's claims: no machine lock.
+		store, err := o.store.openStore(context.Background(), in, key, baseURL, false)
+		if err != nil {
+			return nil, nil, a.exitForSetupError(c, err)
+		}
+		return store, store.Close, exitOK
+	}
+	release, err := a.lockAccount(key, baseURL, "journal "+absPath(journal))
+	if err != nil {
+		a.errorf(c, "%v", err)
+		var le *bulk.AccountLockedError
+		if errors.As(err, &le) {
+			fmt.Fprintln(a.stderr, "Two migrations into one account would each create the other's companies. Wait for the running one to finish (or stop it), then rerun.")
+		}
+		return nil, nil, exitFatal
+	}
+	return nil, release, exitOK
 }
 
 // runSpec is one bulk run and how to present it.

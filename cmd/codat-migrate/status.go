@@ -30,81 +30,97 @@ read too (offline) and the rows not yet started are counted.`,
 	}
 	c.run = func(a *app, args []string) int {
 		fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
-		var journal, input, format string
-		var asJSON bool
-		var sf storeFlags
-		sf.register(fs)
-		fs.StringVar(&journal, "journal", "", "the journal `file` (default <input>.journal)")
-		fs.StringVar(&input, "input", "", "the export `file`: count what is left of it")
-		fs.StringVar(&format, "format", "", "input `format`: csv or jsonl (default: from the file extension)")
-		fs.BoolVar(&asJSON, "json", false, "print the summary as JSON")
+		var o statusOptions
+		o.store.register(fs)
+		fs.StringVar(&o.journal, "journal", "", "the journal `file` (default <input>.journal)")
+		fs.StringVar(&o.input, "input", "", "the export `file`: count what is left of it")
+		fs.StringVar(&o.format, "format", "", "input `format`: csv or jsonl (default: from the file extension)")
+		fs.BoolVar(&o.asJSON, "json", false, "print the summary as JSON")
 		if ok, code := a.parse(c, fs, args); !ok {
 			return code
 		}
-		switch {
-		case fs.NArg() > 1:
-			return a.exitForSetupError(c, usageError{fmt.Errorf("unexpected arguments after %s", fs.Arg(0))})
-		case fs.NArg() == 1 && journal == "":
-			journal = fs.Arg(0)
-		case fs.NArg() == 1:
-			return a.exitForSetupError(c, usageError{fmt.Errorf("journal given twice")})
-		}
-		if input == "-" {
-			return a.exitForSetupError(c, usageError{fmt.Errorf("--input must be a file here")})
-		}
-		shared, err := sf.resolve(a)
+		return a.status(c, fs, &o)
+	}
+	return c
+}
+
+// statusOptions are the status command's flags.
+type statusOptions struct {
+	journal, input, format string
+	asJSON                 bool
+	store                  storeFlags
+}
+
+func (a *app) status(c *command, fs *flag.FlagSet, o *statusOptions) int {
+	journal, input, format, asJSON := o.journal, o.input, o.format, o.asJSON
+	switch {
+	case fs.NArg() > 1:
+		return a.exitForSetupError(c, usageError{fmt.Errorf("unexpected arguments after %s", fs.Arg(0))})
+	case fs.NArg() == 1 && journal == "":
+		journal = fs.Arg(0)
+	case fs.NArg() == 1:
+		return a.exitForSetupError(c, usageError{fmt.Errorf("journal given twice")})
+	}
+	if input == "-" {
+		return a.exitForSetupError(c, usageError{fmt.Errorf("--input must be a file here")})
+	}
+	shared, err := o.store.resolve(a)
+	if err != nil {
+		return a.exitForSetupError(c, err)
+	}
+	if shared {
+		return a.statusOfStore(c, &o.store, input, format, asJSON)
+	}
+	if journal == "" && input != "" {
+		journal = input + ".journal"
+	}
+	if journal == "" {
+		return a.exitForSetupError(c, usageError{fmt.Errorf("no journal: pass --journal FILE (or --input EXPORT for <EXPORT>.journal)")})
+	}
+	if _, err := os.Stat(journal); errors.Is(err, os.ErrNotExist) && input != "" {
+		return a.statusNotStarted(c, "Nothing has started: there is no journal at "+absPath(journal)+".", input, format, asJSON)
+	} else if errors.Is(err, os.ErrNotExist) {
+		a.errorf(c, "no journal at %s: no migration has started with it (pass --input EXPORT to count the export's rows)", absPath(journal))
+		return exitFatal
+	} else if err != nil {
+		a.errorf(c, "%v", err)
+		return exitFatal
+	}
+	return a.statusOfJournal(c, journal, input, format, asJSON)
+}
+
+// statusOfJournal is status on a run's journal file, and, with input, what
+// is left of the export.
+func (a *app) statusOfJournal(c *command, journal, input, format string, asJSON bool) int {
+	s, err := bulk.ReadJournal(journal)
+	if err != nil {
+		a.errorf(c, "%v", err)
+		return exitFatal
+	}
+	var plan *bulk.Plan
+	if input != "" {
+		in, err := openInput(input, format, nil, a.stderr)
 		if err != nil {
 			return a.exitForSetupError(c, err)
 		}
-		if shared {
-			return a.statusOfStore(c, &sf, input, format, asJSON)
-		}
-		if journal == "" && input != "" {
-			journal = input + ".journal"
-		}
-		if journal == "" {
-			return a.exitForSetupError(c, usageError{fmt.Errorf("no journal: pass --journal FILE (or --input EXPORT for <EXPORT>.journal)")})
-		}
-		if _, err := os.Stat(journal); errors.Is(err, os.ErrNotExist) && input != "" {
-			return a.statusNotStarted(c, "Nothing has started: there is no journal at "+absPath(journal)+".", input, format, asJSON)
-		} else if errors.Is(err, os.ErrNotExist) {
-			a.errorf(c, "no journal at %s: no migration has started with it (pass --input EXPORT to count the export's rows)", absPath(journal))
-			return exitFatal
-		} else if err != nil {
+		defer in.Close()
+		r := &bulk.Runner{JournalPath: journal}
+		if plan, err = r.Plan(context.Background(), in.bulkInput()); err != nil {
 			a.errorf(c, "%v", err)
 			return exitFatal
 		}
-		s, err := bulk.ReadJournal(journal)
-		if err != nil {
-			a.errorf(c, "%v", err)
-			return exitFatal
-		}
-		var plan *bulk.Plan
-		if input != "" {
-			in, err := openInput(input, format, nil, a.stderr)
-			if err != nil {
-				return a.exitForSetupError(c, err)
-			}
-			defer in.Close()
-			r := &bulk.Runner{JournalPath: journal}
-			if plan, err = r.Plan(context.Background(), in.bulkInput()); err != nil {
-				a.errorf(c, "%v", err)
-				return exitFatal
-			}
-			plan.QuotaError = "" // status does not read the quota
-		}
-		if asJSON {
-			out := statusOut{Journal: journalJSON(s)}
-			if plan != nil {
-				pj := planJSON(plan)
-				out.Export = &pj
-			}
-			return a.printJSON(c, out)
-		}
-		printJournalSummary(a, s, plan, time.Now())
-		return exitOK
+		plan.QuotaError = "" // status does not read the quota
 	}
-	return c
+	if asJSON {
+		out := statusOut{Journal: journalJSON(s)}
+		if plan != nil {
+			pj := planJSON(plan)
+			out.Export = &pj
+		}
+		return a.printJSON(c, out)
+	}
+	printJournalSummary(a, s, plan, time.Now())
+	return exitOK
 }
 
 // statusOfStore is status on a run in a shared store (--store).
