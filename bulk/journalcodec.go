@@ -44,8 +44,9 @@ import (
 // IDs are replaced by {c} and {n}: "ud" defines a new template (numbered in
 // the order of definition, from 0) and "ui" refers to one. A token send's
 // time ("w") is in milliseconds since the attempt's first line, and its
-// fingerprint ("wf") is left out when it is the line's fingerprint ("-"
-// for none).
+// fingerprint ("wf") is left out when it is the line's fingerprint ("="
+// for none). A code or text that could be read otherwise is written after
+// a "=".
 //
 // Nothing here changes what a resume reads: decoding a line gives back the
 // Record that was appended, its times to the millisecond (an attempt's
@@ -82,14 +83,28 @@ var statusNames = func() map[string]string {
 	return m
 }()
 
+// encodeCode returns the code of s, or s itself; a name that reads as a
+// code (or starts with "=") is written after a "=".
 func encodeCode(codes map[string]string, s string) string {
 	if c, ok := codes[s]; ok {
 		return c
 	}
+	for _, c := range codes {
+		if s == c {
+			return "=" + s
+		}
+	}
+	if strings.HasPrefix(s, "=") {
+		return "=" + s
+	}
 	return s
 }
 
+// decodeCode inverts encodeCode.
 func decodeCode(names map[string]string, s string) string {
+	if strings.HasPrefix(s, "=") {
+		return s[1:]
+	}
 	if n, ok := names[s]; ok {
 		return n
 	}
@@ -162,18 +177,24 @@ func impliedSteps(prev []codat.Step, step string) []codat.Step {
 }
 
 // linkTemplate replaces the IDs in link by {c} and {n}; ok is false when
-// link already holds a brace (it is then stored as it is).
+// the template would not give link back (a link with a brace in it, IDs
+// that overlap): link is then stored as it is.
 func linkTemplate(link, company, connection string) (string, bool) {
 	if strings.ContainsAny(link, "{}") {
 		return "", false
 	}
+	var pairs []string
 	if company != "" {
-		link = strings.ReplaceAll(link, company, "{c}")
+		pairs = append(pairs, company, "{c}")
 	}
 	if connection != "" {
-		link = strings.ReplaceAll(link, connection, "{n}")
+		pairs = append(pairs, connection, "{n}")
 	}
-	return link, true
+	t := link
+	if len(pairs) > 0 {
+		t = strings.NewReplacer(pairs...).Replace(link)
+	}
+	return t, expandLink(t, company, connection) == link
 }
 
 func expandLink(tmpl, company, connection string) string {
@@ -265,9 +286,10 @@ func (c *codecState) encodeRefLine(h int, rec, prev *Record, off, startMs int64)
 			at := rec.TokenSend.At.UnixMilli() - startMs
 			w.SendAt = &at
 			if rec.TokenSend.Fingerprint != rec.Fingerprint {
+				// "=" before one that is empty or starts with "=".
 				w.SendFP = rec.TokenSend.Fingerprint
-				if w.SendFP == "" {
-					w.SendFP = "-"
+				if w.SendFP == "" || strings.HasPrefix(w.SendFP, "=") {
+					w.SendFP = "=" + w.SendFP
 				}
 			}
 		}
@@ -520,11 +542,10 @@ func (c *codecState) apply(step string, w *wireRec, prev *Record, off, startMs i
 	switch {
 	case w.SendAt != nil:
 		fp := rec.Fingerprint
-		switch w.SendFP {
-		case "":
-		case "-":
-			fp = ""
-		default:
+		switch {
+		case strings.HasPrefix(w.SendFP, "="):
+			fp = w.SendFP[1:]
+		case w.SendFP != "":
 			fp = w.SendFP
 		}
 		rec.TokenSend = &codat.TokenSend{At: time.UnixMilli(startMs + *w.SendAt).UTC(), Fingerprint: fp}

@@ -1,12 +1,14 @@
 package bulk
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -202,4 +204,100 @@ func TestJournalReadsVersion1(t *testing.T) {
 	sum, err = ReadJournal(path)
 	require.NoError(t, err)
 	assert.Equal(t, map[Status]int{StatusIncomplete: 1, StatusMigrated: 1}, sum.Counts)
+}
+
+// A crash that tears an attempt's compact line leaves the attempt at its
+// line before; the next run continues the ref with a new attempt, and a
+// line that continues an attempt the file never started is corruption.
+func TestJournalCompactTornLine(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "j")
+	j, err := openJournal(path)
+	require.NoError(t, err)
+	start := Record{Time: t0, Ref: "a", Line: 2, Step: stepStart, Fingerprint: "fp", Tenant: "tn"}
+	company := start
+	company.Time, company.Step, company.Steps, company.CompanyID, company.Requests = t0.Add(time.Second), "company", []codat.Step{"company"}, "co1", 1
+	require.NoError(t, j.Append(ctx, Claim{Ref: "a"}, &start))
+	require.NoError(t, j.Append(ctx, Claim{Ref: "a"}, &company))
+	require.NoError(t, j.Close())
+	good := readFile(t, path)
+
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	require.NoError(t, err)
+	_, err = f.WriteString(`[0,"n",{"n":"co`)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+
+	sum, err := ReadJournal(path)
+	require.NoError(t, err)
+	assert.True(t, sum.TornTail)
+	j, err = openJournal(path)
+	require.NoError(t, err)
+	assert.Equal(t, good, readFile(t, path), "the torn line is cut")
+	e, err := j.Get(ctx, "a")
+	require.NoError(t, err)
+	assert.Equal(t, stored(company, t0.UnixMilli(), false), *e, "the ref resumes from the line before")
+	conn := company
+	conn.Time, conn.Step, conn.Steps, conn.ConnectionID, conn.Requests = t0.Add(time.Hour), "connection", []codat.Step{"company", "connection"}, "cn1", 2
+	require.NoError(t, j.Append(ctx, Claim{Ref: "a"}, &conn))
+	require.NoError(t, j.Close())
+	b := readFile(t, path)
+	assert.Contains(t, string(b[len(good):]), `"r":"a"`, "the next run's first line of the ref is complete on its own")
+	j, err = openJournal(path)
+	require.NoError(t, err)
+	e, err = j.Get(ctx, "a")
+	require.NoError(t, err)
+	assert.Equal(t, stored(conn, 0, true), *e)
+	require.NoError(t, j.Close())
+
+	// A continuation line of an attempt that never started, not last.
+	require.NoError(t, os.WriteFile(path, []byte(journalHeader+`[3,"c",{"c":"x"}]`+"\n"+`[0,"S",{"r":"b"}]`+"\n"), 0o600))
+	_, err = openJournal(path)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "line 2 is corrupt")
+}
+
+// FuzzJournalCodec: a line encoded against any previous Record of its
+// attempt decodes to the Record appended, whatever the IDs, link URL and
+// steps hold.
+func FuzzJournalCodec(f *testing.F) {
+	f.Add("6707fb32-43eb-4a43-99b4-34c7ec7ba5dc", "f75a52b5-c4a9-440a-be58-1d413d499d2a",
+		"https://link-api.codat.io/companies/6707fb32-43eb-4a43-99b4-34c7ec7ba5dc/connections/f75a52b5-c4a9-440a-be58-1d413d499d2a/start",
+		"connection", "company,connection", 2, int64(1500), true)
+	f.Add("c", "cc", "https://x/c/cc/{c}", "state", "", 0, int64(-3), false)
+	f.Add("~", "~~a", "", "sync", "done,,sync", 7, int64(0), true)
+	f.Fuzz(func(t *testing.T, company, connection, link, step, steps string, requests int, sendMs int64, flag bool) {
+		for _, s := range []string{company, connection, link, step, steps} {
+			if !utf8.ValidString(s) {
+				t.Skip("JSON holds valid UTF-8 only (as in version 1)")
+			}
+		}
+		c := newCodecState()
+		at := time.UnixMilli(1_800_000_000_000).UTC()
+		prev := &Record{Time: at, Ref: "r", Step: stepStart, CompanyID: connection, Fingerprint: "fp", Requests: 1}
+		rec := Record{Time: at.Add(2 * time.Second), Ref: "r", Step: step, CompanyID: company, ConnectionID: connection,
+			LinkURL: link, Fingerprint: "fp", TokenSent: flag, Requests: requests, Status: step}
+		if steps != "" {
+			for _, s := range strings.Split(steps, ",") {
+				rec.Steps = append(rec.Steps, codat.Step(s))
+			}
+		}
+		if flag {
+			rec.TokenSend = &codat.TokenSend{At: at.Add(time.Duration(sendMs) * time.Millisecond), Fingerprint: company}
+			rec.KeyGen = map[codat.Step]int{codat.Step(step): requests}
+		}
+		for _, p := range []*Record{nil, prev} {
+			startMs := at.UnixMilli()
+			b, w, err := c.encodeRefLine(0, &rec, p, 100, startMs)
+			if err != nil {
+				t.Skip("not encodable as JSON")
+			}
+			c.note(100, nil, w)
+			_, gotStep, gw, err := parseRefLine(bytes.TrimSpace(b))
+			require.NoError(t, err, string(b))
+			got, err := c.apply(gotStep, gw, p, 100, startMs)
+			require.NoError(t, err, string(b))
+			assert.Equal(t, stored(rec, startMs, p == nil), *got, string(b))
+		}
+	})
 }
