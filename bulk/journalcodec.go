@@ -205,132 +205,181 @@ func expandLink(tmpl, company, connection string) string {
 // (nil for the attempt's first line), at file offset off. It returns the
 // line and its changes, for c.note once the line is written.
 func (c *codecState) encodeRefLine(h int, rec, prev *Record, off, startMs int64) ([]byte, *wireRec, error) {
-	first := prev == nil
-	if first {
+	var d refDiff
+	if prev == nil {
 		prev = &Record{}
-	}
-	var w wireRec
-	var cleared []string
-	zero := func(k string) { cleared = append(cleared, k) }
-	if first {
-		w.Ref = rec.Ref
-		w.T = rec.Time.UnixMilli() - c.base(off)
+		d.w.Ref = rec.Ref
+		d.w.T = rec.Time.UnixMilli() - c.base(off)
 		startMs = rec.Time.UnixMilli()
 	} else {
 		if rec.Ref != prev.Ref {
 			return nil, nil, fmt.Errorf("bulk: journal: an attempt changed its ref")
 		}
-		w.T = (rec.Time.UnixMilli() - startMs) / 1000
+		d.w.T = (rec.Time.UnixMilli() - startMs) / 1000
 	}
+	d.progress(rec, prev)
+	c.diffConnection(&d, rec, prev)
+	d.attributes(rec, prev)
+	d.tokenSend(rec, prev, startMs)
+	d.outcome(rec, prev)
+	d.w.Cleared = strings.Join(d.cleared, ",")
+	b, err := marshalRefLine(h, rec.Step, &d.w)
+	if err != nil {
+		return nil, nil, err
+	}
+	return b, &d.w, nil
+}
+
+// refDiff is the changes of one ref line against the attempt's previous
+// line, as they are found: the fields set in w, and the keys of the fields
+// that became empty, in the order of the format.
+type refDiff struct {
+	w       wireRec
+	cleared []string
+}
+
+func (d *refDiff) zero(key string) { d.cleared = append(d.cleared, key) }
+
+// str sets *dst to now when it differs from was; key when now is empty.
+func (d *refDiff) str(dst *string, now, was, key string) {
+	if now != was {
+		if *dst = now; now == "" {
+			d.zero(key)
+		}
+	}
+}
+
+// flag sets *dst to now when it differs from was; key when now is false.
+func (d *refDiff) flag(dst *bool, now, was bool, key string) {
+	if now != was {
+		if *dst = now; !now {
+			d.zero(key)
+		}
+	}
+}
+
+// progress records the input line and the steps taken ("l", "k").
+func (d *refDiff) progress(rec, prev *Record) {
 	if rec.Line != prev.Line {
-		if w.Line = rec.Line; rec.Line == 0 {
-			zero("l")
+		if d.w.Line = rec.Line; rec.Line == 0 {
+			d.zero("l")
 		}
 	}
 	if !slices.Equal(rec.Steps, impliedSteps(prev.Steps, rec.Step)) {
 		if len(rec.Steps) == 0 {
-			zero("k")
+			d.zero("k")
 		}
 		for _, s := range rec.Steps {
-			w.Steps = append(w.Steps, encodeCode(stepCodes, string(s)))
+			d.w.Steps = append(d.w.Steps, encodeCode(stepCodes, string(s)))
 		}
 	}
-	str := func(dst *string, now, was, key string) {
-		if now != was {
-			if *dst = now; now == "" {
-				zero(key)
-			}
-		}
-	}
-	flag := func(dst *bool, now, was bool, key string) {
-		if now != was {
-			if *dst = now; !now {
-				zero(key)
-			}
-		}
-	}
-	str(&w.CompanyID, compactID(rec.CompanyID), compactID(prev.CompanyID), "c")
-	str(&w.ConnectionID, compactID(rec.ConnectionID), compactID(prev.ConnectionID), "n")
+}
+
+// diffConnection records the company, the connection, its status and its
+// link URL ("c", "n", "st", "u"; the link as a template where it can).
+func (c *codecState) diffConnection(d *refDiff, rec, prev *Record) {
+	d.str(&d.w.CompanyID, compactID(rec.CompanyID), compactID(prev.CompanyID), "c")
+	d.str(&d.w.ConnectionID, compactID(rec.ConnectionID), compactID(prev.ConnectionID), "n")
 	if rec.Status != prev.Status {
-		if w.Status = encodeCode(statusCodes, rec.Status); rec.Status == "" {
-			zero("st")
+		if d.w.Status = encodeCode(statusCodes, rec.Status); rec.Status == "" {
+			d.zero("st")
 		}
 	}
-	if rec.LinkURL != prev.LinkURL {
-		switch t, ok := linkTemplate(rec.LinkURL, rec.CompanyID, rec.ConnectionID); {
-		case rec.LinkURL == "":
-			zero("u")
-		case !ok:
-			w.LinkRaw = rec.LinkURL
-		default:
-			if i, known := c.tmplIdx[t]; known {
-				w.LinkIdx = &i
-			} else {
-				w.LinkDef = t
-			}
-		}
+	if rec.LinkURL == prev.LinkURL {
+		return
 	}
-	str(&w.Fingerprint, rec.Fingerprint, prev.Fingerprint, "f")
-	str(&w.Tenant, rec.Tenant, prev.Tenant, "tn")
-	flag(&w.Canary, rec.Canary, prev.Canary, "cy")
-	str(&w.Verdict, rec.Verdict, prev.Verdict, "vd")
-	flag(&w.Relink, rec.Relink, prev.Relink, "rl")
-	flag(&w.NoWrite, rec.NoWrite, prev.NoWrite, "nw")
-	flag(&w.Already, rec.AlreadyMigrated, prev.AlreadyMigrated, "am")
-	flag(&w.TokenSent, rec.TokenSent, prev.TokenSent, "ts")
-	str(&w.PlatformKey, rec.PlatformKey, prev.PlatformKey, "p")
-	if !sameSendMs(rec, prev) {
-		if rec.TokenSend == nil {
-			zero("w")
+	switch t, ok := linkTemplate(rec.LinkURL, rec.CompanyID, rec.ConnectionID); {
+	case rec.LinkURL == "":
+		d.zero("u")
+	case !ok:
+		d.w.LinkRaw = rec.LinkURL
+	default:
+		if i, known := c.tmplIdx[t]; known {
+			d.w.LinkIdx = &i
 		} else {
-			at := rec.TokenSend.At.UnixMilli() - startMs
-			w.SendAt = &at
-			if rec.TokenSend.Fingerprint != rec.Fingerprint {
-				// "=" before one that is empty or starts with "=".
-				w.SendFP = rec.TokenSend.Fingerprint
-				if w.SendFP == "" || strings.HasPrefix(w.SendFP, "=") {
-					w.SendFP = "=" + w.SendFP
-				}
-			}
+			d.w.LinkDef = t
 		}
 	}
+}
+
+// attributes records the token's fingerprint, the tenant, the canary and
+// the flags of the migration ("f" to "p").
+func (d *refDiff) attributes(rec, prev *Record) {
+	d.str(&d.w.Fingerprint, rec.Fingerprint, prev.Fingerprint, "f")
+	d.str(&d.w.Tenant, rec.Tenant, prev.Tenant, "tn")
+	d.flag(&d.w.Canary, rec.Canary, prev.Canary, "cy")
+	d.str(&d.w.Verdict, rec.Verdict, prev.Verdict, "vd")
+	d.flag(&d.w.Relink, rec.Relink, prev.Relink, "rl")
+	d.flag(&d.w.NoWrite, rec.NoWrite, prev.NoWrite, "nw")
+	d.flag(&d.w.Already, rec.AlreadyMigrated, prev.AlreadyMigrated, "am")
+	d.flag(&d.w.TokenSent, rec.TokenSent, prev.TokenSent, "ts")
+	d.str(&d.w.PlatformKey, rec.PlatformKey, prev.PlatformKey, "p")
+}
+
+// tokenSend records the token send ("w", "wf"), its time since startMs.
+func (d *refDiff) tokenSend(rec, prev *Record, startMs int64) {
+	if sameSendMs(rec, prev) {
+		return
+	}
+	if rec.TokenSend == nil {
+		d.zero("w")
+		return
+	}
+	at := rec.TokenSend.At.UnixMilli() - startMs
+	d.w.SendAt = &at
+	if rec.TokenSend.Fingerprint != rec.Fingerprint {
+		// "=" before one that is empty or starts with "=".
+		d.w.SendFP = rec.TokenSend.Fingerprint
+		if d.w.SendFP == "" || strings.HasPrefix(d.w.SendFP, "=") {
+			d.w.SendFP = "=" + d.w.SendFP
+		}
+	}
+}
+
+// outcome records the key generations, the result, the error and the
+// request count ("g", "rs", "ec", "e", "q").
+func (d *refDiff) outcome(rec, prev *Record) {
 	if !maps.Equal(rec.KeyGen, prev.KeyGen) {
 		if len(rec.KeyGen) == 0 {
-			zero("g")
+			d.zero("g")
 		}
 		for s, n := range rec.KeyGen {
-			if w.KeyGen == nil {
-				w.KeyGen = map[string]int{}
+			if d.w.KeyGen == nil {
+				d.w.KeyGen = map[string]int{}
 			}
-			w.KeyGen[encodeCode(stepCodes, string(s))] = n
+			d.w.KeyGen[encodeCode(stepCodes, string(s))] = n
 		}
 	}
-	str(&w.Result, string(rec.Result), string(prev.Result), "rs")
-	str(&w.ErrorClass, rec.ErrorClass, prev.ErrorClass, "ec")
-	str(&w.Error, rec.Error, prev.Error, "e")
+	d.str(&d.w.Result, string(rec.Result), string(prev.Result), "rs")
+	d.str(&d.w.ErrorClass, rec.ErrorClass, prev.ErrorClass, "ec")
+	d.str(&d.w.Error, rec.Error, prev.Error, "e")
 	if rec.Requests != impliedRequests(prev.Requests, rec.Step) {
-		if w.Requests = rec.Requests; rec.Requests == 0 {
-			zero("q")
+		if d.w.Requests = rec.Requests; rec.Requests == 0 {
+			d.zero("q")
 		}
 	}
-	w.Cleared = strings.Join(cleared, ",")
+}
+
+// marshalRefLine writes the line [h, step, changes], changes left out
+// when empty.
+func marshalRefLine(h int, step string, w *wireRec) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.WriteByte('[')
 	buf.WriteString(strconv.Itoa(h))
 	buf.WriteByte(',')
-	step, err := json.Marshal(encodeCode(stepCodes, rec.Step))
+	code, err := json.Marshal(encodeCode(stepCodes, step))
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	buf.Write(step)
-	if ch, err := json.Marshal(&w); err != nil {
-		return nil, nil, err
+	buf.Write(code)
+	if ch, err := json.Marshal(w); err != nil {
+		return nil, err
 	} else if string(ch) != "{}" {
 		buf.WriteByte(',')
 		buf.Write(ch)
 	}
 	buf.WriteString("]\n")
-	return buf.Bytes(), &w, nil
+	return buf.Bytes(), nil
 }
 
 // impliedRequests is what a line's request count is when it leaves "q"
