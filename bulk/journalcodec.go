@@ -499,71 +499,114 @@ func (c *codecState) apply(step string, w *wireRec, prev *Record, off, startMs i
 		return nil, errNotRefLine
 	}
 	var rec Record
+	var prevSteps []codat.Step
 	if first {
+		rec.Ref = w.Ref
 		rec.Time = time.UnixMilli(c.base(off) + w.T).UTC()
 		startMs = rec.Time.UnixMilli()
 	} else {
-		rec = *prev
-		rec.Steps = slices.Clone(prev.Steps)
-		rec.KeyGen = maps.Clone(prev.KeyGen)
-		rec.Time = time.UnixMilli(startMs + w.T*1000).UTC()
-		if rec.TokenSend != nil {
-			ts := *rec.TokenSend
-			rec.TokenSend = &ts
-		}
+		rec = nextRecord(prev, time.UnixMilli(startMs+w.T*1000).UTC())
+		prevSteps = rec.Steps
 	}
+	rec.Step = step
+	p := newRefPatch(w)
+	p.progress(&rec, prevSteps)
+	if err := c.applyConnection(p, &rec); err != nil {
+		return nil, err
+	}
+	p.attributes(&rec)
+	p.tokenSend(&rec, startMs)
+	p.outcome(&rec)
+	return &rec, nil
+}
+
+// nextRecord returns a copy of prev at time t that shares nothing with it.
+func nextRecord(prev *Record, t time.Time) Record {
+	rec := *prev
+	rec.Steps = slices.Clone(prev.Steps)
+	rec.KeyGen = maps.Clone(prev.KeyGen)
+	rec.Time = t
+	if rec.TokenSend != nil {
+		ts := *rec.TokenSend
+		rec.TokenSend = &ts
+	}
+	return rec
+}
+
+// refPatch is the changes of one ref line, to be applied to the attempt's
+// previous Record: the fields set in w, and in cleared the keys of those
+// that became empty.
+type refPatch struct {
+	w       *wireRec
+	cleared map[string]bool
+}
+
+func newRefPatch(w *wireRec) refPatch {
 	cleared := map[string]bool{}
 	if w.Cleared != "" {
 		for _, k := range strings.Split(w.Cleared, ",") {
 			cleared[k] = true
 		}
 	}
-	prevSteps := rec.Steps
-	if first {
-		rec.Ref, prevSteps = w.Ref, nil
+	return refPatch{w: w, cleared: cleared}
+}
+
+// setInt sets *dst to v when it is not zero, to zero when key was cleared.
+func (p refPatch) setInt(dst *int, v int, key string) {
+	if v != 0 {
+		*dst = v
+	} else if p.cleared[key] {
+		*dst = 0
 	}
-	rec.Step = step
+}
+
+// setStr sets *dst to v when it is not empty, to "" when key was cleared.
+func (p refPatch) setStr(dst *string, v, key string) {
+	if v != "" {
+		*dst = v
+	} else if p.cleared[key] {
+		*dst = ""
+	}
+}
+
+// setBool sets *dst to true when v is, to false when key was cleared.
+func (p refPatch) setBool(dst *bool, v bool, key string) {
+	if v {
+		*dst = true
+	} else if p.cleared[key] {
+		*dst = false
+	}
+}
+
+// progress applies the steps taken and the input line ("k", "l"); the
+// steps left out follow from prevSteps and rec.Step.
+func (p refPatch) progress(rec *Record, prevSteps []codat.Step) {
 	switch {
-	case w.Steps != nil:
+	case p.w.Steps != nil:
 		rec.Steps = nil
-		for _, s := range w.Steps {
+		for _, s := range p.w.Steps {
 			rec.Steps = append(rec.Steps, codat.Step(decodeCode(stepNames, s)))
 		}
-	case cleared["k"]:
+	case p.cleared["k"]:
 		rec.Steps = nil
 	default:
-		rec.Steps = impliedSteps(prevSteps, step)
+		rec.Steps = impliedSteps(prevSteps, rec.Step)
 		if len(rec.Steps) == 0 {
 			rec.Steps = nil
 		}
 	}
-	setInt := func(dst *int, v int, key string) {
-		if v != 0 {
-			*dst = v
-		} else if cleared[key] {
-			*dst = 0
-		}
-	}
-	setStr := func(dst *string, v, key string) {
-		if v != "" {
-			*dst = v
-		} else if cleared[key] {
-			*dst = ""
-		}
-	}
-	setBool := func(dst *bool, v bool, key string) {
-		if v {
-			*dst = true
-		} else if cleared[key] {
-			*dst = false
-		}
-	}
-	setInt(&rec.Line, w.Line, "l")
-	setStr(&rec.CompanyID, expandID(w.CompanyID), "c")
-	setStr(&rec.ConnectionID, expandID(w.ConnectionID), "n")
+	p.setInt(&rec.Line, p.w.Line, "l")
+}
+
+// applyConnection applies the company, the connection, its status and its
+// link URL ("c", "n", "st", "u"), expanding a link template.
+func (c *codecState) applyConnection(p refPatch, rec *Record) error {
+	w := p.w
+	p.setStr(&rec.CompanyID, expandID(w.CompanyID), "c")
+	p.setStr(&rec.ConnectionID, expandID(w.ConnectionID), "n")
 	if w.Status != "" {
 		rec.Status = decodeCode(statusNames, w.Status)
-	} else if cleared["st"] {
+	} else if p.cleared["st"] {
 		rec.Status = ""
 	}
 	switch {
@@ -571,23 +614,36 @@ func (c *codecState) apply(step string, w *wireRec, prev *Record, off, startMs i
 		rec.LinkURL = expandLink(w.LinkDef, rec.CompanyID, rec.ConnectionID)
 	case w.LinkIdx != nil:
 		if *w.LinkIdx < 0 || *w.LinkIdx >= len(c.templates) {
-			return nil, fmt.Errorf("bulk: journal: unknown link template %d", *w.LinkIdx)
+			return fmt.Errorf("bulk: journal: unknown link template %d", *w.LinkIdx)
 		}
 		rec.LinkURL = expandLink(c.templates[*w.LinkIdx], rec.CompanyID, rec.ConnectionID)
 	case w.LinkRaw != "":
 		rec.LinkURL = w.LinkRaw
-	case cleared["u"]:
+	case p.cleared["u"]:
 		rec.LinkURL = ""
 	}
-	setStr(&rec.Fingerprint, w.Fingerprint, "f")
-	setStr(&rec.Tenant, w.Tenant, "tn")
-	setBool(&rec.Canary, w.Canary, "cy")
-	setStr(&rec.Verdict, w.Verdict, "vd")
-	setBool(&rec.Relink, w.Relink, "rl")
-	setBool(&rec.NoWrite, w.NoWrite, "nw")
-	setBool(&rec.AlreadyMigrated, w.Already, "am")
-	setBool(&rec.TokenSent, w.TokenSent, "ts")
-	setStr(&rec.PlatformKey, w.PlatformKey, "p")
+	return nil
+}
+
+// attributes applies the token's fingerprint, the tenant, the canary and
+// the flags of the migration ("f" to "p").
+func (p refPatch) attributes(rec *Record) {
+	w := p.w
+	p.setStr(&rec.Fingerprint, w.Fingerprint, "f")
+	p.setStr(&rec.Tenant, w.Tenant, "tn")
+	p.setBool(&rec.Canary, w.Canary, "cy")
+	p.setStr(&rec.Verdict, w.Verdict, "vd")
+	p.setBool(&rec.Relink, w.Relink, "rl")
+	p.setBool(&rec.NoWrite, w.NoWrite, "nw")
+	p.setBool(&rec.AlreadyMigrated, w.Already, "am")
+	p.setBool(&rec.TokenSent, w.TokenSent, "ts")
+	p.setStr(&rec.PlatformKey, w.PlatformKey, "p")
+}
+
+// tokenSend applies the token send ("w", "wf"), its time since startMs and
+// its fingerprint, by default rec's.
+func (p refPatch) tokenSend(rec *Record, startMs int64) {
+	w := p.w
 	switch {
 	case w.SendAt != nil:
 		fp := rec.Fingerprint
@@ -598,25 +654,31 @@ func (c *codecState) apply(step string, w *wireRec, prev *Record, off, startMs i
 			fp = w.SendFP
 		}
 		rec.TokenSend = &codat.TokenSend{At: time.UnixMilli(startMs + *w.SendAt).UTC(), Fingerprint: fp}
-	case cleared["w"]:
+	case p.cleared["w"]:
 		rec.TokenSend = nil
 	}
+}
+
+// outcome applies the key generations, the result, the error and the
+// request count ("g", "rs", "ec", "e", "q"); a count left out follows from
+// the previous one and rec.Step.
+func (p refPatch) outcome(rec *Record) {
+	w := p.w
 	if w.KeyGen != nil {
 		rec.KeyGen = map[codat.Step]int{}
 		for s, n := range w.KeyGen {
 			rec.KeyGen[codat.Step(decodeCode(stepNames, s))] = n
 		}
-	} else if cleared["g"] {
+	} else if p.cleared["g"] {
 		rec.KeyGen = nil
 	}
 	r := string(rec.Result)
-	setStr(&r, w.Result, "rs")
+	p.setStr(&r, w.Result, "rs")
 	rec.Result = Status(r)
-	setStr(&rec.ErrorClass, w.ErrorClass, "ec")
-	setStr(&rec.Error, w.Error, "e")
-	rec.Requests = impliedRequests(rec.Requests, step)
-	setInt(&rec.Requests, w.Requests, "q")
-	return &rec, nil
+	p.setStr(&rec.ErrorClass, w.ErrorClass, "ec")
+	p.setStr(&rec.Error, w.Error, "e")
+	rec.Requests = impliedRequests(rec.Requests, rec.Step)
+	p.setInt(&rec.Requests, w.Requests, "q")
 }
 
 // lineDecoder reads a journal's lines in file order, version 1 or 2.
