@@ -530,28 +530,9 @@ func (j *journal) append(e *Record) error {
 	var a *openAttempt
 	var w *wireRec
 	if refLine {
-		rk := refKey(e.Ref)
-		a = j.open[rk]
-		fresh := a == nil || a.prev == nil || a.prev.Ref != e.Ref
-		if fresh {
-			a = &openAttempt{h: j.handle(), start: j.size}
-		}
-		var prev *Record
-		if !fresh {
-			prev = a.prev
-		}
-		if b, w, err = j.codec.encodeRefLine(a.h, e, prev, j.size, a.startMs); err != nil {
-			if fresh {
-				j.inUse[a.h] = false
-			}
+		if b, a, w, err = j.encodeRef(e); err != nil {
 			j.mu.Unlock()
 			return fmt.Errorf("bulk: journal: %w", err)
-		}
-		if fresh {
-			if old := j.open[rk]; old != nil {
-				j.inUse[old.h] = false // a hash collision: the other ref starts afresh
-			}
-			j.open[rk] = a
 		}
 	}
 	if _, err := j.f.Write(b); err != nil {
@@ -560,33 +541,80 @@ func (j *journal) append(e *Record) error {
 		return j.failed
 	}
 	if refLine {
-		rk := refKey(e.Ref)
-		j.codec.note(j.size, nil, w)
-		sp := span{off: a.start, n: j.size + int64(len(b)) - a.start}
-		c := *e
-		if a.prev == nil {
-			a.startMs = e.Time.UnixMilli()
-		}
-		a.prev = &c
-		if e.Step == stepFailed || e.Step == string(codat.StepDone) {
-			j.closeAttempt(rk)
-		}
-		if _, known := j.index[rk]; known || !j.loadedOnly {
-			j.index[rk] = sp
-		}
-		if e.Tenant != "" {
-			tk := tenantKey(e.Tenant)
-			if _, known := j.tenants[tk]; known || !j.loadedOnly {
-				j.tenants[tk] = sp
-			}
-		}
+		j.noteRef(e, a, w, int64(len(b)))
 	} else {
 		j.codec.note(j.size, e, nil)
 	}
 	j.canary.add(e)
 	j.size += int64(len(b))
 	j.written++
-	seq := j.written
+	err = j.syncTo(j.written)
+	j.mu.Unlock()
+	return err
+}
+
+// encodeRef encodes e, a ref's line, as the next line of the ref's open
+// attempt, or as the first line of a new attempt (which is then open) when
+// it has none. It returns the line, the attempt and the line's changes.
+// Called with j.mu held.
+func (j *journal) encodeRef(e *Record) ([]byte, *openAttempt, *wireRec, error) {
+	rk := refKey(e.Ref)
+	a := j.open[rk]
+	fresh := a == nil || a.prev == nil || a.prev.Ref != e.Ref
+	if fresh {
+		a = &openAttempt{h: j.handle(), start: j.size}
+	}
+	var prev *Record
+	if !fresh {
+		prev = a.prev
+	}
+	b, w, err := j.codec.encodeRefLine(a.h, e, prev, j.size, a.startMs)
+	if err != nil {
+		if fresh {
+			j.inUse[a.h] = false
+		}
+		return nil, nil, nil, err
+	}
+	if fresh {
+		if old := j.open[rk]; old != nil {
+			j.inUse[old.h] = false // a hash collision: the other ref starts afresh
+		}
+		j.open[rk] = a
+	}
+	return b, a, w, nil
+}
+
+// noteRef records e, a ref's line of n bytes just written at j.size as
+// part of attempt a: in the codec state, in a (closing it when e ends it),
+// and in the index and tenants. Called with j.mu held.
+func (j *journal) noteRef(e *Record, a *openAttempt, w *wireRec, n int64) {
+	rk := refKey(e.Ref)
+	j.codec.note(j.size, nil, w)
+	sp := span{off: a.start, n: j.size + n - a.start}
+	c := *e
+	if a.prev == nil {
+		a.startMs = e.Time.UnixMilli()
+	}
+	a.prev = &c
+	if e.Step == stepFailed || e.Step == string(codat.StepDone) {
+		j.closeAttempt(rk)
+	}
+	if _, known := j.index[rk]; known || !j.loadedOnly {
+		j.index[rk] = sp
+	}
+	if e.Tenant != "" {
+		tk := tenantKey(e.Tenant)
+		if _, known := j.tenants[tk]; known || !j.loadedOnly {
+			j.tenants[tk] = sp
+		}
+	}
+}
+
+// syncTo returns once the first seq lines written are on disk, or a write
+// or sync failed (the error it returns). One append at a time syncs; the
+// others wait for it. Called with j.mu held, which it releases while
+// syncing.
+func (j *journal) syncTo(seq uint64) error {
 	for j.synced < seq && j.failed == nil {
 		if j.syncing {
 			j.cond.Wait()
@@ -605,9 +633,7 @@ func (j *journal) append(e *Record) error {
 		}
 		j.cond.Broadcast()
 	}
-	err = j.failed
-	j.mu.Unlock()
-	return err
+	return j.failed
 }
 
 // handle returns the lowest handle no open attempt holds, and takes it.
