@@ -72,7 +72,7 @@ func (x *run) quotaTurn(jb *job) error {
 		if st := x.stoppedStatus(); st != "" {
 			return errors.New(string(st))
 		}
-		now := x.s.Now()
+		now := x.s.now()
 		reset := x.gate.closedUntil()
 		if !reset.After(now) {
 			reset = time.Time{}
@@ -121,7 +121,7 @@ func (x *run) waitPause() error {
 	}
 	x.s.log.Info("bulk: rate limited; new migrations wait", "until", x.pause.closedUntil().UTC().Format(time.RFC3339))
 	prev := x.enterPhase(PhaseRateLimited)
-	err := x.pause.wait(x.stop.start, x.s.Now, x.s.Sleep)
+	err := x.pause.wait(x.stop.start, x.s.now, x.s.sleep)
 	x.leavePhase(PhaseRateLimited, prev)
 	if err != nil {
 		err = x.stopStarting(err)
@@ -134,7 +134,7 @@ func (x *run) waitQuota(reset time.Time) error {
 	x.gate.close(reset)
 	prev := x.enterPhase(PhaseQuotaWait)
 	x.s.log.Info("bulk: daily quota spent; waiting for the reset", "reset", reset.UTC().Format(time.RFC3339))
-	err := x.gate.wait(x.stop.start, x.s.Now, x.s.Sleep)
+	err := x.gate.wait(x.stop.start, x.s.now, x.s.sleep)
 	x.leavePhase(PhaseQuotaWait, prev)
 	if err != nil {
 		err = x.stopStarting(err)
@@ -179,7 +179,7 @@ func (x *run) rateLimited(rl codat.RateLimit, pauses int) error {
 		x.gate.close(reset)
 		if _, ok := x.st.(SharedQuota); ok {
 			// The other runners of the run stop starting too.
-			_ = x.st.Append(x.jctx, Claim{}, &Record{Time: x.s.Now(), Event: eventQuota, Reset: &reset})
+			_ = x.st.Append(x.jctx, Claim{}, &Record{Time: x.s.now(), Event: eventQuota, Reset: &reset})
 		}
 		if x.s.WaitForQuota {
 			return x.waitQuota(reset)
@@ -191,12 +191,12 @@ func (x *run) rateLimited(rl codat.RateLimit, pauses int) error {
 	// every answer) is paused for at most maxUnknownPauses times per
 	// migration: a server that refuses everything cannot keep a run going
 	// for ever.
-	if !x.s.WaitForQuota && (reset.Sub(x.s.Now()) > MaxRateLimitPause ||
+	if !x.s.WaitForQuota && (reset.Sub(x.s.now()) > MaxRateLimitPause ||
 		rl.Kind == codat.RateLimitUnknown && pauses > maxUnknownPauses) {
 		x.stopWith(&stop{status: StatusPendingQuota, reset: reset, notDaily: true}, false)
 		return errQuotaStop
 	}
-	x.pause.close(later(reset, x.s.Now().Add(pauseFloor(pauses))))
+	x.pause.close(later(reset, x.s.now().Add(pauseFloor(pauses))))
 	return x.waitPause()
 }
 
@@ -208,7 +208,7 @@ func (x *run) rateLimited(rl codat.RateLimit, pauses int) error {
 // reset; the reset is then the later of the two. Otherwise it is the 429's
 // wait alone.
 func (x *run) limitReset(rl codat.RateLimit) (time.Time, bool) {
-	now := x.s.Now()
+	now := x.s.now()
 	q := x.s.quota()
 	known := !q.Observed.IsZero() && q.Reset.After(now)
 	switch {

@@ -98,7 +98,7 @@ func BenchmarkRun(b *testing.B) {
 				clk := newFakeClock(t0)
 				f := newFakeCodat(clk)
 				r := &Runner{Registry: testRegistry(), JournalPath: b.TempDir() + "/j", RequestsPerMinute: -1, Canary: -1,
-					Concurrency: 8, Now: clk.Now, Sleep: clk.Sleep, migrate: f.migrate, quota: f.quotaSnapshot}
+					Concurrency: 8, now: clk.Now, sleep: clk.Sleep, migrate: f.migrate, quota: f.quotaSnapshot}
 				peak = max(peak, peakHeap(func() {
 					sum, err := r.Run(context.Background(), genInput(n), DiscardReport)
 					if err != nil || sum.Count(StatusMigrated) != n {

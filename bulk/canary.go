@@ -39,7 +39,7 @@ func (x *run) finishCanary() {
 	if x.stoppedStatus() != "" {
 		return // stopped for another reason (quota, cancellation): the canary is not judged
 	}
-	now := x.s.Now()
+	now := x.s.now()
 	if len(fails) > 0 {
 		_ = x.st.Append(x.jctx, Claim{}, &Record{Time: now, Event: eventCanaryFailed})
 		x.stopWith(&stop{status: StatusNotStarted, err: fmt.Errorf("%w: %s", ErrCanaryFailed, fails[0])}, true)

@@ -69,8 +69,8 @@ func newE2E(t *testing.T, opts ...codattest.Option) *e2e {
 		JournalPath:       t.TempDir() + "/journal.jsonl",
 		RequestsPerMinute: -1,
 		WaitInterval:      5 * time.Millisecond,
-		Now:               clk.Now,
-		Sleep: func(ctx context.Context, d time.Duration) error {
+		now:               clk.Now,
+		sleep: func(ctx context.Context, d time.Duration) error {
 			clk.Advance(d)
 			return ctx.Err()
 		},

@@ -324,8 +324,8 @@ func testRunner(t *testing.T, f *fakeCodat, clk *fakeClock) *Runner {
 		Registry:          testRegistry(),
 		JournalPath:       t.TempDir() + "/journal.jsonl",
 		RequestsPerMinute: -1,
-		Now:               clk.Now,
-		Sleep:             clk.Sleep,
+		now:               clk.Now,
+		sleep:             clk.Sleep,
 		migrate:           f.migrate,
 		quota:             f.quotaSnapshot,
 	}

@@ -14,7 +14,7 @@ import (
 // duplicate. Nothing is sent and the journal is not read.
 func (r *Runner) Validate(ctx context.Context, in Input, rep ReportWriter) (*Summary, error) {
 	s := r.settings()
-	sum := &Summary{Input: in.Name, Counts: map[Status]int{}, Started: s.Now()}
+	sum := &Summary{Input: in.Name, Counts: map[Status]int{}, Started: s.now()}
 	if rep == nil {
 		rep = DiscardReport
 	}
@@ -41,7 +41,7 @@ func (r *Runner) Validate(ctx context.Context, in Input, rep ReportWriter) (*Sum
 		sum.Counts[out.Status]++
 		return rep.Write(*out)
 	})
-	sum.Finished = s.Now()
+	sum.Finished = s.now()
 	return sum, err
 }
 
@@ -182,7 +182,7 @@ func (r *Runner) Plan(ctx context.Context, in Input) (*Plan, error) {
 	// account check, are the overhead, so that the schedule's requests add
 	// up to RequestsNeeded.
 	p.Estimate = EstimateSchedule(Schedule{Companies: p.ToMigrate(), RequestsPerCompany: p.RequestsPerCompany,
-		Overhead: p.RequestsNeeded - p.ToMigrate()*p.RequestsPerCompany, Quota: p.Quota, Now: s.Now()})
+		Overhead: p.RequestsNeeded - p.ToMigrate()*p.RequestsPerCompany, Quota: p.Quota, Now: s.now()})
 	return p, nil
 }
 

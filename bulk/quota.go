@@ -109,6 +109,6 @@ func (g *quotaGate) wait(ctx context.Context, now func() time.Time, sleep func(c
 	}
 }
 
-// sleepCtx sleeps for d in real time or until ctx is done (Runner.Sleep's
+// sleepCtx sleeps for d in real time or until ctx is done (Runner.sleep's
 // default).
 func sleepCtx(ctx context.Context, d time.Duration) error { return clock.Sleep(ctx, d, nil) }

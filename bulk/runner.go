@@ -109,10 +109,10 @@ type Runner struct {
 	OnProgress func(Progress)
 	// Logger receives one line per row (ref, status, class; never a token).
 	Logger *slog.Logger
-	// Now and Sleep are the clock (nil: the real one); tests inject fakes.
-	Now   func() time.Time
-	Sleep func(ctx context.Context, d time.Duration) error
 
+	// now and sleep are the clock (nil: the real one); tests set fakes.
+	now   func() time.Time
+	sleep func(ctx context.Context, d time.Duration) error
 	// migrate, quota and probe replace Client's methods in tests.
 	migrate  func(ctx context.Context, m codat.Migration) (*codat.MigrationResult, error)
 	quota    func() codat.Quota
@@ -172,11 +172,11 @@ func (r *Runner) settings() settings {
 	if s.MaxConsecutiveFailures == 0 {
 		s.MaxConsecutiveFailures = DefaultMaxConsecutiveFailures
 	}
-	if s.Now == nil {
-		s.Now = time.Now
+	if s.now == nil {
+		s.now = time.Now
 	}
-	if s.Sleep == nil {
-		s.Sleep = sleepCtx
+	if s.sleep == nil {
+		s.sleep = sleepCtx
 	}
 	if s.migrate == nil && r.Client != nil {
 		s.migrate = r.Client.Migrate
@@ -297,7 +297,7 @@ func (r *Runner) Run(ctx context.Context, in Input, rep ReportWriter) (*Summary,
 	if rep == nil {
 		rep = DiscardReport
 	}
-	started := s.Now()
+	started := s.now()
 	stops := newStopping(ctx, s.ctl.done, s.StopGrace)
 	defer stops.close()
 	x := &run{s: s, stop: stops, in: in, rep: rep, order: newOrderedReport(rep), per: RequestsPerCompany(s.Sync), sem: make(chan struct{}, s.Concurrency),
@@ -428,7 +428,7 @@ func (x *run) prepare(ctx context.Context, idx *index) error {
 func (x *run) result(ctx context.Context, readErr error) (*Summary, error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	x.sum.Finished = x.s.Now()
+	x.sum.Finished = x.s.now()
 	if x.phase != PhaseStopped {
 		x.setPhaseLocked(PhaseDone)
 	}
@@ -440,7 +440,7 @@ func (x *run) result(ctx context.Context, readErr error) (*Summary, error) {
 		return x.sum, x.fatal
 	case x.stopped != nil:
 		if x.stopped.status == StatusPendingQuota {
-			_ = x.st.Append(context.WithoutCancel(ctx), Claim{}, &Record{Time: x.s.Now(), Event: eventQuota, Reset: &x.stopped.reset})
+			_ = x.st.Append(context.WithoutCancel(ctx), Claim{}, &Record{Time: x.s.now(), Event: eventQuota, Reset: &x.stopped.reset})
 			return x.sum, &QuotaError{Reset: x.stopped.reset, Pending: x.sum.Counts[StatusPendingQuota], NotDaily: x.stopped.notDaily}
 		}
 		return x.sum, x.stopped.err

@@ -64,7 +64,7 @@ type stepJournal struct {
 // line is a journal line of the job named name: r's state with steps.
 func (sj *stepJournal) line(name string, r *codat.MigrationResult, steps []codat.Step, requests int) *Record {
 	jb := sj.jb
-	return &Record{Time: sj.x.s.Now(), Ref: jb.row.Ref, Line: jb.row.Line, Step: name, Steps: steps, CompanyID: r.CompanyID,
+	return &Record{Time: sj.x.s.now(), Ref: jb.row.Ref, Line: jb.row.Line, Step: name, Steps: steps, CompanyID: r.CompanyID,
 		ConnectionID: r.ConnectionID, Status: string(r.Status), LinkURL: r.LinkURL, Fingerprint: jb.c.fingerprint,
 		Tenant: jb.tenantH, Canary: jb.canary, Relink: jb.relink, AlreadyMigrated: r.AlreadyMigrated, TokenSent: r.TokenSent,
 		PlatformKey: r.PlatformKey, TokenSend: r.TokenSend, KeyGen: r.KeyGen, Requests: requests}

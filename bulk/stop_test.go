@@ -270,7 +270,7 @@ func TestStopEndsTheQuotaWait(t *testing.T) {
 	r.Concurrency = 1
 	r.WaitForQuota = true
 	sleeping := make(chan struct{}, 1)
-	r.Sleep = func(ctx context.Context, d time.Duration) error {
+	r.sleep = func(ctx context.Context, d time.Duration) error {
 		select {
 		case sleeping <- struct{}{}:
 		default:

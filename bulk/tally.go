@@ -172,7 +172,7 @@ func (x *run) setPhase(p Phase) {
 // setPhaseLocked sets the phase, and when it began if it changed.
 func (x *run) setPhaseLocked(p Phase) {
 	if x.phase != p || x.phaseSince.IsZero() {
-		x.phase, x.phaseSince = p, x.s.Now()
+		x.phase, x.phaseSince = p, x.s.now()
 	}
 }
 
@@ -209,7 +209,7 @@ func (x *run) progressLocked() {
 	if x.s.OnProgress == nil {
 		return
 	}
-	now := x.s.Now()
+	now := x.s.now()
 	elapsed := now.Sub(x.sum.Started)
 	p := Progress{Phase: x.phase, PhaseSince: x.phaseSince, Rows: x.sum.Rows, Total: x.total, Done: x.done, Failed: x.failed, Skipped: x.skipped,
 		InFlight: x.inFlight, Requests: x.sum.Requests, Elapsed: elapsed, Quota: x.s.quota()}

@@ -103,7 +103,7 @@ func (x *run) migrateOne(jb *job) (ReportRow, *codat.MigrationResult, error) {
 // when this attempt began.
 func (x *run) startRecord(jb *job) *Record {
 	row := jb.row
-	start := &Record{Time: x.s.Now(), Ref: row.Ref, Line: row.Line, Step: stepStart, Fingerprint: jb.c.fingerprint,
+	start := &Record{Time: x.s.now(), Ref: row.Ref, Line: row.Line, Step: stepStart, Fingerprint: jb.c.fingerprint,
 		Tenant: jb.tenantH, Canary: jb.canary, Relink: jb.relink}
 	if jb.resume != nil {
 		start.Steps = append([]codat.Step(nil), jb.resume.Steps...)
