@@ -108,6 +108,21 @@ func AccountLockDir() (string, error) {
 // the process dies. The key itself is never written: only a hash of its
 // fingerprint and the base URL names the file.
 func LockAccount(dir string, apiKey codat.Secret, baseURL, holder string) (release func() error, err error) {
+	return lockAccount(dir, apiKey, baseURL, holder, false)
+}
+
+// LockAccountShared takes the account's lock of LockAccount shared: any
+// number of processes may hold it together (the runners of one shared
+// Store, which coordinate through the store's claims), but not while
+// LockAccount holds it, and LockAccount is refused while any of them does
+// (an *AccountLockedError; its Holder is empty, as shared holders write
+// none). Where flock is not available (not unix), it keeps a shared holder
+// out while LockAccount holds the lock but not the other way round.
+func LockAccountShared(dir string, apiKey codat.Secret, baseURL string) (release func() error, err error) {
+	return lockAccount(dir, apiKey, baseURL, "", true)
+}
+
+func lockAccount(dir string, apiKey codat.Secret, baseURL, holder string, shared bool) (release func() error, err error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("bulk: account lock: %w", err)
 	}
@@ -117,7 +132,11 @@ func LockAccount(dir string, apiKey codat.Secret, baseURL, holder string) (relea
 	if err != nil {
 		return nil, fmt.Errorf("bulk: account lock: %w", err)
 	}
-	unlock, err := lockFile(f)
+	lock := lockFile
+	if shared {
+		lock = lockFileShared
+	}
+	unlock, err := lock(f)
 	if err != nil {
 		b, _ := os.ReadFile(path)
 		_ = f.Close()
@@ -125,6 +144,9 @@ func LockAccount(dir string, apiKey codat.Secret, baseURL, holder string) (relea
 			return nil, &AccountLockedError{Holder: strings.TrimSpace(string(b))}
 		}
 		return nil, fmt.Errorf("bulk: account lock: %w", err)
+	}
+	if shared {
+		return func() error { return errors.Join(unlock(), f.Close()) }, nil
 	}
 	if err := f.Truncate(0); err == nil {
 		_, _ = f.WriteAt([]byte(fmt.Sprintf("%s, process %d\n", holder, os.Getpid())), 0)

@@ -137,3 +137,28 @@ func TestLockAccount(t *testing.T) {
 	require.NoError(t, err, "released, the account can be locked again")
 	require.NoError(t, again())
 }
+
+func TestLockAccountShared(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "locks")
+	const key = codat.Secret("api-key-secret-value")
+	const url = "https://api.codat.io"
+	a, err := LockAccountShared(dir, key, url)
+	require.NoError(t, err)
+	b, err := LockAccountShared(dir, key, url+"/")
+	require.NoError(t, err, "shared holders of one account are let in together")
+
+	_, err = LockAccount(dir, key, url, "journal a.journal")
+	require.ErrorIs(t, err, ErrAccountLocked, "an exclusive run is refused while shared holders run")
+	require.NoError(t, a())
+	_, err = LockAccount(dir, key, url, "journal a.journal")
+	require.ErrorIs(t, err, ErrAccountLocked, "while any shared holder is left")
+	require.NoError(t, b())
+
+	release, err := LockAccount(dir, key, url, "journal a.journal")
+	require.NoError(t, err, "with the shared holders gone, the exclusive lock is taken")
+	_, err = LockAccountShared(dir, key, url)
+	var le *AccountLockedError
+	require.ErrorAs(t, err, &le, "a shared holder is refused while the exclusive lock is held")
+	assert.Contains(t, le.Holder, "journal a.journal")
+	require.NoError(t, release())
+}

@@ -23,6 +23,16 @@ func lockFile(f *os.File) (func() error, error) {
 	return func() error { return os.Remove(name) }, nil
 }
 
+// lockFileShared refuses f while lockFile holds it; where flock is not
+// available it leaves no mark, so it does not keep lockFile out.
+func lockFileShared(f *os.File) (func() error, error) {
+	name := f.Name() + ".lock"
+	if _, err := os.Stat(name); err == nil {
+		return nil, fmt.Errorf("%w: %s exists", ErrJournalLocked, name)
+	}
+	return func() error { return nil }, nil
+}
+
 // journalInUse reports whether the lock file beside path exists (a run
 // holds the journal, or a crashed one left it).
 func journalInUse(path string) (bool, error) {

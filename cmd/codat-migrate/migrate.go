@@ -301,29 +301,45 @@ func migratePaths(in *inputFile, o *migrateOptions, shared bool) (journal, repor
 	return journal, report, nil
 }
 
-// holdRunState opens the shared store (shared) or takes the machine's lock
-// on the account for the journal. It returns the store (nil without one)
+// holdRunState takes the machine's lock on the account, shared with the
+// store's other runners and opening the store (shared), or exclusive for
+// the journal. It returns the store (nil without one)
 // and the function that closes or releases what it took; when that is nil
 // the command exits with code.
 func (a *app) holdRunState(c *command, o *migrateOptions, shared bool, in *inputFile, key codat.Secret, baseURL, journal string) (*pgstore.Store, func() error, int) {
-	if shared {
-		// Runners of one run share the store's claims: no machine lock.
-		store, err := o.store.openStore(context.Background(), in, key, baseURL, false)
+	if !shared {
+		release, err := a.lockAccount(key, baseURL, "journal "+absPath(journal), false)
 		if err != nil {
-			return nil, nil, a.exitForSetupError(c, err)
+			return nil, nil, a.exitForAccountLock(c, err)
 		}
-		return store, store.Close, exitOK
+		return nil, release, exitOK
 	}
-	release, err := a.lockAccount(key, baseURL, "journal "+absPath(journal))
+	// Runners of one store share its claims: they hold the machine's lock
+	// shared, which keeps out a journal's run but not one another.
+	release, err := a.lockAccount(key, baseURL, "", true)
 	if err != nil {
-		a.errorf(c, "%v", err)
-		var le *bulk.AccountLockedError
-		if errors.As(err, &le) {
-			fmt.Fprintln(a.stderr, "Two migrations into one account would each create the other's companies. Wait for the running one to finish (or stop it), then rerun.")
-		}
-		return nil, nil, exitFatal
+		return nil, nil, a.exitForAccountLock(c, err)
 	}
-	return nil, release, exitOK
+	store, err := o.store.openStore(context.Background(), in, key, baseURL, false)
+	if err != nil {
+		_ = release()
+		return nil, nil, a.exitForSetupError(c, err)
+	}
+	return store, func() error { return errors.Join(store.Close(), release()) }, exitOK
+}
+
+// exitForAccountLock reports that the machine's lock on the account could
+// not be taken and returns the exit code.
+func (a *app) exitForAccountLock(c *command, err error) int {
+	a.errorf(c, "%v", err)
+	var le *bulk.AccountLockedError
+	if errors.As(err, &le) {
+		if le.Holder == "" {
+			fmt.Fprintln(a.stderr, "The running migration uses a shared store (--store); a run with a journal file would not see its claims.")
+		}
+		fmt.Fprintln(a.stderr, "Two migrations into one account would each create the other's companies. Wait for the running one to finish (or stop it), then rerun.")
+	}
+	return exitFatal
 }
 
 // runSpec is one bulk run and how to present it.
@@ -572,8 +588,9 @@ func snapshotOf(p bulk.Progress) progressSnapshot {
 
 // lockAccount takes the machine-wide lock of the Codat account (the API key
 // with the base URL; see bulk.LockAccount) in $XDG_STATE_HOME, or the
-// default state directory.
-func (a *app) lockAccount(key codat.Secret, baseURL, holder string) (func() error, error) {
+// default state directory: exclusive for a journal's run, shared (see
+// bulk.LockAccountShared) for a store's runner.
+func (a *app) lockAccount(key codat.Secret, baseURL, holder string, shared bool) (func() error, error) {
 	dir := ""
 	if state := a.getenv("XDG_STATE_HOME"); state != "" {
 		dir = filepath.Join(state, "codat-migrate", "locks")
@@ -582,6 +599,9 @@ func (a *app) lockAccount(key codat.Secret, baseURL, holder string) (func() erro
 		if dir, err = bulk.AccountLockDir(); err != nil {
 			return nil, err
 		}
+	}
+	if shared {
+		return bulk.LockAccountShared(dir, key, baseURL)
 	}
 	return bulk.LockAccount(dir, key, baseURL, holder)
 }

@@ -65,6 +65,66 @@ func TestSecondMigrateIntoOneAccountIsRefused(t *testing.T) {
 	assertNoSecrets(t, ex, []string{res.stdout, res.stderr, stdout.String(), stderr.String()}, firstJournal)
 }
 
+// A store's runners hold the account's machine lock shared: a second
+// runner on the store starts beside the first, and a run with a journal
+// file into the same account is refused while they run.
+func TestJournalMigrateBesideAStoreRunIsRefused(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("holds the account lock with flock")
+	}
+	dsn := testStoreDSN(t)
+	f := startFake(t, append(fastSync, "--latency", "40ms", "--no-quota")...)
+	dir := t.TempDir()
+	state := t.TempDir() // one machine: one state directory for every run
+	env := append(keyEnv(), "XDG_STATE_HOME="+state)
+	ex := writeExport(t, dir, sampleOptions{Customers: 30, Clean: true})
+	runName := fmt.Sprintf("beside-%d", time.Now().UnixNano())
+	storeArgs := func(report string) []string {
+		return migrateArgs(f, ex.Path, "--store", dsn, "--run", runName,
+			"--concurrency", "2", "--report", filepath.Join(dir, report), "--quiet")
+	}
+	cmd := exec.Command(binary, storeArgs("first.csv")...)
+	cmd.Env = append(baseEnv(t, t.TempDir()), env...)
+	var stdout, stderr syncBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Start())
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	require.Eventually(t, func() bool { return f.admin(t, http.MethodGet, "status").Connections >= 2 },
+		30*time.Second, 20*time.Millisecond, "the store's run is under way")
+
+	journal := filepath.Join(dir, "file.journal")
+	res := run(t, runOpts{env: env}, migrateArgs(f, ex.Path, "--journal", journal, "--quiet")...)
+	assert.Equal(t, exitFatal, res.code, res)
+	assert.Contains(t, res.stderr, "another codat-migrate is migrating into this Codat account on this machine")
+	assert.Contains(t, res.stderr, "shared store (--store)")
+	assert.NoFileExists(t, journal, "the refused run creates no journal")
+	select {
+	case <-done:
+		t.Fatalf("the store's first runner ended before the refusal was checked: %s", stderr.String())
+	default:
+	}
+
+	// Rows the other runner held are reported incomplete (exit 1).
+	res2 := run(t, runOpts{env: env}, storeArgs("second.csv")...)
+	assert.Contains(t, []int{exitOK, exitRowsFailed}, res2.code, "a second runner on the store is let in: %s", res2.stderr)
+	assert.NotContains(t, res2.stderr, "another codat-migrate")
+
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("the store's run did not finish: %s", stderr.String())
+	}
+	require.Contains(t, []int{exitOK, exitRowsFailed}, cmd.ProcessState.ExitCode(), "stdout: %s\nstderr: %s", stdout.String(), stderr.String())
+	res3 := run(t, runOpts{env: env}, storeArgs("final.csv")...)
+	require.Equal(t, exitOK, res3.code, "once both ended, the store's run finishes: %s", res3.stderr)
+	for ref, cos := range f.companiesByRef(t) {
+		assert.Len(t, cos, 1, "ref %s has one company", ref)
+	}
+	assert.Len(t, f.companiesByRef(t), 30)
+}
+
 // The report, the journal and the input must be three files: a report over
 // the export, or a journal appended to it, is refused before anything is
 // written, and a journal path naming a file that is not a journal is
