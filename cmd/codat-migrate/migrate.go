@@ -217,12 +217,9 @@ func (a *app) migrate(c *command, fs *flag.FlagSet, args []string, cf *connFlags
 	if err := checkReportPath(o.report); err != nil {
 		return a.exitForSetupError(c, err)
 	}
-	shared, err := o.store.resolve(a)
+	shared, err := o.store.resolveBeside(a, o.journal)
 	if err != nil {
 		return a.exitForSetupError(c, err)
-	}
-	if shared && o.journal != "" {
-		return a.exitForSetupError(c, usageError{errors.New("--journal and --store: the run's state is in one or the other")})
 	}
 	if inf.input == "-" && o.journal == "" && !shared {
 		return a.exitForSetupError(c, usageError{errors.New("--journal is required with --input -: a rerun needs the same journal to resume")})

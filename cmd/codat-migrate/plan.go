@@ -84,6 +84,9 @@ func (a *app) plan(c *command, fs *flag.FlagSet, cf *connFlags, lf *logFlags, in
 	if o.canary < 0 {
 		return a.exitForSetupError(c, usageError{fmt.Errorf("--canary %d: want 0 or more", o.canary)})
 	}
+	if _, err := o.store.resolveBeside(a, o.journal); err != nil {
+		return a.exitForSetupError(c, err)
+	}
 	logger, err := lf.logger(a.stderr)
 	if err != nil {
 		return a.exitForSetupError(c, err)

@@ -64,7 +64,7 @@ func (a *app) status(c *command, fs *flag.FlagSet, o *statusOptions) int {
 	if input == "-" {
 		return a.exitForSetupError(c, usageError{fmt.Errorf("--input must be a file here")})
 	}
-	shared, err := o.store.resolve(a)
+	shared, err := o.store.resolveBeside(a, journal)
 	if err != nil {
 		return a.exitForSetupError(c, err)
 	}

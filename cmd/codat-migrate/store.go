@@ -50,6 +50,16 @@ func (sf *storeFlags) resolve(a *app) (bool, error) {
 	return true, nil
 }
 
+// resolveBeside is resolve for a command that also takes --journal: the
+// run's state is in the store or in the journal, so both are refused.
+func (sf *storeFlags) resolveBeside(a *app, journal string) (bool, error) {
+	shared, err := sf.resolve(a)
+	if err == nil && shared && journal != "" {
+		return false, usageError{errors.New("--journal and --store: the run's state is in one or the other")}
+	}
+	return shared, err
+}
+
 var runNameDrop = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
 // runName is --run, or the export's file name.

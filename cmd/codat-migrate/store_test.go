@@ -125,6 +125,35 @@ func TestJournalMigrateBesideAStoreRunIsRefused(t *testing.T) {
 	assert.Len(t, f.companiesByRef(t), 30)
 }
 
+// The run's state is in the store or in the journal: every command that
+// reads it refuses both, before reading anything (the store here is
+// never reached).
+func TestJournalWithStoreIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	ex := writeExport(t, dir, sampleOptions{Customers: 2, Clean: true})
+	journal := filepath.Join(dir, "run.journal")
+	const store = "postgres://nobody@127.0.0.1:1/none"
+	cases := []struct {
+		name string
+		env  []string
+		args []string
+	}{
+		{"plan", nil, []string{"plan", "--input", ex.Path, "--offline", "--journal", journal, "--store", store}},
+		{"plan, the store from the environment", []string{envStore + "=" + store}, []string{"plan", "--input", ex.Path, "--offline", "--journal", journal}},
+		{"status", nil, []string{"status", "--journal", journal, "--store", store}},
+		{"status, the journal as an argument", nil, []string{"status", "--store", store, journal}},
+		{"migrate", keyEnv(), []string{"migrate", "--input", ex.Path, "--journal", journal, "--store", store}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			res := run(t, runOpts{env: tc.env}, tc.args...)
+			assert.Equal(t, exitUsage, res.code, res)
+			assert.Contains(t, res.stderr, "--journal and --store: the run's state is in one or the other")
+			assert.NoFileExists(t, journal)
+		})
+	}
+}
+
 // The report, the journal and the input must be three files: a report over
 // the export, or a journal appended to it, is refused before anything is
 // written, and a journal path naming a file that is not a journal is
