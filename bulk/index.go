@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"slices"
 	"strconv"
@@ -281,7 +280,7 @@ func (x *index) firstInvalid(row Row) bool {
 // and the refs of the invalid ones (calling onInvalid, if set, for each
 // record with a usable ref). An error means the input as a whole cannot be
 // read (nothing has been sent).
-func scanInput(ctx context.Context, in Input, reg *integrations.Registry, onValid func(Row, checked), onInvalid func(Row)) (*index, error) {
+func scanInput(ctx context.Context, in Source, reg *integrations.Registry, onValid func(Row, checked), onInvalid func(Row)) (*index, error) {
 	x := newIndex()
 	err := eachRow(ctx, in, func(row Row, rowErr *RowError) error {
 		x.rows++
@@ -309,52 +308,6 @@ func scanInput(ctx context.Context, in Input, reg *integrations.Registry, onVali
 	})
 	x.seal()
 	return x, err
-}
-
-// eachRow opens the input and calls fn for every record; rowErr is set for a
-// record that could not be parsed.
-func eachRow(ctx context.Context, in Input, fn func(row Row, rowErr *RowError) error) error {
-	if in.Open == nil {
-		return errors.New("bulk: input has no Open function")
-	}
-	rc, err := in.Open()
-	if err != nil {
-		return fmt.Errorf("bulk: open input %s: %w", in.Name, err)
-	}
-	defer rc.Close()
-	f := in.Format
-	if f == "" {
-		if f, err = FormatFromPath(in.Name); err != nil {
-			return err
-		}
-	}
-	in.Format = f
-	rd, err := in.NewReader(rc)
-	if err != nil {
-		return fmt.Errorf("%w (input %s)", err, in.Name)
-	}
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		row, err := rd.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		var re *RowError
-		if errors.As(err, &re) {
-			if err := fn(Row{Line: re.Line, Ref: re.Ref, CompanyName: re.CompanyName, Platform: re.Platform}, re); err != nil {
-				return err
-			}
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if err := fn(row, nil); err != nil {
-			return err
-		}
-	}
 }
 
 // ErrInputChanged is returned when the input read a second time differs

@@ -11,10 +11,15 @@ import (
 )
 
 // Validate checks every row offline and reports each as valid, invalid or
-// duplicate. Nothing is sent and the journal is not read.
-func (r *Runner) Validate(ctx context.Context, in Input, rep ReportWriter) (*Summary, error) {
+// duplicate. Nothing is sent and the journal is not read. It reads in twice
+// (duplicates first) and stops with ErrInputChanged at the first row of the
+// second read that differs from the first's.
+func (r *Runner) Validate(ctx context.Context, in Source, rep ReportWriter) (*Summary, error) {
+	if in == nil {
+		return nil, errNoInput
+	}
 	s := r.settings()
-	sum := &Summary{Input: in.Name, Counts: map[Status]int{}, Started: s.now()}
+	sum := &Summary{Input: in.Label(), Counts: map[Status]int{}, Started: s.now()}
 	if rep == nil {
 		rep = DiscardReport
 	}
@@ -26,7 +31,7 @@ func (r *Runner) Validate(ctx context.Context, in Input, rep ReportWriter) (*Sum
 		return sum, err
 	}
 	cl := &classifier{ctx: ctx, reg: s.reg, idx: idx}
-	err = eachRow(ctx, in, func(row Row, rowErr *RowError) error {
+	check, finished := idx.verified(func(row Row, rowErr *RowError) error {
 		v, err := cl.classify(row, rowErr)
 		if err != nil {
 			return err
@@ -41,6 +46,9 @@ func (r *Runner) Validate(ctx context.Context, in Input, rep ReportWriter) (*Sum
 		sum.Counts[out.Status]++
 		return rep.Write(*out)
 	})
+	if err = eachRow(ctx, in, check); err == nil {
+		err = finished()
+	}
 	sum.Finished = s.now()
 	return sum, err
 }
@@ -133,9 +141,16 @@ func (p *Plan) ToMigrate() int { return p.New + p.Resume }
 // per 5,000 companies), when some row is unknown to the journal and
 // SkipAccountCheck is not set, to count the rows already in Codat; otherwise
 // one request (GET /companies?pageSize=1) to read the quota.
-func (r *Runner) Plan(ctx context.Context, in Input) (*Plan, error) {
+//
+// It reads in twice (duplicates first) and stops with ErrInputChanged at
+// the first row of the second read that differs from the first's: no
+// listing is made from it, and no Plan is returned.
+func (r *Runner) Plan(ctx context.Context, in Source) (*Plan, error) {
+	if in == nil {
+		return nil, errNoInput
+	}
 	s := r.settings()
-	p := &Plan{Input: in.Name, RequestsPerCompany: RequestsPerCompany(s.Sync)}
+	p := &Plan{Input: in.Label(), RequestsPerCompany: RequestsPerCompany(s.Sync)}
 	st, closeStore, err := s.planStore()
 	if err != nil {
 		return nil, err
@@ -163,7 +178,7 @@ func (r *Runner) Plan(ctx context.Context, in Input) (*Plan, error) {
 			cl.inCodat, listed = found, true
 		}
 	}
-	err = eachRow(ctx, in, func(row Row, rowErr *RowError) error {
+	check, finished := idx.verified(func(row Row, rowErr *RowError) error {
 		p.Rows++
 		v, err := cl.classify(row, rowErr)
 		if err != nil {
@@ -172,6 +187,9 @@ func (r *Runner) Plan(ctx context.Context, in Input) (*Plan, error) {
 		pc.count(row, v)
 		return nil
 	})
+	if err = eachRow(ctx, in, check); err == nil {
+		err = finished()
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -219,7 +219,7 @@ type stop struct {
 type run struct {
 	s    settings
 	stop *stopping // the contexts of starts and of migrations
-	in   Input
+	in   Source
 	st   Store
 	// jctx is the context of the store's writes: not cancelled by a stop,
 	// so that what was done is still journaled.
@@ -275,10 +275,11 @@ type run struct {
 //
 // An error reading the input or the journal before the run began means
 // nothing was sent, and the Summary is nil. An error reading the input
-// during the run (an I/O error; the file changed) stops it, and rows after
-// that point are not reported. Rows are reported in input order: a row
-// decided while an earlier one is still in flight waits for it (at most
-// maxHeldRows of them; then reading pauses). The caller closes rep.
+// during the run (an I/O error; a row that differs from the first read,
+// ErrInputChanged) stops it, and rows after that point are not reported.
+// Rows are reported in input order: a row decided while an earlier one is
+// still in flight waits for it (at most maxHeldRows of them; then reading
+// pauses). The caller closes rep.
 //
 // There are two ways to stop early. Stop is the clean one: no new migration
 // starts, those in flight finish (within StopGrace) and are reported with
@@ -286,7 +287,10 @@ type run struct {
 // are cancelled at once and reported incomplete. Either way every step done
 // is journaled, and a rerun with the same journal resumes without
 // duplicates.
-func (r *Runner) Run(ctx context.Context, in Input, rep ReportWriter) (*Summary, error) {
+func (r *Runner) Run(ctx context.Context, in Source, rep ReportWriter) (*Summary, error) {
+	if in == nil {
+		return nil, errNoInput
+	}
 	s := r.settings()
 	if s.migrate == nil {
 		return nil, errors.New("bulk: Runner.Client is nil")
@@ -301,7 +305,7 @@ func (r *Runner) Run(ctx context.Context, in Input, rep ReportWriter) (*Summary,
 	stops := newStopping(ctx, s.ctl.done, s.StopGrace)
 	defer stops.close()
 	x := &run{s: s, stop: stops, in: in, rep: rep, order: newOrderedReport(rep), per: RequestsPerCompany(s.Sync), sem: make(chan struct{}, s.Concurrency),
-		sum: &Summary{Input: in.Name, Counts: map[Status]int{}, Started: started}, phase: PhaseScan, phaseSince: started}
+		sum: &Summary{Input: in.Label(), Counts: map[Status]int{}, Started: started}, phase: PhaseScan, phaseSince: started}
 	x.progress()
 	st, created, closeStore, err := s.runStore()
 	if err != nil {
@@ -328,7 +332,7 @@ func (r *Runner) Run(ctx context.Context, in Input, rep ReportWriter) (*Summary,
 	// The journal's first write comes before the report is replaced: a run
 	// that cannot write its journal (a full disk) stops here and leaves the
 	// earlier report as it was.
-	if err := st.Append(ctx, Claim{}, &Record{Time: started, Event: eventRun, Input: in.Name}); err != nil {
+	if err := st.Append(ctx, Claim{}, &Record{Time: started, Event: eventRun, Input: in.Label()}); err != nil {
 		return nil, err
 	}
 	// Only now that this run holds the journal, and the input reads, may

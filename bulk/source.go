@@ -48,10 +48,11 @@ func FormatFromPath(path string) (Format, error) {
 	return "", fmt.Errorf("cannot tell the format of %q from its extension (want .csv, .tsv or .jsonl)", filepath.Base(path))
 }
 
-// Input is a source of rows that can be opened more than once: a run reads it
-// twice, first to find duplicate refs and tenants before any request is sent,
-// then to migrate. A one-shot stream such as standard input must be spooled
-// first (see Spool).
+// Input is a CSV or JSON Lines export that can be opened more than once: a
+// Source whose Rows parse it afresh each pass. A run reads it twice, first to
+// find duplicate refs and tenants before any request is sent, then to
+// migrate. A one-shot stream such as standard input must be spooled first
+// (see Spool).
 type Input struct {
 	// Name identifies the input in messages and in the journal (a file name).
 	Name string
