@@ -80,6 +80,12 @@
 //	{"ref":"crm-42","company":{"name":"Acme Ltd","tags":{"region":"eu"}},"platform":"qhyg",
 //	 "authorization":{"realmId":"4620816365","accessToken":"…","refreshToken":"…"}}
 //
+// The runner reads a Source: an Input (a CSV or JSONL export) is one, and
+// RowsFunc and RowSource feed rows a program holds itself (from its own
+// database). Every pass after the first is checked against the first, row by
+// row: a source that changed stops Run, Plan and Validate with
+// ErrInputChanged.
+//
 // Token values are codat.Secret from the moment they are read, and no report,
 // journal line, log line or error carries one.
 package bulk
