@@ -25,6 +25,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/codat-migrate/codat"
+	"github.com/codat-migrate/codat/bulk"
 	"github.com/codat-migrate/codat/integrations"
 )
 
@@ -733,11 +734,26 @@ func TestMigrateFromStdin(t *testing.T) {
 func TestPlan(t *testing.T) {
 	dir := t.TempDir()
 	ex := writeExport(t, dir, sampleOptions{Customers: 300, Clean: true})
+	before := time.Now()
 	res := run(t, runOpts{}, "plan", "--input", ex.Path)
+	after := time.Now()
 	require.Equal(t, exitOK, res.code, res)
 	assert.Contains(t, res.stdout, "no API key: assuming a fresh quota")
 	assert.Contains(t, res.stdout, "about 1212 needed: 300 migrations × 4 = 1200, +12 for the canary's first-sync polls")
-	assert.Regexp(t, `day 1 .* 1000 requests\n.*day 2 .* 212 requests\n`, res.stdout, "the schedule adds up to the requests needed")
+	// The schedule splits at 00:00 UTC, and the plan reads the real clock:
+	// it must be the schedule of some moment while the plan ran.
+	schedule := func(now time.Time) []string {
+		est := bulk.EstimateSchedule(bulk.Schedule{Companies: 300, RequestsPerCompany: 4, Overhead: 12, Now: now})
+		return scheduleLines(est.Days)
+	}
+	printed := printedSchedule(res.stdout)
+	require.NotEmpty(t, printed, res.stdout)
+	assert.True(t, scheduledDuring(before, after, schedule, printed),
+		"the schedule printed is the one for a moment of the plan's run (%s – %s): %q", before.UTC(), after.UTC(), printed)
+	if reset := codat.NextQuotaReset(after); reset.Sub(after) > 2*time.Minute {
+		// Well before the reset: the whole day's quota is spent on day 1.
+		assert.Regexp(t, `day 1 .* 1000 requests\n.*day 2 .* 212 requests\n`, res.stdout, "the schedule adds up to the requests needed")
+	}
 	assert.Contains(t, res.stdout, "day 2", "300 companies need more than one quota day")
 
 	f := startFake(t)
@@ -757,6 +773,42 @@ func TestPlan(t *testing.T) {
 	assert.Equal(t, 4, p.RequestsPerCompany)
 	assert.Equal(t, 1000, p.Quota.Limit, "read from the fake's headers")
 	assert.Equal(t, 0, f.admin(t, http.MethodGet, "status").Companies, "plan migrates nothing")
+}
+
+// scheduleDay matches a day of plan's schedule: start, ACC, quota,
+// companies, requests.
+var scheduleDay = regexp.MustCompile(`(?m)^\s*day \d+\s+(\d{4}-\d\d-\d\d \d\d:\d\d)\s+ACC (\d+)\s+quota (\d+)\s+(\d+) companies\s+(\d+) requests$`)
+
+// printedSchedule is the days of plan's schedule in out, as scheduleLines
+// writes them.
+func printedSchedule(out string) []string {
+	var days []string
+	for _, m := range scheduleDay.FindAllStringSubmatch(out, -1) {
+		days = append(days, strings.Join(m[1:], " "))
+	}
+	return days
+}
+
+// scheduleLines writes days as printedSchedule reads them from plan.
+func scheduleLines(days []bulk.EstimateDay) []string {
+	var out []string
+	for _, d := range days {
+		out = append(out, fmt.Sprintf("%s %d %d %d %d", d.Start.UTC().Format("2006-01-02 15:04"), d.ACC, d.Quota, d.Companies, d.Requests))
+	}
+	return out
+}
+
+// scheduledDuring reports whether printed is the schedule of a moment
+// between before and after, tried every millisecond (the schedule changes
+// at most every few hundred).
+func scheduledDuring(before, after time.Time, schedule func(time.Time) []string, printed []string) bool {
+	before, after = before.Round(0), after.Round(0)
+	for t := before; !t.After(after.Add(time.Millisecond)); t = t.Add(time.Millisecond) {
+		if slices.Equal(schedule(t), printed) {
+			return true
+		}
+	}
+	return false
 }
 
 func TestIntegrationsCommand(t *testing.T) {
