@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"maps"
 	"slices"
 	"strconv"
@@ -318,6 +319,13 @@ var ErrInputChanged = errors.New("bulk: the input changed since it was first rea
 // rowHash is a 64-bit hash of everything a record holds, for verified.
 func rowHash(row Row, rowErr *RowError) uint64 {
 	h := sha256.New()
+	writeRow(h, row, rowErr)
+	return binary.BigEndian.Uint64(h.Sum(nil))
+}
+
+// writeRow writes everything a record holds to h, each string preceded by
+// its length.
+func writeRow(h hash.Hash, row Row, rowErr *RowError) {
 	put := func(s string) {
 		var n [8]byte
 		binary.BigEndian.PutUint64(n[:], uint64(len(s)))
@@ -341,7 +349,6 @@ func rowHash(row Row, rowErr *RowError) uint64 {
 	if rowErr != nil {
 		put(rowErr.Reason)
 	}
-	return binary.BigEndian.Uint64(h.Sum(nil))
 }
 
 // verified wraps fn, a callback of the second pass over the input, so that

@@ -226,3 +226,33 @@ func withLine(row Row, pos int) Row {
 	}
 	return row
 }
+
+// SourceHash is the same for the same rows, and differs when a row
+// changes, moves or goes; a source's error is its error.
+func TestSourceHash(t *testing.T) {
+	ctx := context.Background()
+	a, b := memRow("a", 1), memRow("b", 2)
+	h1, err := SourceHash(ctx, RowSource{List: []Row{a, b}})
+	require.NoError(t, err)
+	again, err := SourceHash(ctx, NamedRows("other", func(ctx context.Context) iter.Seq2[Row, error] {
+		return RowSource{List: []Row{a, b}}.Rows(ctx)
+	}))
+	require.NoError(t, err)
+	assert.Equal(t, h1, again, "the rows, not the source's name")
+	assert.Len(t, h1, 64)
+	changed := memRow("b", 2)
+	changed.Fields["accessToken"] = "tok-other-token"
+	for name, rows := range map[string][]Row{
+		"reordered": {b, a}, "a token changed": {a, changed}, "a row gone": {a}, "a row added": {a, b, memRow("c", 3)},
+	} {
+		h, err := SourceHash(ctx, RowSource{List: rows})
+		require.NoError(t, err, name)
+		assert.NotEqual(t, h1, h, name)
+		assert.NotContains(t, h, "tok-", name)
+	}
+	boom := errors.New("the query failed")
+	_, err = SourceHash(ctx, RowsFunc(func(context.Context) iter.Seq2[Row, error] {
+		return func(yield func(Row, error) bool) { yield(Row{}, boom) }
+	}))
+	require.ErrorIs(t, err, boom)
+}

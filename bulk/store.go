@@ -167,6 +167,27 @@ func InputHash(ctx context.Context, in Input) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
+// SourceHash is the SHA-256 of src's rows as Run reads them (every field,
+// the line included), hex-encoded: the content hash of a Source that is
+// not an export file, for a shared store's run (pgstore's InputHash). It
+// differs from InputHash of the same rows given as a file: every runner of
+// a run must use the same one.
+func SourceHash(ctx context.Context, src Source) (string, error) {
+	h, rh := sha256.New(), sha256.New()
+	err := eachRow(ctx, src, func(row Row, rowErr *RowError) error {
+		// Each row's own digest, so that no two sequences of rows write
+		// the same bytes.
+		rh.Reset()
+		writeRow(rh, row, rowErr)
+		h.Write(rh.Sum(nil))
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
 // readerCtx stops reading when ctx is done.
 type readerCtx struct {
 	ctx context.Context
