@@ -104,23 +104,12 @@ func (a *app) statusOfJournal(c *command, journal, input, format string, asJSON 
 			return a.exitForSetupError(c, err)
 		}
 		defer in.Close()
-		r := &bulk.Runner{JournalPath: journal}
-		if plan, err = r.Plan(context.Background(), in.bulkInput()); err != nil {
+		if plan, err = statusPlan(context.Background(), &bulk.Runner{JournalPath: journal}, in); err != nil {
 			a.errorf(c, "%v", err)
 			return exitFatal
 		}
-		plan.QuotaError = "" // status does not read the quota
 	}
-	if asJSON {
-		out := statusOut{Journal: journalJSON(s)}
-		if plan != nil {
-			pj := planJSON(plan)
-			out.Export = &pj
-		}
-		return a.printJSON(c, out)
-	}
-	printJournalSummary(a, s, plan, time.Now())
-	return exitOK
+	return a.printStatus(c, s, plan, asJSON)
 }
 
 // statusOfStore is status on a run in a shared store (--store).
@@ -154,13 +143,27 @@ func (a *app) statusOfStore(c *command, sf *storeFlags, input, format string, as
 	s.Running, s.InProgress = held > 0, held
 	var plan *bulk.Plan
 	if in != nil {
-		r := &bulk.Runner{Store: st}
-		if plan, err = r.Plan(ctx, in.bulkInput()); err != nil {
+		if plan, err = statusPlan(ctx, &bulk.Runner{Store: st}, in); err != nil {
 			a.errorf(c, "%v", err)
 			return exitFatal
 		}
-		plan.QuotaError = ""
 	}
+	return a.printStatus(c, s, plan, asJSON)
+}
+
+// statusPlan is what is left of the export, per the run's journal or store.
+func statusPlan(ctx context.Context, r *bulk.Runner, in *inputFile) (*bulk.Plan, error) {
+	plan, err := r.Plan(ctx, in.bulkInput())
+	if err != nil {
+		return nil, err
+	}
+	plan.QuotaError = "" // status does not read the quota
+	return plan, nil
+}
+
+// printStatus prints a run's summary and, with plan, what is left of the
+// export: as JSON (--json) or as text.
+func (a *app) printStatus(c *command, s *bulk.JournalSummary, plan *bulk.Plan, asJSON bool) int {
 	if asJSON {
 		out := statusOut{Journal: journalJSON(s)}
 		if plan != nil {
