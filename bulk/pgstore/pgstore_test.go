@@ -324,8 +324,15 @@ func TestRunnerOnTheStore(t *testing.T) {
 	st, err := Open(ctx, dsn, Options{Run: "june", ReadOnly: true})
 	require.NoError(t, err)
 	defer st.Close()
-	require.NoError(t, st.pool.QueryRow(ctx, `SELECT string_agg(record::text, '') FROM codat_migrate_journal`).Scan(&dump))
+	// Every table's every row, as text: the journal, the refs' records, the
+	// tenant index and the runs.
+	require.NoError(t, st.pool.QueryRow(ctx, `SELECT string_agg(v, '') FROM (
+		SELECT record::text AS v FROM codat_migrate_journal
+		UNION ALL SELECT concat_ws(' ', account, ref, run, holder, record::text) FROM codat_migrate_refs
+		UNION ALL SELECT concat_ws(' ', account, tenant, ref) FROM codat_migrate_tenants
+		UNION ALL SELECT concat_ws(' ', name, account, input_hash) FROM codat_migrate_runs) AS t`).Scan(&dump))
 	assert.NotEmpty(t, dump)
+	assert.NotContains(t, dump, srv.APIKey(), "the API key is never stored")
 	for i := 1; i <= 20; i++ {
 		assert.NotContains(t, dump, fmt.Sprintf("access-%d,", i))
 		assert.NotContains(t, dump, fmt.Sprintf("refresh-%d\"", i))
