@@ -42,7 +42,7 @@ type verdict struct {
 // classifier decides rows from the pre-pass index and the journal.
 type classifier struct {
 	reg    *integrations.Registry
-	idx    *index
+	idx    rowIndex
 	ctx    context.Context
 	st     Store // nil: no journal
 	relink bool

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"hash"
 	"maps"
 	"slices"
@@ -95,37 +94,66 @@ type index struct {
 	rows    int // records, valid or not
 	invalid int
 	repeats int // rows that repeat an earlier one exactly
-	conflts int // rows in a conflict
+	conflts int // rows in a conflict (a row in two conflicts counts twice)
 	valid   int
+	dups    int // valid rows that are not IndexUnique
 }
 
 func newIndex() *index { return &index{} }
 
-// add records one valid row. The counts and the lookups are ready after
-// seal.
-func (x *index) add(row Row, c checked) {
-	x.valid++
-	p := pending{ref: short(refKey(row.Ref)), sig: short(keyOf('s', c.fingerprint+"\x00"+c.tenant)), line: int32(row.Line)}
+var _ rowIndex = (*index)(nil)
+
+// entryOf is the index entry of a record: c is nil for an invalid one.
+func entryOf(row Row, rowErr *RowError, c *checked) IndexEntry {
+	e := IndexEntry{Line: row.Line, Hash: rowHash(row, rowErr)}
+	if c == nil {
+		if codat.ValidateRef(row.Ref) == nil {
+			e.Ref, e.HasRef = short(refKey(row.Ref)), true
+		}
+		return e
+	}
+	e.Valid, e.Ref, e.HasRef = true, short(refKey(row.Ref)), true
+	e.Sig = short(keyOf('s', c.fingerprint+"\x00"+c.tenant))
 	if c.tenant != "" {
-		p.tenant, p.hasTenant = short(tenantKey(c.tenant)), true
+		e.Tenant, e.HasTenant = short(tenantKey(c.tenant)), true
 	}
 	if c.tenantID != "" {
-		x.tags = append(x.tags, short(tagKey(codat.TenantTag(c.platformKey, c.tenantID))))
+		e.Tag, e.HasTag = short(tagKey(codat.TenantTag(c.platformKey, c.tenantID))), true
 	}
-	x.pending = append(x.pending, p)
+	return e
 }
 
-// addInvalid records an invalid row whose ref is usable.
-func (x *index) addInvalid(row Row) {
-	x.invalidRefs = append(x.invalidRefs, invalidRef{ref: short(refKey(row.Ref)), line: int32(row.Line)})
+// add records one entry. The counts and the lookups are ready after seal.
+func (x *index) add(_ context.Context, e IndexEntry) error {
+	x.rows++
+	x.hashes = append(x.hashes, e.Hash)
+	if !e.Valid {
+		x.invalid++
+		if e.HasRef {
+			x.invalidRefs = append(x.invalidRefs, invalidRef{ref: e.Ref, line: int32(e.Line)})
+		}
+		return nil
+	}
+	x.valid++
+	x.pending = append(x.pending, pending{ref: e.Ref, sig: e.Sig, tenant: e.Tenant, hasTenant: e.HasTenant, line: int32(e.Line)})
+	if e.HasTag {
+		x.tags = append(x.tags, e.Tag)
+	}
+	return nil
 }
+
+func (x *index) counts() IndexCounts {
+	return IndexCounts{Records: x.rows, Valid: x.valid, Invalid: x.invalid, Duplicates: x.dups}
+}
+
+func (x *index) close() error { return nil }
 
 // seal decides, from the rows add saw, which are repeats and which conflict,
 // as if each row were compared in input order with those before it: a row
 // whose ref was seen repeats it when it would send the same (and the ref is
 // not in conflict), and conflicts otherwise; the first row of each ref with
 // a tenant conflicts with the first row of another ref with that tenant.
-func (x *index) seal() {
+func (x *index) seal(context.Context) error {
 	rows := x.pending
 	x.pending = nil
 	// A stable sort keeps input order within a ref.
@@ -157,8 +185,17 @@ func (x *index) seal() {
 			}
 		}
 		x.refs = append(x.refs, ri)
+		// Every row of a ref in conflict is a duplicate, and every row but
+		// the first of any other ref.
+		x.dups += j - i - 1
+		inConflict := int32(0)
+		if ri.other != 0 {
+			x.dups++
+			inConflict = 1
+		}
 		if first.hasTenant {
-			x.tenants = append(x.tenants, tenantInfo{tenant: first.tenant, first: first.line})
+			// other marks, until the tenants are sealed, a ref in conflict.
+			x.tenants = append(x.tenants, tenantInfo{tenant: first.tenant, first: first.line, other: inConflict})
 		}
 		i = j
 	}
@@ -170,6 +207,7 @@ func (x *index) seal() {
 	ts := x.tenants[:0]
 	for i := 0; i < len(x.tenants); {
 		ti := x.tenants[i]
+		ti.other = 0
 		j := i + 1
 		for ; j < len(x.tenants) && x.tenants[j].tenant == ti.tenant; j++ {
 			if ti.other == 0 {
@@ -177,6 +215,12 @@ func (x *index) seal() {
 				ti.other = x.tenants[j].first
 			} else {
 				x.conflts++
+			}
+		}
+		if j-i > 1 {
+			// The first rows of refs not in conflict become duplicates.
+			for _, t := range x.tenants[i:j] {
+				x.dups += int(1 - t.other)
 			}
 		}
 		ts = append(ts, ti)
@@ -197,12 +241,16 @@ func (x *index) seal() {
 	x.invalidRefs = slices.Clip(inv)
 	slices.Sort(x.tags)
 	x.tags = slices.Clip(slices.Compact(x.tags))
+	return nil
 }
 
-// hasTenantTag reports whether a valid row's tenant has the tenant tag tag.
-func (x *index) hasTenantTag(tag string) bool {
-	_, ok := slices.BinarySearch(x.tags, short(tagKey(tag)))
-	return ok
+// hasTags reports, for each tenant tag, whether a valid row's tenant has it.
+func (x *index) hasTags(_ context.Context, tags []string) ([]bool, error) {
+	has := make([]bool, len(tags))
+	for i, tag := range tags {
+		_, has[i] = slices.BinarySearch(x.tags, short(tagKey(tag)))
+	}
+	return has, nil
 }
 
 // ref looks up a ref (a 64-bit prefix) after seal.
@@ -222,50 +270,58 @@ func (x *index) tenant(tenant uint64) (tenantInfo, bool) {
 	return x.tenants[i], true
 }
 
-// hasRef reports whether a valid row has ref.
-func (x *index) hasRef(ref string) bool {
-	_, ok := x.ref(short(refKey(ref)))
-	return ok
+// hasRefs reports, for each ref, whether a valid row has it.
+func (x *index) hasRefs(_ context.Context, refs []string) ([]bool, error) {
+	has := make([]bool, len(refs))
+	for i, ref := range refs {
+		_, has[i] = x.ref(short(refKey(ref)))
+	}
+	return has, nil
 }
 
-// duplicate tells whether the valid row is a duplicate, and why. It must be
-// called, after seal, with the rows add saw, in the same order.
-func (x *index) duplicate(row Row, c checked) (string, bool) {
+// decide is the decision of the valid row (see InputIndex). It must be
+// called, after seal, with the rows add saw.
+func (x *index) decide(row Row, c checked) IndexDecision {
+	d := IndexDecision{Line: row.Line, Kind: indexChanged}
 	ri, ok := x.ref(short(refKey(row.Ref)))
 	if !ok {
-		return "the input changed since it was first read", true
+		return d
 	}
 	line := int32(row.Line)
 	if ri.other != 0 {
-		other := ri.other
-		if other == line {
-			other = ri.first
+		d.Kind, d.Other = IndexRefConflict, int(ri.other)
+		if ri.other == line {
+			d.Other = int(ri.first)
 		}
-		return fmt.Sprintf("ref %q is also at line %d with a different authorization or tenant; no row of this ref is migrated", row.Ref, other), true
+		return d
 	}
 	if ri.first != line {
-		return fmt.Sprintf("repeats line %d (same ref and authorization)", ri.first), true
+		d.Kind, d.Other = IndexRepeat, int(ri.first)
+		return d
 	}
 	if c.tenant == "" {
-		return "", false
+		d.Kind = IndexUnique
+		return d
 	}
 	ti, ok := x.tenant(short(tenantKey(c.tenant)))
-	if !ok {
-		return "the input changed since it was first read", true
-	}
-	if ti.other != 0 {
-		other := ti.other
-		if other == line {
-			other = ti.first
+	switch {
+	case !ok:
+	case ti.other != 0:
+		d.Kind, d.Other = IndexTenantConflict, int(ti.other)
+		if ti.other == line {
+			d.Other = int(ti.first)
 		}
-		return fmt.Sprintf("the same %s tenant is also at line %d under another ref; neither is migrated", c.platformLabel(), other), true
+	case ti.first == line:
+		d.Kind = IndexUnique
 	}
-	if ti.first != line {
-		// The pre-pass saw this tenant on another row only: at most one
-		// row of a run migrates a tenant, whatever the input became.
-		return "the input changed since it was first read", true
-	}
-	return "", false
+	// A tenant the pre-pass saw on another row only is a changed input: at
+	// most one row of a run migrates a tenant, whatever the input became.
+	return d
+}
+
+// duplicate tells whether the valid row is a duplicate, and why.
+func (x *index) duplicate(row Row, c checked) (string, bool) {
+	return duplicateReason(x.decide(row, c), row, c)
 }
 
 // firstInvalid reports whether the invalid row is the first invalid row of a
@@ -276,39 +332,54 @@ func (x *index) firstInvalid(row Row) bool {
 	return ok && x.invalidRefs[i].line == int32(row.Line)
 }
 
+// newRowIndex is an empty index for one run over an input: kept by st
+// when st is an IndexStore, else in memory.
+func newRowIndex(ctx context.Context, st Store) (rowIndex, error) {
+	is, ok := st.(IndexStore)
+	if !ok {
+		return newIndex(), nil
+	}
+	ix, err := is.NewInputIndex(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &storeIndex{ix: ix}, nil
+}
+
 // scanInput is the pre-pass: it reads the whole input, checks every row
-// offline and indexes the valid ones (calling onValid, if set, for each)
-// and the refs of the invalid ones (calling onInvalid, if set, for each
-// record with a usable ref). An error means the input as a whole cannot be
-// read (nothing has been sent).
-func scanInput(ctx context.Context, in Source, reg *integrations.Registry, onValid func(Row, checked), onInvalid func(Row)) (*index, error) {
-	x := newIndex()
-	err := eachRow(ctx, in, func(row Row, rowErr *RowError) error {
-		x.rows++
-		x.hashes = append(x.hashes, rowHash(row, rowErr))
-		var err error
-		c := checked{}
-		if rowErr == nil {
-			c, err = checkRow(reg, row)
+// offline and indexes every record (calling onValid, if set, for each
+// valid row) in an index kept by st (see newRowIndex). An error means the
+// input as a whole cannot be read (nothing has been sent); the index is
+// then closed.
+func scanInput(ctx context.Context, in Source, reg *integrations.Registry, st Store, onValid func(Row, checked)) (rowIndex, error) {
+	x, err := newRowIndex(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	err = eachRow(ctx, in, func(row Row, rowErr *RowError) error {
+		if rowErr != nil {
+			return x.add(ctx, entryOf(row, rowErr, nil))
 		}
-		if rowErr != nil || err != nil {
-			x.invalid++
-			if codat.ValidateRef(row.Ref) == nil {
-				x.addInvalid(row)
-				if onInvalid != nil {
-					onInvalid(row)
-				}
-			}
-			return nil
+		c, err := checkRow(reg, row)
+		if err != nil {
+			return x.add(ctx, entryOf(row, nil, nil))
 		}
-		x.add(row, c)
+		if err := x.add(ctx, entryOf(row, nil, &c)); err != nil {
+			return err
+		}
 		if onValid != nil {
 			onValid(row, c)
 		}
 		return nil
 	})
-	x.seal()
-	return x, err
+	if err == nil {
+		err = x.seal(ctx)
+	}
+	if err != nil {
+		_ = x.close()
+		return nil, err
+	}
+	return x, nil
 }
 
 // ErrInputChanged is returned when the input read a second time differs
@@ -351,24 +422,14 @@ func writeRow(h hash.Hash, row Row, rowErr *RowError) {
 	}
 }
 
-// verified wraps fn, a callback of the second pass over the input, so that
-// it stops with ErrInputChanged at the first record that differs from the
-// first pass's, before fn sees it. done reports a second pass that ended
-// early (records went).
-func (x *index) verified(fn func(Row, *RowError) error) (wrapped func(Row, *RowError) error, done func() error) {
+func (x *index) verified(_ context.Context, fn func(Row, *RowError) error) (wrapped func(Row, *RowError) error, done func() error) {
 	i := 0
 	wrapped = func(row Row, rowErr *RowError) error {
 		if i >= len(x.hashes) || x.hashes[i] != rowHash(row, rowErr) {
-			return fmt.Errorf("%w: the record at line %d differs from the first read; nothing more was started (rerun with the input as it is now)", ErrInputChanged, row.Line)
+			return changedAt(row)
 		}
 		i++
 		return fn(row, rowErr)
 	}
-	done = func() error {
-		if i < len(x.hashes) {
-			return fmt.Errorf("%w: it has %d records, the first read had %d", ErrInputChanged, i, len(x.hashes))
-		}
-		return nil
-	}
-	return wrapped, done
+	return wrapped, func() error { return endedEarly(i, len(x.hashes)) }
 }

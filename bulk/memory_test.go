@@ -1,6 +1,7 @@
 package bulk
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -11,6 +12,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
+
+// addRow and addInvalid record a valid row and an invalid one.
+func (x *index) addRow(row Row, c checked) { _ = x.add(context.Background(), entryOf(row, nil, &c)) }
+func (x *index) addInvalid(row Row)        { _ = x.add(context.Background(), entryOf(row, &RowError{}, nil)) }
 
 // refModel is the duplicate rule applied row by row in input order, with
 // maps keyed by the full strings: what the sealed index must agree with.
@@ -108,12 +113,13 @@ func TestIndexMatchesInOrderRule(t *testing.T) {
 			}
 			row := Row{Line: line, Ref: ref}
 			rows = append(rows, in{row, c})
-			x.add(row, c)
+			x.addRow(row, c)
 			m.add(line, ref, c.fingerprint+"\x00"+c.tenant, c.tenant)
 		}
-		x.seal()
+		require.NoError(t, x.seal(context.Background()))
 		require.Equal(t, m.repeats, x.repeats, "seed %d: repeats", seed)
 		require.Equal(t, m.conflts, x.conflts, "seed %d: rows in conflicts", seed)
+		dups := 0
 		for _, r := range rows {
 			why, dup := x.duplicate(r.row, r.c)
 			want := m.verdict(r.row.Line, r.row.Ref, r.c.tenant)
@@ -121,6 +127,7 @@ func TestIndexMatchesInOrderRule(t *testing.T) {
 			if !dup {
 				continue
 			}
+			dups++
 			var kind string
 			var other int
 			refConflict := fmt.Sprintf("ref %q is also at line ", r.row.Ref)
@@ -140,6 +147,7 @@ func TestIndexMatchesInOrderRule(t *testing.T) {
 			}
 			assert.Equal(t, want, fmt.Sprintf("%s %d", kind, other), "seed %d line %d", seed, r.row.Line)
 		}
+		assert.Equal(t, IndexCounts{Records: n, Valid: n, Duplicates: dups}, x.counts(), "seed %d: counts", seed)
 	}
 }
 
@@ -152,12 +160,12 @@ func TestIndexIsCompact(t *testing.T) {
 	x := newIndex()
 	for i := 1; i <= n; i++ {
 		ref := fmt.Sprintf("ref-%d", i/2) // every ref twice: a repeat
-		x.add(Row{Line: i + 1, Ref: ref}, checked{fingerprint: "fp-" + ref, tenant: "qhyg\x00" + ref})
+		x.addRow(Row{Line: i + 1, Ref: ref}, checked{fingerprint: "fp-" + ref, tenant: "qhyg\x00" + ref})
 	}
 	x.addInvalid(Row{Line: n + 2, Ref: "ref-1"}) // a ref with valid rows: not kept
 	x.addInvalid(Row{Line: n + 3, Ref: "only-invalid"})
 	x.addInvalid(Row{Line: n + 4, Ref: "only-invalid"})
-	x.seal()
+	require.NoError(t, x.seal(context.Background()))
 	assert.Nil(t, x.pending)
 	assert.Len(t, x.refs, n/2+1)
 	assert.Equal(t, len(x.refs), cap(x.refs))
@@ -169,8 +177,9 @@ func TestIndexIsCompact(t *testing.T) {
 	assert.True(t, x.firstInvalid(Row{Line: n + 3, Ref: "only-invalid"}))
 	assert.False(t, x.firstInvalid(Row{Line: n + 4, Ref: "only-invalid"}), "only the first invalid row of a ref")
 	assert.False(t, x.firstInvalid(Row{Line: n + 2, Ref: "ref-1"}), "a ref with a valid row")
-	assert.True(t, x.hasRef("ref-7"))
-	assert.False(t, x.hasRef("only-invalid"))
+	has, err := x.hasRefs(context.Background(), []string{"ref-7", "only-invalid"})
+	require.NoError(t, err)
+	assert.Equal(t, []bool{true, false}, has)
 }
 
 // With loadedOnly (as Run sets it), appends keep the entries of refs and
@@ -219,9 +228,9 @@ func TestIndexTenantMovedToAnotherRow(t *testing.T) {
 	x := newIndex()
 	a := checked{fingerprint: "fa", tenant: "qhyg\x00A", platformKey: "qhyg"}
 	b := checked{fingerprint: "fb", tenant: "qhyg\x00B", platformKey: "qhyg"}
-	x.add(Row{Line: 2, Ref: "a"}, a)
-	x.add(Row{Line: 3, Ref: "b"}, b)
-	x.seal()
+	x.addRow(Row{Line: 2, Ref: "a"}, a)
+	x.addRow(Row{Line: 3, Ref: "b"}, b)
+	require.NoError(t, x.seal(context.Background()))
 	why, dup := x.duplicate(Row{Line: 2, Ref: "a"}, a)
 	assert.False(t, dup, why)
 	why, dup = x.duplicate(Row{Line: 3, Ref: "b"}, a) // the row at line 3 now carries a's tenant

@@ -11,7 +11,8 @@ import (
 )
 
 // Validate checks every row offline and reports each as valid, invalid or
-// duplicate. Nothing is sent and the journal is not read. It reads in twice
+// duplicate. Nothing is sent and the journal is not read (a Store that is
+// an IndexStore only keeps the index of the input). It reads in twice
 // (duplicates first) and stops with ErrInputChanged at the first row of the
 // second read that differs from the first's.
 func (r *Runner) Validate(ctx context.Context, in Source, rep ReportWriter) (*Summary, error) {
@@ -23,15 +24,16 @@ func (r *Runner) Validate(ctx context.Context, in Source, rep ReportWriter) (*Su
 	if rep == nil {
 		rep = DiscardReport
 	}
-	idx, err := scanInput(ctx, in, s.reg, nil, nil)
+	idx, err := scanInput(ctx, in, s.reg, s.Store, nil)
 	if err != nil {
 		return sum, err
 	}
+	defer idx.close()
 	if err := openReport(rep); err != nil {
 		return sum, err
 	}
 	cl := &classifier{ctx: ctx, reg: s.reg, idx: idx}
-	check, finished := idx.verified(func(row Row, rowErr *RowError) error {
+	check, finished := idx.verified(ctx, func(row Row, rowErr *RowError) error {
 		v, err := cl.classify(row, rowErr)
 		if err != nil {
 			return err
@@ -156,10 +158,11 @@ func (r *Runner) Plan(ctx context.Context, in Source) (*Plan, error) {
 		return nil, err
 	}
 	defer closeStore()
-	idx, err := scanInput(ctx, in, s.reg, nil, nil)
+	idx, err := scanInput(ctx, in, s.reg, st, nil)
 	if err != nil {
 		return nil, err
 	}
+	defer idx.close()
 	canaryLeft, err := canariesLeft(ctx, st, s.Canary)
 	if err != nil {
 		return nil, err
@@ -169,7 +172,7 @@ func (r *Runner) Plan(ctx context.Context, in Source) (*Plan, error) {
 	listed := false
 	if !s.SkipAccountCheck && s.listRefs != nil {
 		cl.checkAccount = func() {
-			found, n, err := s.listRefs(ctx, accountFilter(ctx, idx, st))
+			found, n, err := s.listRefs(ctx, accountFilter(idx, st))
 			p.AccountCheckRequests = max(n, 1)
 			if err != nil {
 				p.AccountCheckError = err.Error()
@@ -178,7 +181,7 @@ func (r *Runner) Plan(ctx context.Context, in Source) (*Plan, error) {
 			cl.inCodat, listed = found, true
 		}
 	}
-	check, finished := idx.verified(func(row Row, rowErr *RowError) error {
+	check, finished := idx.verified(ctx, func(row Row, rowErr *RowError) error {
 		p.Rows++
 		v, err := cl.classify(row, rowErr)
 		if err != nil {

@@ -329,6 +329,7 @@ func (r *Runner) Run(ctx context.Context, in Source, rep ReportWriter) (*Summary
 	if err != nil {
 		return nil, err
 	}
+	defer idx.close()
 	// The journal's first write comes before the report is replaced: a run
 	// that cannot write its journal (a full disk) stops here and leaves the
 	// earlier report as it was.
@@ -346,7 +347,7 @@ func (r *Runner) Run(ctx context.Context, in Source, rep ReportWriter) (*Summary
 	}
 	// The second pass reads to the end even after a stop, so that every
 	// row is reported; it sends nothing once stopped.
-	handle, finished := idx.verified(x.handle)
+	handle, finished := idx.verified(context.WithoutCancel(ctx), x.handle)
 	readErr := eachRow(context.WithoutCancel(ctx), in, handle)
 	if readErr == nil {
 		readErr = finished()
@@ -379,13 +380,13 @@ func (s *settings) runStore() (st Store, created bool, closeStore func(), err er
 // total of Progress, which leaves out the rows the journal says need
 // nothing. When the input is unusable a journal file this run created
 // (created) is removed.
-func (x *run) scan(ctx context.Context, created bool) (*index, error) {
+func (x *run) scan(ctx context.Context, created bool) (rowIndex, error) {
 	skip := 0 // rows the journal says need nothing, for Progress.Total
-	idx, err := scanInput(ctx, x.in, x.s.reg, func(row Row, c checked) {
+	idx, err := scanInput(ctx, x.in, x.s.reg, x.st, func(row Row, c checked) {
 		if e, _ := x.st.Get(ctx, row.Ref); e != nil && ((e.finished() && !x.s.Relink) || (e.rejected() && e.Fingerprint == c.fingerprint)) {
 			skip++
 		}
-	}, nil)
+	})
 	if err != nil {
 		if created {
 			// The input is unusable: leave nothing behind, not even an
@@ -394,13 +395,14 @@ func (x *run) scan(ctx context.Context, created bool) (*index, error) {
 		}
 		return nil, err
 	}
-	x.total = max(0, idx.valid-idx.repeats-idx.conflts-skip)
+	n := idx.counts()
+	x.total = max(0, n.Valid-n.Duplicates-skip)
 	return idx, nil
 }
 
 // prepare sets up the second pass: the classifier (with the account
 // check), the canary gate, the start pacing and the phase.
-func (x *run) prepare(ctx context.Context, idx *index) error {
+func (x *run) prepare(ctx context.Context, idx rowIndex) error {
 	s := x.s
 	x.cl = &classifier{ctx: ctx, reg: s.reg, idx: idx, st: x.st, relink: s.Relink}
 	if !s.SkipAccountCheck && s.listRefs != nil {
