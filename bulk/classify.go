@@ -82,24 +82,57 @@ func baseReport(row Row) ReportRow {
 // even when the row no longer passes the offline checks (an access token
 // that has expired since). Otherwise the row must be valid, and not a
 // duplicate.
+//
+// It must be called with the rows of the second read, in input order, as
+// the index (cl.idx) verifies them: the index's decision is the current
+// row's.
 func (cl *classifier) classify(row Row, rowErr *RowError) (verdict, error) {
 	rep := baseReport(row)
-	reason := ""
-	var c checked
-	if rowErr != nil {
-		reason = rowErr.Reason
-	} else if cr, err := checkRow(cl.reg, row); err != nil {
-		reason = err.Error()
-	} else {
-		c = cr
-	}
+	c, reason := cl.check(row, rowErr)
 	if reason != "" {
+		if cl.st == nil || !cl.idx.firstInvalid(row) {
+			// Only the first invalid row of a ref that no valid row has
+			// is looked up.
+			rep.Status, rep.ErrorClass, rep.Error = StatusInvalid, string(ClassInvalid), reason
+			return verdict{out: &rep}, nil
+		}
 		return cl.invalid(row, rep, reason)
 	}
 	if why, dup := cl.idx.duplicate(row, c); dup {
 		rep.Status, rep.ErrorClass, rep.Error = StatusDuplicate, string(ClassDuplicate), why
 		return verdict{out: &rep}, nil
 	}
+	return cl.valid(row, c, rep)
+}
+
+// again decides once more a row that classify gave a job, from the store's
+// record of its ref as it is now; the index's decision (not a duplicate; or
+// the first invalid row of its ref) still holds.
+func (cl *classifier) again(row Row) (verdict, error) {
+	rep := baseReport(row)
+	c, reason := cl.check(row, nil)
+	if reason != "" {
+		return cl.invalid(row, rep, reason)
+	}
+	return cl.valid(row, c, rep)
+}
+
+// check runs the offline checks of a row: the reason it is invalid, if so.
+func (cl *classifier) check(row Row, rowErr *RowError) (checked, string) {
+	if rowErr != nil {
+		return checked{}, rowErr.Reason
+	}
+	c, err := checkRow(cl.reg, row)
+	if err != nil {
+		return checked{}, err.Error()
+	}
+	return c, ""
+}
+
+// valid decides a valid row that is not a duplicate in the input, from the
+// store: a duplicate when the store holds its tenant under another ref,
+// else from the ref's record (known) or the account check (unknown).
+func (cl *classifier) valid(row Row, c checked, rep ReportRow) (verdict, error) {
 	jb := &job{row: row, c: c, tenantH: tenantHash(c.tenant)}
 	var e *Record
 	if cl.st != nil {
@@ -226,13 +259,9 @@ func canaryFailedEarlier(rep ReportRow, e *Record) verdict {
 // first: a ref it records as finished is already-migrated, and one whose
 // token Codat already accepted (verify done; or authorize done and not
 // rejected) resumes without the token, which it no longer needs. Any other
-// invalid row is reported invalid. Only the first invalid row of a ref that
-// no valid row has is looked up.
+// invalid row is reported invalid.
 func (cl *classifier) invalid(row Row, rep ReportRow, reason string) (verdict, error) {
 	rep.Status, rep.ErrorClass, rep.Error = StatusInvalid, string(ClassInvalid), reason
-	if cl.st == nil || !cl.idx.firstInvalid(row) {
-		return verdict{out: &rep}, nil
-	}
 	e, err := cl.st.Get(cl.ctx, row.Ref)
 	if err != nil || e == nil {
 		return verdict{out: &rep}, err

@@ -140,7 +140,7 @@ func (x *run) decideAgain(jb *job, rr ReportRow) (out *ReportRow, redo bool, err
 	if sameRecord(cur, jb.seen) {
 		return nil, false, nil
 	}
-	v, err := x.cl.classify(jb.row, nil)
+	v, err := x.cl.again(jb.row)
 	if err != nil {
 		return x.journalFailed(rr, err, "the journal could not be read"), false, err
 	}
