@@ -62,7 +62,7 @@ CREATE TABLE IF NOT EXISTS codat_migrate_runs (
 CREATE TABLE IF NOT EXISTS codat_migrate_refs (
 	account     text NOT NULL,
 	ref         text NOT NULL,
-	run         text NOT NULL,
+	run         text NOT NULL, -- the run that claimed it last
 	fence       bigint NOT NULL,
 	holder      text,
 	lease_until timestamptz,
@@ -447,8 +447,9 @@ func (s *Store) QuotaReset(ctx context.Context) (time.Time, error) {
 }
 
 // Summary is the run's summary, for `codat-migrate status`: the latest
-// record of every ref the run migrated, and its events. InProgress is the
-// number of refs a live runner holds now.
+// record of every ref the run journaled (written by this run, or by a later
+// run that took the ref over), and its events. held is the number of those
+// refs a live runner holds now.
 func (s *Store) Summary(ctx context.Context) (*bulk.JournalSummary, int, error) {
 	b := bulk.NewSummaryBuilder(s.name)
 	if err := s.events(ctx, func(r *bulk.Record) {
@@ -460,7 +461,8 @@ func (s *Store) Summary(ctx context.Context) (*bulk.JournalSummary, int, error) 
 	}
 	s.count()
 	rows, err := s.pool.Query(ctx, `SELECT record, holder IS NOT NULL AND lease_until > now() FROM codat_migrate_refs
-		WHERE account = $1 AND run = $2 AND record IS NOT NULL`, s.account, s.run)
+		WHERE account = $1 AND record IS NOT NULL
+		AND ref IN (SELECT ref FROM codat_migrate_journal WHERE run = $2 AND ref IS NOT NULL)`, s.account, s.run)
 	if err != nil {
 		return nil, 0, fmt.Errorf("pgstore: read refs: %w", scrub(err))
 	}

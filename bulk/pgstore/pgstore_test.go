@@ -488,3 +488,31 @@ func TestStalledRunnerIsFenced(t *testing.T) {
 	assert.Equal(t, 3, srv.CompanyCount(), "one company per ref")
 	assert.Equal(t, 3, srv.ConnectionCount(), "one connection per ref")
 }
+
+// A ref that a later run took over (an earlier run stopped before it
+// finished it; a new export resumed it) stays in the earlier run's status,
+// with its latest record.
+func TestSummaryKeepsRefsALaterRunTookOver(t *testing.T) {
+	dsn := testDSN(t)
+	ctx := context.Background()
+	june := open(t, dsn, "june", "h1", 0)
+	c, err := june.Claim(ctx, "crm-1")
+	require.NoError(t, err)
+	require.NoError(t, june.Append(ctx, c, &bulk.Record{Ref: "crm-1", Step: "company", Steps: []codat.Step{codat.StepCompany}, Requests: 1}))
+	require.NoError(t, june.Release(ctx, c))
+
+	july := open(t, dsn, "july", "h2", 0)
+	c, err = july.Claim(ctx, "crm-1")
+	require.NoError(t, err)
+	require.NoError(t, july.Append(ctx, c, &bulk.Record{Ref: "crm-1", Step: "done", Requests: 5,
+		Steps: []codat.Step{codat.StepCompany, codat.StepConnection, codat.StepAuthorize, codat.StepSync, codat.StepDone}}))
+	require.NoError(t, july.Release(ctx, c))
+
+	for _, st := range []*Store{june, july} {
+		sum, held, err := st.Summary(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, 1, sum.Refs, st.Name())
+		assert.Equal(t, map[bulk.Status]int{bulk.StatusMigrated: 1}, sum.Counts, "%s: the ref's latest record", st.Name())
+		assert.Zero(t, held)
+	}
+}
