@@ -7,10 +7,13 @@
 //   - reads the input twice: a pre-pass checks every row offline and finds
 //     duplicate refs and one tenant (QuickBooks realmId, Xero tenantId, Shopify
 //     shop, …) under two refs before any request is sent, keeping only hash
-//     prefixes and line numbers in memory (32 bytes per valid row, in sorted
-//     slices); the second pass streams the rows to the migrations, and the
-//     journal's in-memory index holds only the refs earlier runs left, so
-//     memory grows with the input by those 32 bytes a row and nothing else;
+//     prefixes and line numbers (about 32 bytes per valid row, in sorted
+//     slices in memory; in the database with a store that keeps the index
+//     itself, an IndexStore such as package pgstore's, so that memory does
+//     not grow with the input at all); the second pass streams the rows to
+//     the migrations, and the journal's in-memory index holds only the refs
+//     earlier runs left, so memory grows with the input by those 32 bytes a
+//     row and nothing else;
 //   - journals every step of every migration (an append-only, fsynced JSON
 //     Lines file, mode 0600, locked against a second run) with Codat IDs and a
 //     fingerprint of the token, never the token; a rerun with the same journal

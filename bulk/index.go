@@ -28,6 +28,9 @@ import (
 // would refresh each other's tokens into invalid_grant), so every row of the
 // conflict is reported duplicate and none is migrated.
 
+// This file's index is the one kept in memory; an IndexStore keeps its own
+// (see InputIndex, whose rule is this one).
+//
 // The index holds, per valid row, 64-bit hash prefixes (of the ref, of what
 // the row would send, of its tenant) and a line number, first in one flat
 // slice filled in input order, then (seal) in two sorted slices looked up by

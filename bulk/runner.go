@@ -38,7 +38,10 @@ type Runner struct {
 	JournalPath string
 	// Store, when set, keeps the run's state instead of the journal at
 	// JournalPath (a shared store, say: package pgstore). The caller opens
-	// and closes it; Run and Plan only use it.
+	// and closes it; Run and Plan only use it. A Store that is an
+	// IndexStore (pgstore's is) also keeps the index of the input's first
+	// read, for Validate too: a run's memory then does not grow with the
+	// input.
 	Store Store
 	// Concurrency is the number of migrations in flight (0: 4).
 	Concurrency int
@@ -320,7 +323,7 @@ func (r *Runner) Run(ctx context.Context, in Source, rep ReportWriter) (*Summary
 	// looked up only for a valid row, and one this run journals either is
 	// one the journal already held (an invalid row resumed with its
 	// journaled tenant) or is a valid row's, and the index lets at most one
-	// valid row of a tenant through (index.duplicate). So the journal's
+	// valid row of a tenant through (rowIndex.duplicate). So the journal's
 	// index keeps what earlier runs left, kept up to date, and nothing new:
 	// its memory does not grow with the rows this run migrates.
 	// (A shared store keeps its index in the store.)
