@@ -159,6 +159,28 @@ func (x *index) close() error { return nil }
 func (x *index) seal(context.Context) error {
 	rows := x.pending
 	x.pending = nil
+	x.sealRefs(rows)
+	x.sealTenants()
+	// Only the first invalid row of a ref that no valid row has is kept.
+	slices.SortStableFunc(x.invalidRefs, func(a, b invalidRef) int { return cmp.Compare(a.ref, b.ref) })
+	inv := x.invalidRefs[:0]
+	for i, r := range x.invalidRefs {
+		if i > 0 && r.ref == x.invalidRefs[i-1].ref {
+			continue
+		}
+		if _, valid := x.ref(r.ref); !valid {
+			inv = append(inv, r)
+		}
+	}
+	x.invalidRefs = slices.Clip(inv)
+	slices.Sort(x.tags)
+	x.tags = slices.Clip(slices.Compact(x.tags))
+	return nil
+}
+
+// sealRefs fills refs from rows, and tenants (unsorted) with the first row
+// of each ref that has a tenant.
+func (x *index) sealRefs(rows []pending) {
 	// A stable sort keeps input order within a ref.
 	slices.SortStableFunc(rows, func(a, b pending) int { return cmp.Compare(a.ref, b.ref) })
 	nRefs, nTenants := 0, 0
@@ -197,12 +219,16 @@ func (x *index) seal(context.Context) error {
 			inConflict = 1
 		}
 		if first.hasTenant {
-			// other marks, until the tenants are sealed, a ref in conflict.
+			// other marks, until sealTenants, a ref in conflict.
 			x.tenants = append(x.tenants, tenantInfo{tenant: first.tenant, first: first.line, other: inConflict})
 		}
 		i = j
 	}
-	rows = nil
+}
+
+// sealTenants sorts tenants and keeps one entry per tenant, with the first
+// row that conflicts with it.
+func (x *index) sealTenants() {
 	// Within a tenant, the rows are distinct refs; input order is line order.
 	slices.SortFunc(x.tenants, func(a, b tenantInfo) int {
 		return cmp.Or(cmp.Compare(a.tenant, b.tenant), cmp.Compare(a.first, b.first))
@@ -230,21 +256,6 @@ func (x *index) seal(context.Context) error {
 		i = j
 	}
 	x.tenants = slices.Clip(ts)
-	// Only the first invalid row of a ref that no valid row has is kept.
-	slices.SortStableFunc(x.invalidRefs, func(a, b invalidRef) int { return cmp.Compare(a.ref, b.ref) })
-	inv := x.invalidRefs[:0]
-	for i, r := range x.invalidRefs {
-		if i > 0 && r.ref == x.invalidRefs[i-1].ref {
-			continue
-		}
-		if _, valid := x.ref(r.ref); !valid {
-			inv = append(inv, r)
-		}
-	}
-	x.invalidRefs = slices.Clip(inv)
-	slices.Sort(x.tags)
-	x.tags = slices.Clip(slices.Compact(x.tags))
-	return nil
 }
 
 // hasTags reports, for each tenant tag, whether a valid row's tenant has it.
