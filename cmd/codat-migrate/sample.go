@@ -72,6 +72,9 @@ func generateSample(path string, reg *integrations.Registry, o sampleOptions) (*
 	if o.Customers < 1 || !o.Clean && o.Customers < 20 {
 		return nil, fmt.Errorf("the sample needs at least 20 customers (1 without the wrong rows), not %d", o.Customers)
 	}
+	if o.Customers > maxSampleCustomers {
+		return nil, fmt.Errorf("the sample holds at most %d customers, not %d", maxSampleCustomers, o.Customers)
+	}
 	if o.Now.IsZero() {
 		o.Now = time.Now()
 	}
@@ -124,8 +127,9 @@ func newPlatformPicker(reg *integrations.Registry, rng *rand.Rand) (func(i int) 
 	}, nil
 }
 
-// sampleRows makes o.Customers valid rows with distinct company names, and
-// counts them per platform in ex.Platforms.
+// sampleRows makes o.Customers valid rows with distinct company names (until
+// the name lists run out) and distinct provider tenants, and counts them per
+// platform in ex.Platforms.
 func sampleRows(rng *rand.Rand, pick func(int) integrations.Platform, o sampleOptions, ex *sampleExport) []sampleRow {
 	rows := make([]sampleRow, 0, o.Customers)
 	usedNames := map[string]bool{}
@@ -149,7 +153,13 @@ func sampleRows(rng *rand.Rand, pick func(int) integrations.Platform, o sampleOp
 			if !f.Required && (f.Format != integrations.FormatExpiry || rng.IntN(2) == 0) {
 				continue
 			}
-			r.Fields[f.Name] = sampleValue(rng, f, name, o.Now)
+			// A tenant's random value is drawn like any other, so making
+			// it unique changes no other value of the export.
+			v := sampleValue(rng, f, name, o.Now)
+			if f.Tenant {
+				v = uniqueTenant(f, v, i)
+			}
+			r.Fields[f.Name] = v
 		}
 		rows = append(rows, r)
 		ex.Platforms[p.Name]++
@@ -401,6 +411,52 @@ func sampleValue(rng *rand.Rand, f integrations.Field, company string, now time.
 		return "demo_secret_" + hex.EncodeToString(randBytes(rng, 12))
 	}
 	return "demo_" + hex.EncodeToString(randBytes(rng, 6))
+}
+
+// maxSampleCustomers is the most rows a sample holds: every row's serial
+// (see tenantSerial) fits in tenantSerialDigits decimal digits.
+const maxSampleCustomers = 100_000_000
+
+// tenantSerialDigits is the width of the decimal serial in a numeric tenant
+// id, a shop domain or a URL.
+const tenantSerialDigits = 8
+
+// tenantSerial is row i's serial, a number below 10^tenantSerialDigits that
+// no other row of the export has: multiplying by a number prime to 10 is a
+// bijection modulo a power of ten, so neighbouring rows get serials that do
+// not look like a count.
+func tenantSerial(i int) uint64 {
+	const mod = 100_000_000 // 10^tenantSerialDigits
+	return uint64(i) % mod * 48_271 % mod
+}
+
+// uniqueTenant makes v, the random value sampleValue gave tenant field f of
+// row i, unique to the row by construction: row i's serial replaces part of
+// it, in a place and width fixed for the field's format, so two rows' values
+// differ where their serials do. Only the duplicate made on purpose shares a
+// tenant; random values alone collide (a shop domain is its company's name
+// with a number below 1,000, and names repeat in large exports).
+func uniqueTenant(f integrations.Field, v string, i int) string {
+	serial := tenantSerial(i)
+	dec := fmt.Sprintf("%0*d", tenantSerialDigits, serial)
+	hex32 := fmt.Sprintf("%08x", uint32(serial))
+	switch f.Format {
+	case integrations.FormatNumeric:
+		// 9130 and twelve digits: the last eight become the serial.
+		return v[:len(v)-tenantSerialDigits] + dec
+	case integrations.FormatUUID, integrations.FormatID:
+		// The last eight hex digits: of the UUID's node, or of the ID's
+		// sixteen.
+		return v[:len(v)-8] + hex32
+	case integrations.FormatShopDomain:
+		name, _, _ := strings.Cut(v, ".")
+		name = name[:strings.LastIndexByte(name, '-')]
+		return name + "-" + dec + ".myshopify.com"
+	case integrations.FormatURL:
+		host := strings.TrimSuffix(strings.TrimPrefix(v, "https://"), ".example.com")
+		return "https://" + host + "-" + dec + ".example.com"
+	}
+	return v + "_" + hex32
 }
 
 func randBytes(rng *rand.Rand, n int) []byte {
