@@ -74,7 +74,7 @@ func TestSecretScanHostileEchoes(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "migrate", "--input", in, "--base-url", echo.URL, "--canary", "0",
 		"--requests-per-minute", "-1", "--log-level", "debug", "--quiet")
-	cmd.Env = append(cleanEnv("CODAT_API_KEY="+apiKey), "TMPDIR="+dir)
+	cmd.Env = append(cleanEnv(t.TempDir(), "CODAT_API_KEY="+apiKey), "TMPDIR="+dir)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

@@ -26,6 +26,7 @@ import (
 	"github.com/codat-migrate/codat/bulk"
 	"github.com/codat-migrate/codat/codattest"
 	"github.com/codat-migrate/codat/integrations"
+	"github.com/codat-migrate/codat/internal/testutil"
 )
 
 // binDir holds the codat-migrate binary built for this package's tests; it is
@@ -38,7 +39,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := testutil.RunWithPrivateState(m)
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}
@@ -69,16 +70,17 @@ func codatMigrate(tb testing.TB) string {
 	return binPath
 }
 
-// cleanEnv is the environment without an inherited API key.
-func cleanEnv(extra ...string) []string {
+// cleanEnv is the environment without an inherited API key, with state as
+// the state directory (where the account lock lives): one of the test's own.
+func cleanEnv(state string, extra ...string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "CODAT_API_KEY=") {
+		if strings.HasPrefix(kv, "CODAT_API_KEY=") || strings.HasPrefix(kv, "XDG_STATE_HOME=") {
 			continue
 		}
 		env = append(env, kv)
 	}
-	return append(env, extra...)
+	return append(append(env, "XDG_STATE_HOME="+state), extra...)
 }
 
 // fakeProc is a `codat-migrate fake` subprocess.
@@ -94,7 +96,7 @@ func startFakeProc(tb testing.TB, apiKey string, args ...string) *fakeProc {
 	tb.Helper()
 	bin := codatMigrate(tb)
 	cmd := exec.Command(bin, append([]string{"fake", "--addr", "127.0.0.1:0"}, args...)...)
-	cmd.Env = cleanEnv("CODAT_API_KEY=" + apiKey)
+	cmd.Env = cleanEnv(tb.TempDir(), "CODAT_API_KEY="+apiKey)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		tb.Fatal(err)

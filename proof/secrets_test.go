@@ -29,6 +29,7 @@ func TestSecretScanDemo(t *testing.T) {
 	bin := codatMigrate(t)
 	dir := t.TempDir()
 	demoDir := filepath.Join(dir, "demo")
+	state := t.TempDir() // every run's account lock
 
 	outputs := map[string]string{}
 	runCLI := func(name string, env []string, args ...string) int {
@@ -36,7 +37,7 @@ func TestSecretScanDemo(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, bin, args...)
-		cmd.Env = cleanEnv(env...)
+		cmd.Env = cleanEnv(state, env...)
 		cmd.Env = append(cmd.Env, "TMPDIR="+dir)
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr

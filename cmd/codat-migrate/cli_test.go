@@ -27,6 +27,7 @@ import (
 	"github.com/codat-migrate/codat"
 	"github.com/codat-migrate/codat/bulk"
 	"github.com/codat-migrate/codat/integrations"
+	"github.com/codat-migrate/codat/internal/testutil"
 )
 
 // binary is the codat-migrate executable built once for every test.
@@ -49,7 +50,7 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
-	code := m.Run()
+	code := testutil.RunWithPrivateState(m)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

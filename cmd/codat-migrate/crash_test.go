@@ -52,15 +52,17 @@ func crashBuild(t *testing.T, dir string) string {
 	return bin
 }
 
-// crashEnv is the environment of every process: the test key, no inherited one.
-func crashEnv() []string {
+// crashEnv is the environment of every process: the test key, no inherited
+// one, and state as the state directory, so that every run of the test
+// takes the account lock in the same directory of the test's own.
+func crashEnv(state string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, envAPIKey+"=") {
+		if !strings.HasPrefix(kv, envAPIKey+"=") && !strings.HasPrefix(kv, "XDG_STATE_HOME=") {
 			env = append(env, kv)
 		}
 	}
-	return append(env, envAPIKey+"="+crashAPIKey)
+	return append(env, envAPIKey+"="+crashAPIKey, "XDG_STATE_HOME="+state)
 }
 
 // crashFake is the `codat-migrate fake` subprocess.
@@ -72,7 +74,7 @@ type crashFake struct {
 func crashStartFake(t *testing.T, bin string, args ...string) *crashFake {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"fake", "--addr", "127.0.0.1:0"}, args...)...)
-	cmd.Env = crashEnv()
+	cmd.Env = crashEnv(t.TempDir())
 	f := &crashFake{}
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
@@ -184,6 +186,7 @@ func TestCrashAndResume(t *testing.T) {
 		t.Skip("needs SIGKILL")
 	}
 	tmp := t.TempDir()
+	state := t.TempDir()
 	bin := crashBuild(t, tmp)
 	f := crashStartFake(t, bin, "--no-quota", "--seed", "5", "--latency", "10ms",
 		"--sync-fetch-after", "0", "--sync-complete-after", "0")
@@ -216,7 +219,7 @@ func TestCrashAndResume(t *testing.T) {
 			break
 		}
 		cmd := exec.Command(bin, args...)
-		cmd.Env = crashEnv()
+		cmd.Env = crashEnv(state)
 		var stdout, stderr syncBuffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		require.NoError(t, cmd.Start())
@@ -267,7 +270,7 @@ func TestCrashAndResume(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	final := exec.CommandContext(ctx, bin, args...)
-	final.Env = crashEnv()
+	final.Env = crashEnv(state)
 	var stdout, stderr syncBuffer
 	final.Stdout, final.Stderr = &stdout, &stderr
 	err := final.Run()

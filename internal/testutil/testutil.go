@@ -1,6 +1,7 @@
 // Package testutil holds small helpers shared by this module's tests:
-// captured slog output, secret-leak assertions, and Codat-shaped JSON
-// fixtures that satisfy the published contract.
+// captured slog output, secret-leak assertions, Codat-shaped JSON fixtures
+// that satisfy the published contract, and a TestMain that keeps account
+// locks out of the user's state directory.
 package testutil
 
 import (
