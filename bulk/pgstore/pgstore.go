@@ -93,8 +93,11 @@ CREATE INDEX IF NOT EXISTS codat_migrate_journal_run ON codat_migrate_journal (r
 type Options struct {
 	// Run names the run: every runner of one migration uses the same name.
 	Run string
-	// InputHash is the export's content hash (see bulk.InputHash); a run
-	// created with another is refused. Empty: not checked (status, plan).
+	// InputHash is the input's content hash: bulk.InputHash of an export
+	// file (what the CLI records), or bulk.SourceHash of a bulk.Source that
+	// is not one. Every runner of a run must use the same function; a run
+	// created with another hash is refused. Empty: not checked (status,
+	// plan).
 	InputHash string
 	// APIKey and BaseURL name the Codat account; refs and tenants are unique
 	// per account. The key itself is never stored.
