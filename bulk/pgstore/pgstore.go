@@ -14,6 +14,13 @@
 // known to every later run into the same account, whatever export it reads.
 // The database holds IDs, statuses and fingerprints only, never a token.
 //
+// The index of a runner's input (bulk.IndexStore: duplicate refs and
+// tenants within the export, and the hashes that check its second read) is
+// kept in temporary tables on a connection of the runner's own, so that the
+// runner's memory does not grow with the export; PostgreSQL drops them when
+// that connection closes. That needs session state: connect to PostgreSQL
+// itself or through a pooler in session mode, not one in transaction mode.
+//
 // The schema (tables codat_migrate_*) is created, or migrated, on first use;
 // Schema is its text. Connection settings come from the DSN and the
 // standard PG* environment variables, the password from PGPASSWORD or
