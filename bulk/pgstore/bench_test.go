@@ -71,14 +71,11 @@ func TestStoreFigures(t *testing.T) {
 	}
 
 	// The file journal's size a migrated row.
-	srv := codattest.NewServer(codattest.WithSyncTiming(0, 0), codattest.WithoutQuota())
-	defer srv.Close()
-	client, err := codat.NewClient(srv.APIKey(), codat.WithBaseURL(srv.URL()))
-	require.NoError(t, err)
+	_, client := fakeCodat(t, codattest.WithoutQuota())
 	const fileRows = 1000
 	path := filepath.Join(t.TempDir(), "journal")
 	r := &bulk.Runner{Client: client, JournalPath: path, Concurrency: 8, Canary: -1, RequestsPerMinute: -1}
-	_, err = r.Run(context.Background(), bulk.BytesInput("export.csv", bulk.FormatCSV, export(fileRows, 1)), &rows{})
+	_, err := r.Run(context.Background(), bulk.BytesInput("export.csv", bulk.FormatCSV, export(fileRows, 1)), &rows{})
 	require.NoError(t, err)
 	fi, err := os.Stat(path)
 	require.NoError(t, err)

@@ -13,7 +13,6 @@ import (
 
 	"github.com/codat-migrate/codat"
 	"github.com/codat-migrate/codat/bulk"
-	"github.com/codat-migrate/codat/codattest"
 )
 
 // randomExport is a CSV export dense in what the index decides: refs
@@ -198,10 +197,7 @@ func (c *changing) Rows(ctx context.Context) iter.Seq2[bulk.Row, error] {
 func TestRunOnTheStoreStopsWhenTheInputChanges(t *testing.T) {
 	dsn := testDSN(t)
 	ctx := context.Background()
-	srv := codattest.NewServer(codattest.WithSyncTiming(0, 0))
-	defer srv.Close()
-	client, err := codat.NewClient(srv.APIKey(), codat.WithBaseURL(srv.URL()))
-	require.NoError(t, err)
+	srv, client := fakeCodat(t)
 	st, err := Open(ctx, dsn, Options{Run: "changing", APIKey: codat.Secret(srv.APIKey()), BaseURL: srv.URL()})
 	require.NoError(t, err)
 	defer st.Close()
@@ -222,13 +218,10 @@ func TestRunOnTheStoreStopsWhenTheInputChanges(t *testing.T) {
 func TestAccountCheckThroughTheStoreIndex(t *testing.T) {
 	dsn := testDSN(t)
 	ctx := context.Background()
-	srv := codattest.NewServer(codattest.WithSyncTiming(0, 0))
-	defer srv.Close()
-	client, err := codat.NewClient(srv.APIKey(), codat.WithBaseURL(srv.URL()))
-	require.NoError(t, err)
+	srv, client := fakeCodat(t)
 	// Earlier, with a journal this run does not see: crm-1 and crm-2.
 	earlier := &bulk.Runner{Client: client, JournalPath: t.TempDir() + "/earlier.jsonl", Canary: -1, RequestsPerMinute: -1}
-	_, err = earlier.Run(ctx, bulk.BytesInput("earlier.csv", bulk.FormatCSV, export(2, 1)), nil)
+	_, err := earlier.Run(ctx, bulk.BytesInput("earlier.csv", bulk.FormatCSV, export(2, 1)), nil)
 	require.NoError(t, err)
 	require.Equal(t, 2, srv.CompanyCount())
 

@@ -58,6 +58,17 @@ func testDSN(t testing.TB) string {
 
 const testKey = codat.Secret("test-api-key")
 
+// fakeCodat is a codattest server whose syncs complete at once, with opts,
+// and a client of it; the server is closed with the test.
+func fakeCodat(t testing.TB, opts ...codattest.Option) (*codattest.Server, *codat.Client) {
+	t.Helper()
+	srv := codattest.NewServer(append([]codattest.Option{codattest.WithSyncTiming(0, 0)}, opts...)...)
+	t.Cleanup(srv.Close)
+	client, err := codat.NewClient(srv.APIKey(), codat.WithBaseURL(srv.URL()))
+	require.NoError(t, err)
+	return srv, client
+}
+
 func open(t testing.TB, dsn, run, hash string, lease time.Duration) *Store {
 	t.Helper()
 	s, err := Open(context.Background(), dsn, Options{Run: run, InputHash: hash, APIKey: testKey, BaseURL: "https://api.codat.io", Lease: lease})
@@ -269,10 +280,7 @@ func export(n int, offset int) []byte {
 func TestRunnerOnTheStore(t *testing.T) {
 	dsn := testDSN(t)
 	ctx := context.Background()
-	srv := codattest.NewServer(codattest.WithSyncTiming(0, 0))
-	defer srv.Close()
-	client, err := codat.NewClient(srv.APIKey(), codat.WithBaseURL(srv.URL()))
-	require.NoError(t, err)
+	srv, client := fakeCodat(t)
 	data := export(20, 1)
 	in := bulk.BytesInput("export.csv", bulk.FormatCSV, data)
 	hash := "h-" + hex.EncodeToString(data[:8])
@@ -346,10 +354,7 @@ func TestRunnerOnTheStore(t *testing.T) {
 func TestQuotaStopIsShared(t *testing.T) {
 	dsn := testDSN(t)
 	ctx := context.Background()
-	srv := codattest.NewServer(codattest.WithSyncTiming(0, 0))
-	defer srv.Close()
-	client, err := codat.NewClient(srv.APIKey(), codat.WithBaseURL(srv.URL()))
-	require.NoError(t, err)
+	srv, client := fakeCodat(t)
 	opts := Options{Run: "shared", InputHash: "h", APIKey: codat.Secret(srv.APIKey()), BaseURL: srv.URL()}
 	first, err := Open(ctx, dsn, opts)
 	require.NoError(t, err)
