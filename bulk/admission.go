@@ -1,6 +1,7 @@
 package bulk
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -228,4 +229,47 @@ func later(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// paceRecheck is how often a run on a SharedPace store asks how many
+// runners share the per-minute limit.
+const paceRecheck = time.Minute
+
+// sharePace paces the run's starts to its share of the per-minute limit
+// when its store is a SharedPace: now, then every interval until the
+// returned function is called. A failed count leaves the share as it was.
+func (x *run) sharePace(ctx context.Context, interval time.Duration) (stop func()) {
+	sp, ok := x.st.(SharedPace)
+	if !ok || x.limiter == nil {
+		return func() {}
+	}
+	share := func() {
+		n, err := sp.Runners(ctx)
+		if err != nil {
+			x.s.log.Warn("could not count the runners sharing the per-minute limit; the pace is left as it was", "error", err)
+			return
+		}
+		n = max(n, 1)
+		x.limiter.SetLimit(startLimiter(x.rpm, x.per*n).Limit())
+	}
+	share()
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				share()
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }

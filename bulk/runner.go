@@ -103,7 +103,10 @@ type Runner struct {
 	// RequestsPerMinute paces migration starts so that their requests stay
 	// within it (0: 1,000, Codat's per-IP limit; negative: no pacing). Starts
 	// are spread evenly (no burst), at 99% of the rate, so that a run at
-	// the limit is not refused for a few requests over it.
+	// the limit is not refused for a few requests over it. With a Store that
+	// is a SharedPace (pgstore's is), it is the budget of all the live
+	// runners that share the store's Codat account, and this runner takes
+	// its share: a third of it while three run.
 	RequestsPerMinute int
 	// MaxConsecutiveFailures stops the run after that many failed migrations
 	// in a row (0: 25; negative: never).
@@ -233,6 +236,7 @@ type run struct {
 	gate    quotaGate      // closed while the daily quota is spent
 	pause   quotaGate      // closed while a shorter rate limit lasts
 	limiter *rate.Limiter
+	rpm     int // the limiter's requests a minute, before a SharedPace share
 	sem     chan struct{}
 	wg      sync.WaitGroup
 	per     int
@@ -348,6 +352,7 @@ func (r *Runner) Run(ctx context.Context, in Source, rep ReportWriter) (*Summary
 	if err := x.prepare(ctx, idx); err != nil {
 		return nil, err
 	}
+	defer x.sharePace(ctx, paceRecheck)()
 	// The second pass reads to the end even after a stop, so that every
 	// row is reported; it sends nothing once stopped.
 	handle, finished := idx.verified(context.WithoutCancel(ctx), x.handle)
@@ -421,7 +426,7 @@ func (x *run) prepare(ctx context.Context, idx rowIndex) error {
 		if rpm == 0 {
 			rpm = DefaultRequestsPerMinute
 		}
-		x.limiter = startLimiter(rpm, x.per)
+		x.limiter, x.rpm = startLimiter(rpm, x.per), rpm
 	}
 	if x.canaryLeft > 0 {
 		x.setPhase(PhaseCanary)

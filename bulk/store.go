@@ -57,6 +57,16 @@ type SharedQuota interface {
 	QuotaReset(ctx context.Context) (time.Time, error)
 }
 
+// SharedPace is a Store shared by runners that share one per-minute limit
+// (Codat's, per IP address): Runner.RequestsPerMinute is then the budget of
+// all of them, and each runner paces its starts to its share, 1/N of it for
+// N live runners, asked again every minute.
+type SharedPace interface {
+	// Runners returns the number of live runners sharing the limit, this
+	// one included.
+	Runners(ctx context.Context) (int, error)
+}
+
 // Claim is a runner's hold on one ref.
 type Claim struct {
 	// Ref is the ref claimed.

@@ -51,7 +51,7 @@ import (
 const DefaultLease = 2 * time.Minute
 
 // schemaVersion is the version of Schema; an older database is migrated.
-const schemaVersion = 1
+const schemaVersion = 2
 
 // Schema creates the store's tables; it is run, under an advisory lock, by
 // the first Open on a database that lacks them.
@@ -94,6 +94,12 @@ CREATE TABLE IF NOT EXISTS codat_migrate_journal (
 	record  jsonb NOT NULL
 );
 CREATE INDEX IF NOT EXISTS codat_migrate_journal_run ON codat_migrate_journal (run, seq);
+CREATE TABLE IF NOT EXISTS codat_migrate_runners (
+	holder  text PRIMARY KEY,
+	account text NOT NULL,
+	run     text NOT NULL,
+	seen    timestamptz NOT NULL DEFAULT now()
+);
 `
 
 // Options configure Open.
@@ -131,6 +137,9 @@ type Store struct {
 	holder  string
 	lease   time.Duration
 	name    string
+
+	// registered: Open added this runner to codat_migrate_runners.
+	registered bool
 
 	mu     sync.Mutex
 	trips  int64
@@ -205,6 +214,15 @@ func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
 	if o.InputHash != "" && hash != "" && hash != o.InputHash {
 		return fail(fmt.Errorf("%w: run %q; give this export another --run name, or rerun with the export it started with", ErrInputChanged, o.Run))
 	}
+	// The runner is live while it renews its row (see Runners); rows of
+	// runners that died long ago go.
+	_, err = pool.Exec(ctx, `
+		WITH gone AS (DELETE FROM codat_migrate_runners WHERE seen < now() - interval '1 day')
+		INSERT INTO codat_migrate_runners (holder, account, run) VALUES ($1, $2, $3)`, s.holder, s.account, s.run)
+	if err != nil {
+		return fail(fmt.Errorf("pgstore: register the runner: %w", scrub(err)))
+	}
+	s.registered = true
 	s.stop, s.done = make(chan struct{}), make(chan struct{})
 	go s.renew()
 	return s, nil
@@ -233,8 +251,9 @@ func (s *Store) migrate(ctx context.Context) error {
 	case v > schemaVersion:
 		return fmt.Errorf("pgstore: the database's schema (version %d) is newer than this program's (%d); upgrade codat-migrate", v, schemaVersion)
 	case v < schemaVersion:
-		// Version 1 is the first: the tables above are all of it.
-		if _, err := tx.Exec(ctx, `DELETE FROM codat_migrate_schema; INSERT INTO codat_migrate_schema (version) VALUES (1)`); err != nil {
+		// Every version so far only added tables, which Schema created
+		// above: version 2 added codat_migrate_runners.
+		if _, err := tx.Exec(ctx, `WITH old AS (DELETE FROM codat_migrate_schema) INSERT INTO codat_migrate_schema (version) VALUES ($1)`, schemaVersion); err != nil {
 			return fmt.Errorf("pgstore: schema version: %w", scrub(err))
 		}
 	}
@@ -257,7 +276,9 @@ func (s *Store) renew() {
 		case <-t.C:
 			ctx, cancel := context.WithTimeout(context.Background(), s.lease/3)
 			s.count()
-			_, _ = s.pool.Exec(ctx, `UPDATE codat_migrate_refs SET lease_until = now() + $3 * interval '1 millisecond'
+			_, _ = s.pool.Exec(ctx, `
+				WITH me AS (UPDATE codat_migrate_runners SET seen = now() WHERE holder = $2)
+				UPDATE codat_migrate_refs SET lease_until = now() + $3 * interval '1 millisecond'
 				WHERE account = $1 AND holder = $2`, s.account, s.holder, s.lease.Milliseconds())
 			cancel()
 		}
@@ -520,8 +541,33 @@ func (s *Store) Close() error {
 		close(s.stop)
 		<-s.done
 	}
+	if s.registered {
+		// A runner that ends stops counting at once (one that dies, when
+		// its row is a lease old).
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, _ = s.pool.Exec(ctx, `DELETE FROM codat_migrate_runners WHERE holder = $1`, s.holder)
+		cancel()
+	}
 	s.pool.Close()
 	return nil
+}
+
+var _ bulk.SharedPace = (*Store)(nil)
+
+// Runners implements bulk.SharedPace: the runners into the store's Codat
+// account, of any run, alive within a lease. Codat's per-minute limit is
+// per IP address, and the store cannot tell which runners share one, so it
+// counts them all: runners on machines with addresses of their own may raise
+// their budget (--requests-per-minute) to the sum of their limits.
+func (s *Store) Runners(ctx context.Context) (int, error) {
+	s.count()
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM codat_migrate_runners
+		WHERE account = $1 AND seen > now() - $2 * interval '1 millisecond'`, s.account, s.lease.Milliseconds()).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("pgstore: count the runners: %w", scrub(err))
+	}
+	return n, nil
 }
 
 // scrub keeps a database error's code and message but drops what could

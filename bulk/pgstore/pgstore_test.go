@@ -521,3 +521,45 @@ func TestSummaryKeepsRefsALaterRunTookOver(t *testing.T) {
 		assert.Zero(t, held)
 	}
 }
+
+// Runners counts the live runners into one account, of every run: the
+// ones that share its per-minute limit. A read-only store is no runner, and
+// a closed one stops counting at once.
+func TestRunnersShareThePace(t *testing.T) {
+	dsn := testDSN(t)
+	ctx := context.Background()
+	a := open(t, dsn, "june", "h1", 0)
+	b := open(t, dsn, "july", "h2", 0)
+	other, err := Open(ctx, dsn, Options{Run: "other", InputHash: "h", APIKey: "another-key", BaseURL: "https://api.codat.io"})
+	require.NoError(t, err)
+	defer other.Close()
+	status, err := Open(ctx, dsn, Options{Run: "june", ReadOnly: true})
+	require.NoError(t, err)
+	defer status.Close()
+	n, err := a.Runners(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 2, n, "june's and july's runners; not the other account's, nor status")
+	require.NoError(t, b.Close())
+	n, err = a.Runners(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+}
+
+// A database at schema version 1 (no runners table) is brought to the
+// current version by the first Open.
+func TestOpenMigratesVersion1(t *testing.T) {
+	dsn := testDSN(t)
+	ctx := context.Background()
+	s := open(t, dsn, "june", "h1", 0)
+	_, err := s.pool.Exec(ctx, `DROP TABLE codat_migrate_runners; UPDATE codat_migrate_schema SET version = 1`)
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+
+	s = open(t, dsn, "june", "h1", 0)
+	var v int
+	require.NoError(t, s.pool.QueryRow(ctx, `SELECT version FROM codat_migrate_schema`).Scan(&v))
+	assert.Equal(t, schemaVersion, v)
+	n, err := s.Runners(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+}

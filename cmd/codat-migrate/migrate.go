@@ -145,7 +145,7 @@ func registerRunFlags(fs *flag.FlagSet, o *migrateOptions) {
 	fs.BoolVar(&o.relink, "relink", false, "send a row's token even when the journal shows the ref migrated with a different one")
 	fs.BoolVar(&o.skipAccount, "skip-account-check", false, "do not list the account's companies to find refs already in Codat (only when the journal records every earlier run)")
 	fs.IntVar(&o.maxFailures, "max-failures", bulk.DefaultMaxConsecutiveFailures, "stop after this many failed migrations in a row (-1: never)")
-	fs.IntVar(&o.perMinute, "requests-per-minute", bulk.DefaultRequestsPerMinute, "pace migrations so their requests stay under this rate (-1: no pacing)")
+	fs.IntVar(&o.perMinute, "requests-per-minute", bulk.DefaultRequestsPerMinute, "pace migrations so their requests stay under this rate (-1: no pacing); with --store, the budget of all the live runners into the account, each taking its share")
 	fs.DurationVar(&o.canaryPoll, "canary-poll", codat.DefaultWaitInterval, "how often a canary (or --sync wait) polls its sync status")
 	fs.DurationVar(&o.settleWindow, "settle-window", codat.DefaultSettleWindow, "after a token send whose outcome is unknown (a cut connection, a killed run), how long a rerun waits before it may send the token again")
 	fs.DurationVar(&o.progressEvery, "progress-interval", 5*time.Second, "interval of the progress lines when stderr is not a terminal")
