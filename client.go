@@ -59,6 +59,7 @@ type Client struct {
 	Integrations *IntegrationsService
 
 	creds     *credentials // behind a pointer: fmt prints nested pointers as addresses
+	keyCreds  []credential // the API key's forms, compiled once for checkAnswer
 	baseURL   *url.URL
 	userAgent string
 	policy    RetryPolicy
@@ -130,14 +131,36 @@ func newCredentials(key string) *credentials {
 	return &credentials{header: Secret("Basic " + enc), forms: []Secret{Secret(key), Secret(enc)}}
 }
 
-// scrubber returns the scrubbing set for one call: the API key in every
-// form the client knows, and every string value of the request body.
-func (c *Client) scrubber(body []byte) *scrub.Set {
+// compile compiles the API key's forms for checkAnswer.
+func (cr *credentials) compile() []credential {
+	forms := make([]string, len(cr.forms))
+	for i, f := range cr.forms {
+		forms[i] = f.Reveal()
+	}
+	return compileCredentials(forms)
+}
+
+// keySet compiles the API key's forms into a scrubbing set.
+func (cr *credentials) keySet() *scrub.Set {
 	set := scrub.New()
-	for _, f := range c.creds.forms {
+	for _, f := range cr.forms {
 		set.Add(f.Reveal())
 	}
-	for _, v := range bodyValues(body) {
+	return set
+}
+
+// scrubber returns the scrubbing set for one call: the API key in every
+// form the client knows, every string value of the request body, and the
+// credentials the call's context carries (Migrate's token). st may be nil.
+func (c *Client) scrubber(st *callState) *scrub.Set {
+	set := c.creds.keySet()
+	if st == nil {
+		return set
+	}
+	for _, v := range bodyValues(st.body) {
+		set.Add(v)
+	}
+	for _, v := range st.extra {
 		set.Add(v)
 	}
 	return set
@@ -408,6 +431,7 @@ func NewClient(apiKey string, opts ...Option) (*Client, error) {
 		idemNS:    cfg.idemNS,
 	}
 	c.creds = newCredentials(key)
+	c.keyCreds = c.creds.compile()
 
 	var hc http.Client
 	if cfg.httpClient != nil {
@@ -475,14 +499,13 @@ type callState struct {
 	ambiguous atomic.Bool // some attempt may have taken effect without a usable answer
 	lost      atomic.Bool // some attempt may have reached the server and got no answer back
 	body      []byte      // the request body, for scrubbing what comes back
-}
+	extra     []string    // credentials the call's context carries (see withAnswerSecrets)
+	// extraGiven: the context carries a list of credentials, which replaces
+	// the token PUT body's (see credentials).
+	extraGiven bool
 
-// requestBody returns the call's body; nil for none or no state.
-func (s *callState) requestBody() []byte {
-	if s == nil {
-		return nil
-	}
-	return s.body
+	credOnce sync.Once
+	creds    []credential // the call's credentials besides the API key (see credentials)
 }
 
 type callStateKey struct{}
@@ -549,7 +572,7 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return c.statusError(ctx, st, resp)
 	}
-	return c.decodeResponse(st, resp, out)
+	return c.decodeResponse(ctx, st, resp, out)
 }
 
 // newRequest builds the call's request: its JSON body, its URL under the base
@@ -579,6 +602,7 @@ func (c *Client) newRequest(ctx context.Context, cl call) (*retryablehttp.Reques
 	}
 
 	st := &callState{class: cl.class, method: cl.method, path: displayPath, body: body}
+	st.extra, st.extraGiven = answerSecrets(ctx)
 	ctx = context.WithValue(ctx, callStateKey{}, st)
 
 	var rawBody any
@@ -616,7 +640,7 @@ func (c *Client) sendError(ctx context.Context, st *callState, resp *http.Respon
 		Path:      st.path,
 		Attempts:  int(st.attempts.Load()),
 		Ambiguous: st.ambiguous.Load(),
-		Err:       scrubCause(transportCause(err), c.scrubber(st.body)),
+		Err:       scrubCause(transportCause(err), c.scrubber(st)),
 	}
 	c.logger.LogAttrs(ctx, slog.LevelWarn, "codat request failed",
 		slog.String("method", st.method), slog.String("path", st.path),
@@ -630,7 +654,7 @@ func (c *Client) statusError(ctx context.Context, st *callState, resp *http.Resp
 	apiErr := c.decodeError(resp, st.method, st.path)
 	apiErr.ambiguous = st.ambiguous.Load()
 	apiErr.lost = st.lost.Load()
-	apiErr.scrub(c.scrubber(st.body))
+	apiErr.scrub(c.scrubber(st))
 	// A 404 or 422 is often an expected answer (a look-up that finds
 	// nothing); throttling, server errors, auth failures and redirects
 	// (never followed: a wrong base URL, most likely) are not.
@@ -650,8 +674,10 @@ func (c *Client) statusError(ctx context.Context, st *callState, resp *http.Resp
 
 // decodeResponse reads a 2xx body into out, or drains it when out is nil.
 // A body that cannot be read is a TransportError (ambiguous: the call may
-// have taken effect); an empty or malformed one a DecodeError.
-func (c *Client) decodeResponse(st *callState, resp *http.Response, out any) error {
+// have taken effect); one that holds a secret the call sent a
+// SecretEchoError, and is not decoded; an empty or malformed one a
+// DecodeError.
+func (c *Client) decodeResponse(ctx context.Context, st *callState, resp *http.Response, out any) error {
 	if out == nil {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
 		return nil
@@ -659,7 +685,10 @@ func (c *Client) decodeResponse(st *callState, resp *http.Response, out any) err
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
 	if err != nil {
 		return &TransportError{Method: st.method, Path: st.path, Attempts: int(st.attempts.Load()),
-			Ambiguous: true, Err: fmt.Errorf("reading response body: %w", scrubCause(transportCause(err), c.scrubber(st.body)))}
+			Ambiguous: true, Err: fmt.Errorf("reading response body: %w", scrubCause(transportCause(err), c.scrubber(st)))}
+	}
+	if err := c.checkAnswer(ctx, st, resp.StatusCode, data); err != nil {
+		return err
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return &DecodeError{Method: st.method, Path: st.path, StatusCode: resp.StatusCode,
@@ -668,7 +697,7 @@ func (c *Client) decodeResponse(st *callState, resp *http.Response, out any) err
 	if err := json.Unmarshal(data, out); err != nil {
 		de := &DecodeError{Method: st.method, Path: st.path, StatusCode: resp.StatusCode,
 			Type: typeName(out), Err: err}
-		de.detail = c.scrubber(st.body).String(describeJSONError(err)) // a field path may hold the server's keys
+		de.detail = c.scrubber(st).String(describeJSONError(err)) // a field path may hold the server's keys
 		return de
 	}
 	return nil
@@ -827,7 +856,7 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		c.logger.LogAttrs(ctx, slog.LevelDebug, "codat attempt",
 			slog.String("method", method), slog.String("path", path),
 			slog.Int("attempt", attempt), slog.Duration("duration", dur),
-			slog.String("error", c.scrubber(st.requestBody()).String(causeText(err))))
+			slog.String("error", c.scrubber(st).String(causeText(err))))
 		return resp, err
 	}
 	if st != nil {

@@ -115,6 +115,11 @@ func (s *ConnectionsService) Unlink(ctx context.Context, companyID, connectionID
 // never left (dial errors) are retried. Any other failure is returned; when
 // IsAmbiguous(err) the tokens may have been installed, so read the connection
 // before sending them again (refresh tokens rotate).
+//
+// An answer that echoes a credential of the body (a token: any value not
+// shaped like an identifier, see SecretEchoError) or the API key is not
+// returned: the call fails with a *SecretEchoError, for which IsAmbiguous is
+// true.
 func (s *ConnectionsService) UpdateAuthorization(ctx context.Context, companyID, connectionID string, auth Authorization) (Connection, error) {
 	var out Connection
 	if err := requireIDs("Connections.UpdateAuthorization", "companyID", companyID, "connectionID", connectionID); err != nil {

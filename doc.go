@@ -42,7 +42,9 @@
 // Secret values: they print as [REDACTED] under every fmt verb, in slog (text
 // and JSON handlers, nested or not) and when marshalled, and reach only the
 // wire. Texts a server sends back are scrubbed of the API key and the request
-// body's values, in whole, in part and base64-encoded (see APIError).
+// body's values, in whole, in part and base64-encoded (see APIError). A
+// successful answer whose data holds the API key, or the credentials of the
+// token PUT, is not returned at all: the call fails with a SecretEchoError.
 //
 // # Quota and request counts
 //
@@ -90,7 +92,8 @@
 //     the client's retries with the same key), a 502 or 504 from a gateway, a
 //     5xx without Codat's error body, a 409 (the key still in flight) or 422
 //     (the key with another body) after the retries, a 2xx create without an
-//     id, or a 2xx write answer that does not decode. The write may still be
+//     id, a 2xx write answer that does not decode, or one withheld because
+//     it held a secret (SecretEchoError). The write may still be
 //     running at Codat, where a look-up cannot see it yet, so when the
 //     look-up finds nothing the call stops with a resumable *MigrationError
 //     instead of risking a duplicate. Refresh tokens rotate, so a token whose

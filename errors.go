@@ -261,7 +261,8 @@ func (e *DecodeError) Unwrap() error { return e.Err }
 // or may not have taken effect at Codat. That is a transport failure after the
 // request may have left (including a timeout or a cancelled context while the
 // request was in flight), or a 5xx response, or any error of a call whose
-// earlier attempt was one of those. A caller should look the object up
+// earlier attempt was one of those, or a write's 2xx answer withheld because
+// it held a secret (SecretEchoError). A caller should look the object up
 // before sending the write again.
 //
 // Every error err wraps is considered (errors joined or wrapped with several
@@ -273,6 +274,8 @@ func IsAmbiguous(err error) bool {
 			return e.StatusCode >= 500 || e.ambiguous
 		case *TransportError:
 			return e.Ambiguous
+		case *SecretEchoError:
+			return e.ambiguous()
 		}
 		return false
 	})

@@ -357,3 +357,139 @@ func TestHostileMalformedResponses(t *testing.T) {
 		})
 	}
 }
+
+// A 2xx answer that holds the API key, in any form the scrubbing policy
+// knows (as given, base64, the Authorization header's value, a JSON-escaped
+// or cut-short echo), is never returned as data: the call fails with one
+// clear *SecretEchoError, the model comes back empty, nothing is retried
+// and neither the error nor the logs hold the key.
+func TestHostileAnswerEchoesAPIKey(t *testing.T) {
+	header := "Basic " + base64.StdEncoding.EncodeToString([]byte(hostileKey))
+	jsonEscaped := strings.ReplaceAll(hostileKey, "h", `\u0068`)
+	company := func(field string) string {
+		return `{"id":"` + sdkCompanyID + `","name":"Acme",` + field + `}`
+	}
+	getCompany := func(c *codat.Client) (any, error) { return c.Companies.Get(context.Background(), sdkCompanyID) }
+	tests := []struct {
+		name   string
+		body   string
+		method string
+		path   string
+		call   func(c *codat.Client) (any, error)
+		write  bool
+	}{
+		{"company id is the key", `{"id":"` + hostileKey + `","name":"Acme"}`, "GET", "/companies/" + sdkCompanyID, getCompany, false},
+		{"created company's id is the key", `{"id":"` + hostileKey + `","name":"Acme"}`, "POST", "/companies",
+			func(c *codat.Client) (any, error) {
+				return c.Companies.Create(context.Background(), codat.CreateCompanyRequest{Name: "Acme"})
+			}, true},
+		{"linkUrl carries the key", `{"id":"cn-1","integrationKey":"qhyg","status":"PendingAuth","linkUrl":"https://link.example/start?k=` + hostileKey + `"}`,
+			"POST", "/companies/" + sdkCompanyID + "/connections",
+			func(c *codat.Client) (any, error) {
+				return c.Connections.Create(context.Background(), sdkCompanyID, "qhyg")
+			}, true},
+		{"base64 of the key in a field", company(`"description":"` + base64.StdEncoding.EncodeToString([]byte(hostileKey)) + `"`),
+			"GET", "/companies/" + sdkCompanyID, getCompany, false},
+		{"URL-safe base64 of the key, unpadded", company(`"redirect":"https://x.example/` + base64.RawURLEncoding.EncodeToString([]byte("k="+hostileKey)) + `"`),
+			"GET", "/companies/" + sdkCompanyID, getCompany, false},
+		{"the Authorization header in a dataConnection", company(`"dataConnections":[{"id":"cn-1","linkUrl":"https://l.example/` + header + `"}]`),
+			"GET", "/companies/" + sdkCompanyID, getCompany, false},
+		{"the key JSON-escaped", company(`"description":"` + jsonEscaped + `"`), "GET", "/companies/" + sdkCompanyID, getCompany, false},
+		{"the key cut short", company(`"createdByUserName":"` + hostileKey[:12] + `"`), "GET", "/companies/" + sdkCompanyID, getCompany, false},
+		{"the key as a tag name", company(`"tags":{"` + hostileKey + `":"x"}`), "GET", "/companies/" + sdkCompanyID, getCompany, false},
+		{"the key in connectionInfo", `{"id":"cn-1","status":"Linked","connectionInfo":{"auth":{"k":"` + hostileKey + `"}}}`,
+			"GET", "/companies/" + sdkCompanyID + "/connections/cn-1",
+			func(c *codat.Client) (any, error) {
+				return c.Connections.Get(context.Background(), sdkCompanyID, "cn-1")
+			}, false},
+		{"pull operation id", `{"id":"` + hostileKey + `","companyId":"` + sdkCompanyID + `","status":"Complete"}`,
+			"GET", "/companies/" + sdkCompanyID + "/data/history/ds-1",
+			func(c *codat.Client) (any, error) {
+				return c.PullOperations.Get(context.Background(), sdkCompanyID, "ds-1")
+			}, false},
+		{"a page's next link", `{"results":[{"id":"co-1","name":"x"}],"pageNumber":1,"pageSize":1,"totalResults":2,"_links":{"next":{"href":"/companies?page=2&k=` + hostileKey + `"}}}`,
+			"GET", "/companies", func(c *codat.Client) (any, error) { return c.Companies.List(context.Background(), nil) }, false},
+		{"a data type named after the key", `{"` + hostileKey + `":{"dataType":"invoices","currentStatus":"Complete"}}`,
+			"GET", "/companies/" + sdkCompanyID + "/dataStatus",
+			func(c *codat.Client) (any, error) { return c.Sync.Status(context.Background(), sdkCompanyID) }, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHostile(t, hostilePolicy(), func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(200)
+				_, _ = io.WriteString(w, tc.body)
+			})
+			got, err := tc.call(h.client)
+			assertClearError(t, h, err, tc.method, tc.path)
+			var se *codat.SecretEchoError
+			require.ErrorAs(t, err, &se)
+			assert.ErrorIs(t, err, codat.ErrSecretEcho)
+			assert.Equal(t, 200, se.StatusCode)
+			assert.Contains(t, err.Error(), "the API key")
+			assert.Equal(t, tc.write, codat.IsAmbiguous(err), "a write answered with a withheld body may have taken effect")
+			assert.Equal(t, int32(1), h.hits.Load(), "not retried")
+			for what, text := range map[string]string{"%+v of the error": fmt.Sprintf("%+v", err), "%#v of the error": fmt.Sprintf("%#v", err),
+				"returned value": fmt.Sprintf("%+v", got), "logs": h.logs.String()} {
+				testutil.AssertNoSecrets(t, what, text, hostileKey, header, hostileKey[:12])
+			}
+			assert.Contains(t, h.logs.String(), "answer withheld", "the refusal is logged")
+		})
+	}
+}
+
+// Codat's answer to the token PUT is refused like the API key when it
+// echoes a credential of the body (a token, whole, cut short or in base64):
+// the caller never holds it. Identifiers the body carries (a realm id, a
+// tenant UUID, an expiry) may come back, as Codat keeps them.
+func TestHostileAnswerEchoesToken(t *testing.T) {
+	const (
+		access  = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJjdXN0LTcifQ.c2lnbmF0dXJl-echo"
+		refresh = "RT1-echoed-refresh-7f6e5d4c3b2a1908"
+		realm   = "9130350000000001"
+		tenant  = "3f2b1c9a-0d4e-4f5a-8b6c-7d8e9f0a1b2c"
+		expires = "2099-01-01T00:00:00Z"
+	)
+	auth := integrations.Generic{Key: "qhyg", Fields: map[string]codat.Secret{
+		"accessToken": access, "refreshToken": refresh, "realmId": realm, "tenantId": tenant, "expiresAt": expires}}
+	conn := func(extra string) string {
+		return `{"id":"cn-1","integrationKey":"qhyg","status":"Linked","linkUrl":"https://link.example/start"` + extra + `}`
+	}
+	tests := []struct {
+		name   string
+		body   string
+		echoes bool
+	}{
+		{"access token in connectionInfo", conn(`,"connectionInfo":{"accessToken":"` + access + `"}`), true},
+		{"refresh token in linkUrl", `{"id":"cn-1","status":"Linked","linkUrl":"https://link.example/start?rt=` + refresh + `"}`, true},
+		{"base64 of the access token as the id", `{"id":"` + base64.StdEncoding.EncodeToString([]byte(access)) + `","status":"Linked"}`, true},
+		{"the refresh token cut short", conn(`,"platformName":"` + refresh[:14] + `"`), true},
+		{"realm, tenant and expiry echoed", conn(`,"connectionInfo":{"realmId":"` + realm + `","tenantId":"` + tenant + `","expiresAt":"` + expires + `"}`), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHostile(t, hostilePolicy(), func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(200)
+				_, _ = io.WriteString(w, tc.body)
+			})
+			got, err := h.client.Connections.UpdateAuthorization(context.Background(), sdkCompanyID, "cn-1", auth)
+			if !tc.echoes {
+				require.NoError(t, err, "identifiers are not credentials")
+				assert.Equal(t, "cn-1", got.ID)
+				return
+			}
+			assertClearError(t, h, err, "PUT", "/companies/"+sdkCompanyID+"/connections/cn-1/authorization")
+			var se *codat.SecretEchoError
+			require.ErrorAs(t, err, &se)
+			assert.Contains(t, err.Error(), "the authorization body")
+			assert.True(t, codat.IsAmbiguous(err), "the token may be installed")
+			assert.Equal(t, int32(1), h.hits.Load(), "not retried")
+			assert.Equal(t, codat.Connection{}, got)
+			for what, text := range map[string]string{"error": err.Error(), "%+v of the error": fmt.Sprintf("%+v", err),
+				"returned value": fmt.Sprintf("%+v", got), "logs": h.logs.String()} {
+				testutil.AssertNoSecrets(t, what, text, access, refresh, refresh[:14])
+			}
+		})
+	}
+}

@@ -392,6 +392,17 @@ func ValidateRef(ref string) error {
 // settled. The rule, what each reconciliation costs and what a resume costs
 // are in the package documentation, section "Reconciliation and resuming".
 //
+// Echoed secrets. Every answer Migrate reads is checked for the API key and
+// for the credentials of Auth's body, less the values the Migration
+// publishes itself (Ref, TenantID, company name, description and tags) and
+// those shaped like identifiers (see SecretEchoError). A write answered
+// with one is an unknown outcome, like an answer without an id: one
+// look-up, never a second write; a token PUT answered so is read back. An
+// id, link URL or status such an answer holds never reaches the result,
+// OnStep or an error; when the look-up or read-back is refused too, the
+// step fails with a *MigrationError wrapping ErrSecretEcho, and a resume
+// looks the object up again.
+//
 // Concurrency. Within one process, a Client admits one Migrate call per Ref
 // at a time: a second call for a Ref in flight sends nothing and returns a
 // *MigrationError wrapping ErrMigrationInProgress (resume once the first has
@@ -467,6 +478,7 @@ func (c *Client) Migrate(ctx context.Context, m Migration) (*MigrationResult, er
 	}
 	defer c.inflight.remove(m.Ref)
 	ctx, run.counter = withRequestCounter(ctx)
+	ctx = withAnswerSecrets(ctx, tokenCredentials(m))
 	err := run.run(ctx)
 	res.Requests = run.requests()
 	if err != nil {
@@ -787,11 +799,12 @@ func (r *migrationRun) key(step Step, gen int, scope ...string) string {
 var errNoID = errors.New("the answer carries no id")
 
 // unusable reports whether err is a 2xx answer Migrate cannot use: a body
-// that does not decode, or a create without an id. The write took effect at
+// that does not decode, a create without an id, or an answer withheld
+// because it held a secret (SecretEchoError). The write took effect at
 // Codat, most likely; a look-up has to say what it did.
 func unusable(err error) bool {
 	var de *DecodeError
-	return errors.As(err, &de) || errors.Is(err, errNoID)
+	return errors.As(err, &de) || errors.Is(err, errNoID) || errors.Is(err, ErrSecretEcho)
 }
 
 // keyConflict reports whether err is Codat's answer to a reused
@@ -1270,6 +1283,39 @@ func (r *migrationRun) beforeToken(ctx context.Context) (done bool, err error) {
 		}
 	}
 	return false, nil
+}
+
+// tokenCredentials returns the credentials of m.Auth's body that every
+// answer Migrate reads is checked against (see SecretEchoError): its values
+// that are not identifiers by their form, less those the Migration
+// publishes itself (its Ref, TenantID and tenant tag, company name,
+// description and tags), which may come back in a company legitimately.
+func tokenCredentials(m Migration) []string {
+	if m.Auth == nil {
+		return nil
+	}
+	body, err := m.Auth.Body()
+	if err != nil {
+		return nil
+	}
+	public := []string{m.Ref, m.TenantID, TenantTag(m.Auth.PlatformKey(), m.TenantID), m.Company.Name, m.Company.Description}
+	if name, err := CompanyName(m.Company.Name); err == nil {
+		public = append(public, name)
+	}
+	for k, v := range m.Company.Tags {
+		public = append(public, k, v)
+	}
+	for i, p := range public {
+		public[i] = strings.ToLower(p)
+	}
+	var out []string
+	for _, v := range credentialValues(slices.Collect(maps.Values(body))) {
+		lv := strings.ToLower(strings.TrimSpace(v))
+		if !slices.ContainsFunc(public, func(p string) bool { return strings.Contains(p, lv) }) {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // tokenFingerprint identifies the authorization body without holding it.

@@ -2,7 +2,9 @@ package codat_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,6 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/codat-migrate/codat"
+	"github.com/codat-migrate/codat/codattest"
+	"github.com/codat-migrate/codat/internal/testutil"
 )
 
 // A 2xx answer to a write that Migrate cannot use — no id, or a body that
@@ -197,4 +201,240 @@ func TestIdempotencyKeyOption(t *testing.T) {
 	_, err = c.Companies.Create(ctx, codat.CreateCompanyRequest{Name: "Acme"}, nil)
 	assert.Error(t, err)
 	assert.Len(t, keys, 5, "nothing sent with a bad key")
+}
+
+// migEcho returns a proxy that rewrites the 2xx JSON answers of the
+// requests match selects with edit, decoded as generic JSON.
+func migEcho(match func(r *http.Request) bool, edit func(v any) any) func(http.RoundTripper) http.RoundTripper {
+	return func(next http.RoundTripper) http.RoundTripper {
+		return migRT(func(r *http.Request) (*http.Response, error) {
+			resp, err := next.RoundTrip(r)
+			if err != nil || resp.StatusCode != 200 || !match(r) {
+				return resp, err
+			}
+			data, rerr := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if rerr != nil {
+				return nil, rerr
+			}
+			var v any
+			if json.Unmarshal(data, &v) == nil {
+				data, _ = json.Marshal(edit(v))
+			}
+			resp.Body = io.NopCloser(strings.NewReader(string(data)))
+			resp.ContentLength = int64(len(data))
+			resp.Header.Del("Content-Length")
+			return resp, nil
+		})
+	}
+}
+
+// migSetField sets field to value in an object, and in every result of a page.
+func migSetField(field, value string) func(v any) any {
+	return func(v any) any {
+		obj, _ := v.(map[string]any)
+		if res, ok := obj["results"].([]any); ok {
+			for _, x := range res {
+				if o, ok := x.(map[string]any); ok {
+					o[field] = value
+				}
+			}
+			return v
+		}
+		if obj != nil {
+			obj[field] = value
+		}
+		return v
+	}
+}
+
+func migIs(method, suffix string) func(r *http.Request) bool {
+	return func(r *http.Request) bool { return r.Method == method && strings.HasSuffix(r.URL.Path, suffix) }
+}
+
+// migIsConnRead matches GET /companies/{companyId}/connections/{connectionId}.
+func migIsConnRead(r *http.Request) bool {
+	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	return r.Method == http.MethodGet && len(parts) == 4 && parts[0] == "companies" && parts[2] == "connections"
+}
+
+func migAny(ms ...func(*http.Request) bool) func(r *http.Request) bool {
+	return func(r *http.Request) bool {
+		for _, m := range ms {
+			if m(r) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// A server that echoes the API key in a successful answer to one of
+// Migrate's writes: the answer is an unknown outcome (the write took effect,
+// most likely), answered with one look-up and never with a second create.
+// When every answer about the object echoes the key, Migrate fails at that
+// step with ErrSecretEcho, records no id, and a resume against a sound
+// server finishes with exactly one company and one connection. Neither the
+// error, the journal, the result nor the logs hold the key.
+func TestMigrateAnswerEchoesAPIKey(t *testing.T) {
+	base64Key := func(key string) string { return base64.StdEncoding.EncodeToString([]byte(key)) }
+	tests := []struct {
+		name     string
+		match    func(r *http.Request) bool
+		field    string
+		value    func(key string) string
+		failStep codat.Step // "" when the look-up settles it
+		routes   []string
+		resume   []string // requests of the resume against a sound server
+	}{
+		{"company id is the key, in the create and the look-up",
+			migAny(migIs(http.MethodPost, "/companies"), migIs(http.MethodGet, "/companies")), "id", func(k string) string { return k },
+			codat.StepCompany, []string{migCreateCompany, migListCompanies}, []string{migListCompanies, migListConns, migCreateConn, migPutAuth, migDataAll}},
+		{"base64 key in the created company only", migIs(http.MethodPost, "/companies"), "description", base64Key,
+			"", []string{migCreateCompany, migListCompanies, migCreateConn, migPutAuth, migDataAll}, nil},
+		{"linkUrl carries the key, in the create and the listing",
+			migAny(migIs(http.MethodPost, "/connections"), migIs(http.MethodGet, "/connections")), "linkUrl",
+			func(k string) string { return "https://link.example/start?apiKey=" + k },
+			codat.StepConnection, []string{migCreateCompany, migCreateConn, migListConns}, []string{migListConns, migPutAuth, migDataAll}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := codattest.NewServer()
+			t.Cleanup(srv.Close)
+			key := srv.APIKey()
+			logs := &testutil.LogBuffer{}
+			f := &migFake{srv: srv, c: newMigClient(t, srv, migClientOpt{logger: logs.JSONLogger(),
+				wrap: migEcho(tt.match, migSetField(tt.field, tt.value(key)))})}
+			m := newMigration("crm-echo")
+			var journal []codat.MigrationResult
+			m.OnStep = func(_ context.Context, r codat.MigrationResult) error { journal = append(journal, r); return nil }
+			res, err := f.c.Migrate(context.Background(), m)
+			require.NotNil(t, res)
+			assert.Equal(t, tt.routes, f.routes())
+			assert.Len(t, srv.CompaniesWithTag(codat.RefTagKey, "crm-echo"), 1, "never a second company")
+			texts := map[string]string{"result": fmt.Sprintf("%+v", *res), "logs": logs.String()}
+			raw, jerr := json.Marshal(journal)
+			require.NoError(t, jerr)
+			texts["journal"] = string(raw)
+			if err != nil {
+				texts["error"] = err.Error()
+			}
+			for what, text := range texts {
+				testutil.AssertNoSecrets(t, what, text, key, base64Key(key))
+			}
+			if tt.failStep == "" {
+				require.NoError(t, err)
+				f.assertOneOfEachRef(t, "crm-echo")
+				return
+			}
+			require.Error(t, err)
+			assert.NotContains(t, err.Error(), "\n")
+			assert.ErrorIs(t, err, codat.ErrSecretEcho)
+			assert.True(t, codat.IsAmbiguous(err), "the write may have taken effect")
+			var me *codat.MigrationError
+			require.ErrorAs(t, err, &me)
+			assert.Equal(t, tt.failStep, me.Step)
+			assert.False(t, res.HasStep(tt.failStep), "no step recorded without a usable answer")
+
+			// A resume against a sound server finds what the first call made.
+			sound := &migFake{srv: srv, c: newMigClient(t, srv, migClientOpt{})}
+			srv.ResetRequestLog()
+			m.Resume, m.OnStep = res, nil
+			res2, err := sound.c.Migrate(context.Background(), m)
+			require.NoError(t, err)
+			assert.Equal(t, tt.resume, sound.routes())
+			assert.True(t, res2.HasStep(codat.StepDone))
+			sound.assertOneOfEachRef(t, "crm-echo")
+		})
+	}
+}
+
+// A token PUT whose answer echoes the token: Codat answered, so the token
+// may be installed; Migrate reads the connection back instead of sending
+// the token again. A clean, Linked read-back completes the migration; a
+// read-back that echoes the token too fails the step with ErrSecretEcho.
+// The token PUT is sent once, and the token reaches no error, journal,
+// result or log.
+func TestMigrateAnswerEchoesToken(t *testing.T) {
+	tests := []struct {
+		name  string
+		match func(r *http.Request) bool
+		field string
+		value string
+		fail  bool
+	}{
+		{"in the PUT's connectionInfo", migIs(http.MethodPut, "/authorization"), "connectionInfo", migToken.Reveal(), false},
+		{"in linkUrl, in the PUT and the read-back", migAny(migIs(http.MethodPut, "/authorization"), migIsConnRead),
+			"linkUrl", "https://link.example/start?t=" + migToken.Reveal(), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			logs := &testutil.LogBuffer{}
+			f := newMigFakeWith(t, migClientOpt{logger: logs.JSONLogger(), wrap: migEcho(tt.match, migSetField(tt.field, tt.value))})
+			m := newMigration("crm-tok")
+			var journal []codat.MigrationResult
+			m.OnStep = func(_ context.Context, r codat.MigrationResult) error { journal = append(journal, r); return nil }
+			res, err := f.c.Migrate(context.Background(), m)
+			require.NotNil(t, res)
+			assert.Equal(t, []string{migCreateCompany, migCreateConn, migPutAuth, migGetConn}, f.routes()[:4])
+			texts := map[string]string{"result": fmt.Sprintf("%+v", *res), "logs": logs.String(), "link URL": res.LinkURL}
+			raw, jerr := json.Marshal(journal)
+			require.NoError(t, jerr)
+			texts["journal"] = string(raw)
+			if err != nil {
+				texts["error"] = err.Error()
+				var me *codat.MigrationError
+				if errors.As(err, &me) {
+					texts["MigrationError.LinkURL"] = me.LinkURL
+				}
+			}
+			for what, text := range texts {
+				testutil.AssertNoSecrets(t, what, text, migToken.Reveal())
+			}
+			f.assertOneOfEachRef(t, "crm-tok") // the token PUT was sent once
+			if !tt.fail {
+				require.NoError(t, err)
+				assert.Equal(t, []string{migCreateCompany, migCreateConn, migPutAuth, migGetConn, migDataAll}, f.routes())
+				assert.True(t, res.HasStep(codat.StepVerify))
+				assert.True(t, res.TokenSent)
+				return
+			}
+			require.Error(t, err)
+			assert.ErrorIs(t, err, codat.ErrSecretEcho)
+			assert.NotContains(t, err.Error(), "\n")
+			var me *codat.MigrationError
+			require.ErrorAs(t, err, &me)
+			assert.Equal(t, codat.StepAuthorize, me.Step)
+			assert.True(t, res.TokenSent, "the token may be installed")
+			assert.False(t, res.HasStep(codat.StepVerify))
+		})
+	}
+}
+
+// mapAuth is an Authorization with the body given.
+type mapAuth map[string]string
+
+func (mapAuth) PlatformKey() string                { return "qhyg" }
+func (a mapAuth) Body() (map[string]string, error) { return a, nil }
+
+// Values of the token body that the Migration publishes itself (the tenant
+// in TenantID, a tag value) or that are identifiers by their form (a realm
+// id, an expiry) come back in Codat's answers legitimately: they are not
+// taken for an echoed credential, and the migration runs its happy path.
+func TestMigrateAnswersWithPublishedValues(t *testing.T) {
+	f := newMigFake(t)
+	m := newMigration("crm-pub")
+	m.TenantID = "contoso/production-eu"
+	m.Company.Tags = map[string]string{"region": "uk-south-2"}
+	m.Auth = mapAuth{"accessToken": migToken.Reveal(), "environment": "Production-EU", "region": "uk-south-2",
+		"realmId": "9130350000000001", "expiresAt": "2099-01-01T00:00:00Z"}
+	// The fake's connection answers echo every body value, as connectionInfo might.
+	echo := migEcho(migAny(migIs(http.MethodPut, "/authorization"), migIsConnRead), migSetField("connectionInfo",
+		"Production-EU uk-south-2 9130350000000001 2099-01-01T00:00:00Z"))
+	f.c = newMigClient(t, f.srv, migClientOpt{wrap: echo})
+	res, err := f.c.Migrate(context.Background(), m)
+	require.NoError(t, err)
+	assert.Equal(t, migHappyRoutes, f.routes())
+	assert.True(t, res.HasStep(codat.StepDone))
+	f.assertOneOfEachRef(t, "crm-pub")
 }

@@ -1,0 +1,281 @@
+package codat
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/codat-migrate/codat/internal/scrub"
+)
+
+// ErrSecretEcho matches a *SecretEchoError with errors.Is.
+var ErrSecretEcho = errors.New("codat: the answer holds a secret")
+
+// SecretEchoError is a successful (2xx) answer that was withheld from the
+// caller because its body holds a secret the client sent: the API key, or a
+// credential of the token PUT's body. A broken or hostile server, or a proxy
+// in between, could otherwise hand the secret to the caller inside a company
+// id, a link URL or any other field, and from there into journals and
+// reports.
+//
+// The secrets are found by the one scrubbing policy of this module (the
+// rule APIError's texts are scrubbed by) in every string, number and object
+// key of the body, after JSON unescaping: the API key as given,
+// base64-encoded (so the Authorization header's value) and, for a ready-made
+// "Basic …" key, the key it decodes to; in whole, in part and
+// base64-encoded. An answer is refused when one of those values has at
+// least 12 bytes of a secret scrubbed from it (all of a shorter secret): the
+// size of fragment this module's end-to-end leak scan looks for. A shorter
+// overlap is what a secret shares with ordinary text by chance ("crash-" of
+// a test key in a ref "crash-0001", "rejected" of a test token in an error
+// message), not an echo; scrubbing, where nothing is refused, still removes
+// fragments from 6 bytes.
+//
+// The credentials of the token PUT (ConnectionsService.UpdateAuthorization)
+// are the values of its body, except those that have the form of an
+// identifier, which Codat may keep and show: digits only (a realm id), a
+// UUID (a tenant id), an RFC 3339 time (an expiry), a lowercase host name
+// (a shop domain) or an http(s) URL without user information, query or
+// fragment. Client.Migrate checks every answer it reads against those
+// credentials too, except values the Migration itself publishes (its Ref,
+// TenantID, company name, description and tags).
+//
+// Nothing of the body is kept: the model the call returns is empty, and
+// Error() is one line that names the call and the kind of secret, never the
+// secret. The call is not retried. A write (any method but GET) answered
+// this way most likely took effect at Codat, but what it did is unknown:
+// IsAmbiguous reports true for it, and the object should be looked up before
+// the write is sent again. Client.Migrate does exactly that, and never
+// creates a second company or connection for it. The client also logs a
+// warning (method, path, status) when it withholds an answer.
+type SecretEchoError struct {
+	// Method and Path identify the call; Path is relative to the base URL and
+	// has no query string.
+	Method, Path string
+	// StatusCode is the HTTP status of the answer.
+	StatusCode int
+	// Secret names what the answer held: "the API key" or "a credential of
+	// the authorization body".
+	Secret string
+}
+
+// Secret kinds of a SecretEchoError.
+const (
+	echoAPIKey     = "the API key"
+	echoCredential = "a credential of the authorization body"
+)
+
+// Error returns one line, for example "codat: GET /companies/x: 200 OK: the
+// answer holds the API key, so it was withheld".
+func (e *SecretEchoError) Error() string {
+	return fmt.Sprintf("codat: %s %s: %d %s: the answer holds %s, so it was withheld",
+		e.Method, e.Path, e.StatusCode, http.StatusText(e.StatusCode), e.Secret)
+}
+
+// Is matches ErrSecretEcho.
+func (e *SecretEchoError) Is(target error) bool { return target == ErrSecretEcho }
+
+// ambiguous reports whether the call was a write, which may have taken effect.
+func (e *SecretEchoError) ambiguous() bool {
+	return e.Method != http.MethodGet && e.Method != http.MethodHead
+}
+
+// answerSecretsKey carries, on a call's context, the credentials its 2xx
+// answers are checked against besides the API key (its error texts are
+// scrubbed of them too). They replace those the client would take from a
+// token PUT's body: the caller (Migrate) knows which of its values it
+// publishes itself.
+type answerSecretsKey struct{}
+
+// withAnswerSecrets returns ctx carrying secrets for every call made with it.
+func withAnswerSecrets(ctx context.Context, secrets []string) context.Context {
+	return context.WithValue(ctx, answerSecretsKey{}, secrets)
+}
+
+// answerSecrets returns the secrets ctx carries, and whether it carries any
+// list at all (an empty one included).
+func answerSecrets(ctx context.Context) ([]string, bool) {
+	s, ok := ctx.Value(answerSecretsKey{}).([]string)
+	return s, ok
+}
+
+// checkAnswer returns a SecretEchoError when the 2xx body data holds the API
+// key or a credential of the call (see SecretEchoError), and logs it.
+func (c *Client) checkAnswer(ctx context.Context, st *callState, status int, data []byte) error {
+	what := ""
+	switch {
+	case holdsCredential(c.keyCreds, data):
+		what = echoAPIKey
+	case holdsCredential(st.credentials(), data):
+		what = echoCredential
+	default:
+		return nil
+	}
+	c.logger.LogAttrs(ctx, slog.LevelWarn, "codat answer withheld: it holds a secret",
+		slog.String("method", st.method), slog.String("path", st.path),
+		slog.Int("status", status), slog.String("secret", what))
+	return &SecretEchoError{Method: st.method, Path: st.path, StatusCode: status, Secret: what}
+}
+
+// minEcho is how many bytes of a secret (at most all of it) one value of an
+// answer must have scrubbed from it for the answer to be refused (see
+// SecretEchoError).
+const minEcho = 12
+
+// credential is one secret form of a call, compiled for checkAnswer.
+type credential struct {
+	set *scrub.Set
+	min int // bytes of it that make an echo: min(len, minEcho)
+}
+
+// compileCredentials compiles secrets for checkAnswer, one set each (the
+// threshold is per secret); those too short to scrub are left out.
+func compileCredentials(secrets []string) []credential {
+	var out []credential
+	for _, v := range secrets {
+		if set := scrub.New(v); !set.Empty() {
+			out = append(out, credential{set: set, min: min(len(strings.TrimSpace(v)), minEcho)})
+		}
+	}
+	return out
+}
+
+// credentials returns the call's credentials besides the API key: those its
+// context carries or, without them, for the token PUT the credentials of its
+// body (see credentialValues). They are compiled once per call.
+func (s *callState) credentials() []credential {
+	if s == nil {
+		return nil
+	}
+	s.credOnce.Do(func() {
+		vals := s.extra
+		if !s.extraGiven && s.class == classAuth {
+			vals = credentialValues(bodyValues(s.body))
+		}
+		s.creds = compileCredentials(vals)
+	})
+	return s.creds
+}
+
+// holdsCredential reports whether a string, number or key of the JSON body
+// data, unescaped, has at least min bytes of a credential of creds scrubbed
+// from it (in whole, in fragments of 6 bytes or more, escaped or
+// base64-encoded). Only what decodes as JSON is looked at: a body that does
+// not decode is not returned to the caller.
+func holdsCredential(creds []credential, data []byte) bool {
+	if len(creds) == 0 {
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false // io.EOF, or the end of what is JSON
+		}
+		var s string
+		switch v := tok.(type) {
+		case string:
+			s = v
+		case json.Number:
+			s = string(v)
+		default:
+			continue
+		}
+		for _, c := range creds {
+			if len(s) >= c.min && redactedBytes(c.set, s) >= c.min {
+				return true
+			}
+		}
+	}
+}
+
+// redactedBytes returns how many bytes of s the scrubbing set removes.
+func redactedBytes(set *scrub.Set, s string) int {
+	clean := set.String(s)
+	if clean == s {
+		return 0
+	}
+	marks := strings.Count(clean, scrub.Redacted) - strings.Count(s, scrub.Redacted)
+	return len(s) - (len(clean) - marks*len(scrub.Redacted))
+}
+
+// credentialValues returns the values that are not identifiers by their
+// form (see isIdentifier): what a token body holds that must not come back.
+func credentialValues(vals []string) []string {
+	var out []string
+	for _, v := range vals {
+		if !isIdentifier(v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// isIdentifier reports whether v has the form of an identifier that Codat
+// may keep and show for a connection, rather than of a credential: digits
+// only, a UUID in its 36-character form, an RFC 3339 time, a lowercase host
+// name, or an http(s) URL without user information, query or fragment.
+func isIdentifier(v string) bool {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return true
+	}
+	if strings.Trim(v, "0123456789") == "" {
+		return true
+	}
+	if len(v) == 36 {
+		if _, err := uuid.Parse(v); err == nil {
+			return true
+		}
+	}
+	if _, err := time.Parse(time.RFC3339, v); err == nil {
+		return true
+	}
+	if isHostName(v) {
+		return true
+	}
+	if u, err := url.Parse(v); err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.User == nil &&
+		u.RawQuery == "" && !u.ForceQuery && u.Fragment == "" && isHostName(strings.ToLower(u.Hostname())) {
+		return true
+	}
+	return false
+}
+
+// isHostName reports whether v is a lowercase DNS name of at least two
+// labels whose last is 2–24 letters, like "acme.myshopify.com". A token
+// with dots (a JWT) has upper-case letters or '_' and is not one.
+func isHostName(v string) bool {
+	if len(v) > 253 {
+		return false
+	}
+	labels := strings.Split(v, ".")
+	if len(labels) < 2 {
+		return false
+	}
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(l); i++ {
+			ch := l[i]
+			if !('a' <= ch && ch <= 'z' || '0' <= ch && ch <= '9' || ch == '-') {
+				return false
+			}
+		}
+	}
+	tld := labels[len(labels)-1]
+	if len(tld) < 2 || len(tld) > 24 {
+		return false
+	}
+	return strings.Trim(tld, "abcdefghijklmnopqrstuvwxyz") == ""
+}

@@ -1,0 +1,186 @@
+package codat
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestIsIdentifier(t *testing.T) {
+	tests := []struct {
+		value string
+		want  bool
+	}{
+		{"9130350000000001", true},
+		{" 123145678901234 ", true},
+		{"3f2b1c9a-0d4e-4f5a-8b6c-7d8e9f0a1b2c", true},
+		{"3F2B1C9A-0D4E-4F5A-8B6C-7D8E9F0A1B2C", true},
+		{"2099-01-01T00:00:00Z", true},
+		{"2099-01-01T00:00:00+01:00", true},
+		{"acme-store.myshopify.com", true},
+		{"https://acme.example.com/store", true},
+		{"http://acme.example.com", true},
+		{"", true},
+		// Credentials, or values that cannot be told from one.
+		{"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJjdXN0In0.c2ln", false},
+		{"eyjhbgcioijsuzi1nij9.eyjzdwiioijjdxn0in0.c2ln", false}, // lowercase, but its last label has digits
+		{"3f2b1c9a0d4e4f5a8b6c7d8e9f0a1b2c", false},              // 32 hex digits: an API token as often as an id
+		{"RT1-refresh-7f6e5d4c3b2a1908", false},
+		{"shpat_0123456789abcdef0123456789abcdef", false},
+		{"https://acme.example.com/cb?token=abc123", false},
+		{"https://user:pass@acme.example.com", false},
+		{"https://acme.example.com/#frag", false},
+		{"ftp://acme.example.com", false},
+		{"production", false},
+		{"a.b", false}, // a one-letter top-level label
+		{"-acme.example.com", false},
+		{"acme..example.com", false},
+		{strings.Repeat("a", 64) + ".example.com", false},
+	}
+	for _, tc := range tests {
+		assert.Equal(t, tc.want, isIdentifier(tc.value), "%q", tc.value)
+	}
+}
+
+type echoAuth map[string]string
+
+func (echoAuth) PlatformKey() string                { return "qhyg" }
+func (a echoAuth) Body() (map[string]string, error) { return a, nil }
+
+// tokenCredentials keeps the credentials of the body and leaves out the
+// identifiers and the values the Migration publishes itself.
+func TestTokenCredentials(t *testing.T) {
+	m := Migration{
+		Ref:      "crm-42",
+		TenantID: "Contoso/Production-EU",
+		Company:  CreateCompanyRequest{Name: "Acme Ltd", Description: "moved from crm", Tags: map[string]string{"region": "uk-south-2"}},
+		Auth: echoAuth{
+			"accessToken":  "tok-ACCESS-0123456789",
+			"refreshToken": "tok-REFRESH-9876543210",
+			"realmId":      "9130350000000001",
+			"environment":  "production-eu", // in TenantID, whatever the case
+			"region":       "uk-south-2",    // a tag value of the Migration
+			"expiresAt":    "2099-01-01T00:00:00Z",
+		},
+	}
+	got := tokenCredentials(m)
+	assert.ElementsMatch(t, []string{"tok-ACCESS-0123456789", "tok-REFRESH-9876543210"}, got)
+
+	m.Auth = nil
+	assert.Empty(t, tokenCredentials(m))
+}
+
+// holdsCredential sees a secret in a value, a key or a number, behind JSON
+// escapes, in part and in base64, once at least 12 bytes of it (all of a
+// shorter one) show in one value; a shorter overlap with ordinary text is
+// not an echo.
+func TestHoldsCredential(t *testing.T) {
+	const key = "crash-test-key-93e1c07b5a4f28d6"
+	keys := newCredentials(key).compile()
+	b64 := base64.StdEncoding.EncodeToString([]byte(key))
+	escaped := strings.ReplaceAll(key, "k", `\u006b`)
+	tests := []struct {
+		name  string
+		creds []credential
+		body  string
+		want  bool
+	}{
+		{"ordinary", keys, `{"id":"3f2b1c9a-0d4e-4f5a-8b6c-7d8e9f0a1b2c","name":"Acme"}`, false},
+		{"a 6-byte overlap: a ref beside a test key", keys, `{"tags":{"migrationRef":"crash-0001"}}`, false},
+		{"in a value", keys, `{"id":"` + key + `"}`, true},
+		{"12 bytes of it", keys, `{"id":"x` + key[10:22] + `y"}`, true},
+		{"11 bytes of it", keys, `{"id":"x` + key[10:21] + `y"}`, false},
+		{"escaped in a value", keys, `{"id":"` + escaped + `"}`, true},
+		{"escaped in a key", keys, `{"` + escaped + `":1}`, true},
+		{"base64", keys, `{"d":"` + b64 + `"}`, true},
+		{"the Authorization header", keys, `{"d":"Basic ` + b64 + `"}`, true},
+		{"in a value, the body not JSON after it", keys, `{"id":"` + key + `"} trailing`, true},
+		{"the body not JSON before it", keys, `<html>` + key, false},
+		{"a number", newCredentials("58201937466051").compile(), `{"n":58201937466051}`, true},
+		{"a short secret, whole", compileCredentials([]string{"hunter22"}), `{"m":"pw hunter22"}`, true},
+		{"a test token's word in an error message", compileCredentials([]string{"rejected-access-token"}),
+			`{"dataConnectionErrors":[{"errorMessage":"The platform rejected the supplied credentials"}]}`, false},
+		{"no credentials", nil, `{"id":"` + key + `"}`, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, holdsCredential(tc.creds, []byte(tc.body)))
+		})
+	}
+}
+
+// benchPage is a page of n companies as Codat sends them, each with a
+// dataConnection.
+func benchPage(n int) []byte {
+	type conn struct {
+		ID, IntegrationID, SourceID, LinkURL, Status, Created string
+	}
+	type co struct {
+		ID, Name, Description, Created string
+		Tags                           map[string]string
+		DataConnections                []conn
+	}
+	res := make([]co, n)
+	for i := range res {
+		id, cn := uuid.NewString(), uuid.NewString()
+		res[i] = co{ID: id, Name: fmt.Sprintf("Customer %d Ltd", i), Description: "migrated", Created: "2025-03-04T10:11:12.1234567Z",
+			Tags: map[string]string{RefTagKey: fmt.Sprintf("crm-%d", i), CallTagKey: uuid.NewString()},
+			DataConnections: []conn{{ID: cn, IntegrationID: uuid.NewString(), SourceID: uuid.NewString(),
+				LinkURL: "https://link-api.codat.io/companies/" + id + "/connections/" + cn + "/start", Status: "Linked", Created: "2025-03-04T10:11:13Z"}}}
+	}
+	data, _ := json.Marshal(map[string]any{"results": res, "pageNumber": 1, "pageSize": n, "totalResults": n})
+	return data
+}
+
+// randomKey is an API key of Codat's shape: 40 random letters and digits.
+func randomKey(t testing.TB) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 40)
+	for i := range b {
+		n, err := rand.Int(rand.Reader, big.NewInt(int64(len(alphabet))))
+		require.NoError(t, err)
+		b[i] = alphabet[n.Int64()]
+	}
+	return string(b)
+}
+
+// An ordinary page of 1000 companies is not taken for an echo of a random
+// API key: the policy's 6-byte fragments do not turn up by chance in ids,
+// names and dates.
+func TestHoldsCredentialOrdinaryPage(t *testing.T) {
+	page := benchPage(1000)
+	for range 20 {
+		assert.False(t, holdsCredential(newCredentials(randomKey(t)).compile(), page))
+	}
+}
+
+// BenchmarkHoldsCredential checks successful answers for the API key: one
+// company with a connection (what most calls read), a page of 100 (a
+// Migrate look-up) and a page of 5000 (the largest page Codat serves).
+func BenchmarkHoldsCredential(b *testing.B) {
+	keys := newCredentials(randomKey(b)).compile()
+	for _, n := range []int{1, 100, MaxPageSize} {
+		page := benchPage(n)
+		if n == 1 {
+			var p struct{ Results []json.RawMessage }
+			require.NoError(b, json.Unmarshal(page, &p))
+			page = p.Results[0]
+		}
+		b.Run(fmt.Sprintf("%d companies, %d bytes", n, len(page)), func(b *testing.B) {
+			b.SetBytes(int64(len(page)))
+			for b.Loop() {
+				if holdsCredential(keys, page) {
+					b.Fatal("an ordinary answer holds the key")
+				}
+			}
+		})
+	}
+}
