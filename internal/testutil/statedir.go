@@ -4,11 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
-	"slices"
 	"strings"
 	"testing"
-	"time"
 )
 
 // stateEnv names the user's state directory, where codat-migrate keeps its
@@ -18,101 +15,62 @@ import (
 const stateEnv = "XDG_STATE_HOME"
 
 // RunWithPrivateState runs m's tests with XDG_STATE_HOME set to a new
-// temporary directory, removed when they end, so that no account lock they
-// take lands in the user's state directory: neither one taken in process nor
-// one taken by a child that inherits the environment. After the tests it
-// looks at the lock directories the user's environment names ($XDG_STATE_HOME
-// as it was, ~/.local/state, the user cache directory) and, when a lock file
-// appeared or changed there during the run (a child started with
-// XDG_STATE_HOME removed and HOME kept, say), names it and returns a failing
-// exit code. Use it as the whole of TestMain:
+// temporary directory, removed when they end, and returns m.Run's exit code.
+// No account lock the tests take then lands in the user's state directory:
+// neither one taken in process nor one taken by a child that inherits the
+// environment. (A child given an environment without XDG_STATE_HOME still
+// falls back to the home directory: a test helper that builds one must set
+// it, to a directory of the test's own.) Use it as the whole of TestMain:
 //
 //	func TestMain(m *testing.M) { os.Exit(testutil.RunWithPrivateState(m)) }
 func RunWithPrivateState(m *testing.M) int {
-	dirs := userLockDirs()
-	before := make([]map[string]lockStamp, len(dirs))
-	for i, d := range dirs {
-		before[i] = lockFiles(d)
-	}
 	state, err := os.MkdirTemp("", "codat-migrate-state-*")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "testutil: a private state directory:", err)
 		return 1
 	}
+	defer os.RemoveAll(state)
 	old, had := os.LookupEnv(stateEnv)
 	os.Setenv(stateEnv, state)
-	code := m.Run()
-	if had {
-		os.Setenv(stateEnv, old)
-	} else {
-		os.Unsetenv(stateEnv)
-	}
-	os.RemoveAll(state)
+	defer func() {
+		if had {
+			os.Setenv(stateEnv, old)
+		} else {
+			os.Unsetenv(stateEnv)
+		}
+	}()
+	return m.Run()
+}
 
-	var leaked []string
-	for i, d := range dirs {
-		for name, st := range lockFiles(d) {
-			if was, ok := before[i][name]; !ok || was != st {
-				leaked = append(leaked, filepath.Join(d, name))
+// AssertPrivateStateDir fails t unless env's XDG_STATE_HOME (the last one
+// set, which is the one a child process gets) lies in the temporary
+// directory; what names env in the failure message. A nil env is this
+// process's own.
+func AssertPrivateStateDir(t testing.TB, what string, env []string) bool {
+	t.Helper()
+	state, ok := os.LookupEnv(stateEnv)
+	if env != nil {
+		state, ok = "", false
+		for _, kv := range env {
+			if v, found := strings.CutPrefix(kv, stateEnv+"="); found {
+				state, ok = v, true
 			}
 		}
 	}
-	if len(leaked) > 0 {
-		slices.Sort(leaked)
-		fmt.Fprintf(os.Stderr, "FAIL: the tests wrote account locks under the user's state directory "+
-			"(give each run an XDG_STATE_HOME of its own; a codat-migrate running outside the tests meanwhile "+
-			"would also be seen here):\n\t%s\n", strings.Join(leaked, "\n\t"))
-		return 1
+	if !ok || state == "" {
+		t.Errorf("%s: no %s: account locks would land in the user's state directory", what, stateEnv)
+		return false
 	}
-	return code
+	return AssertUnderTempDir(t, what, state)
 }
 
-// lockStamp is what tells a lock file rewritten during the run from the one
-// there before it.
-type lockStamp struct {
-	size    int64
-	modTime time.Time
-}
-
-// userLockDirs are the account lock directories of the user's environment:
-// where a test's lock would land without a state directory of its own.
-func userLockDirs() []string {
-	var bases []string
-	if s := os.Getenv(stateEnv); s != "" {
-		bases = append(bases, s)
+// AssertUnderTempDir fails t unless path lies in the temporary directory.
+func AssertUnderTempDir(t testing.TB, what, path string) bool {
+	t.Helper()
+	rel, err := filepath.Rel(os.TempDir(), path)
+	if err != nil || !filepath.IsLocal(rel) {
+		t.Errorf("%s: %s is not in the temporary directory %s", what, path, os.TempDir())
+		return false
 	}
-	if runtime.GOOS != "windows" && runtime.GOOS != "darwin" {
-		if home, err := os.UserHomeDir(); err == nil {
-			bases = append(bases, filepath.Join(home, ".local", "state"))
-		}
-	}
-	if cache, err := os.UserCacheDir(); err == nil {
-		bases = append(bases, cache)
-	}
-	var dirs []string
-	for _, b := range bases {
-		d := filepath.Join(b, "codat-migrate", "locks")
-		if !slices.Contains(dirs, d) {
-			dirs = append(dirs, d)
-		}
-	}
-	return dirs
-}
-
-// lockFiles lists the account lock files in dir (none when it is absent).
-func lockFiles(dir string) map[string]lockStamp {
-	out := map[string]lockStamp{}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return out
-	}
-	for _, e := range entries {
-		if !strings.HasPrefix(e.Name(), "account-") || !strings.HasSuffix(e.Name(), ".lock") {
-			continue
-		}
-		if info, err := e.Info(); err == nil {
-			out[e.Name()] = lockStamp{size: info.Size(), modTime: info.ModTime()}
-		}
-	}
-	return out
+	return true
 }
