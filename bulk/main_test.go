@@ -13,7 +13,9 @@ import (
 // directory.
 func TestMain(m *testing.M) { os.Exit(testutil.RunWithPrivateState(m)) }
 
-func TestAccountLockDirIsPrivate(t *testing.T) {
+// TestStateDirIsPrivate checks that AccountLockDir, where the tests' locks
+// land by default, is in a temporary directory.
+func TestStateDirIsPrivate(t *testing.T) {
 	dir, err := AccountLockDir()
 	require.NoError(t, err)
 	testutil.AssertUnderTempDir(t, "AccountLockDir", dir)
