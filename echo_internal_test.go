@@ -8,6 +8,7 @@ import (
 	"math/big"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
@@ -183,4 +184,26 @@ func BenchmarkHoldsCredential(b *testing.B) {
 			}
 		})
 	}
+}
+
+// FuzzHoldsCredential: a secret of at least 6 bytes that a server puts,
+// whole, into any value of a JSON answer, between any text, is always found,
+// as the API key and as a token credential.
+func FuzzHoldsCredential(f *testing.F) {
+	f.Add("hostile-API-KEY-4f3e2d1c0b9a", "https://link.example/?k=", "&x=1")
+	f.Add("short1", "", "")
+	f.Add("tok-<&>-\u2028-é", `"quoted" `, "\\")
+	f.Fuzz(func(t *testing.T, secret, before, after string) {
+		if strings.TrimSpace(secret) != secret || len(secret) < 6 || !utf8.ValidString(secret+before+after) {
+			return
+		}
+		body, err := json.Marshal(map[string]any{"id": "x", "v": []string{before + secret + after}})
+		require.NoError(t, err)
+		if !holdsCredential(compileCredentials([]string{secret}), body) {
+			t.Fatalf("a secret of %d bytes was not found in a %d-byte answer", len(secret), len(body))
+		}
+		if !holdsCredential(newCredentials(secret).compile(), body) {
+			t.Fatalf("an API key of %d bytes was not found in a %d-byte answer", len(secret), len(body))
+		}
+	})
 }
