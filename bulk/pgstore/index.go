@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -150,7 +151,7 @@ func (x *inputIndex) Add(ctx context.Context, entries []bulk.IndexEntry) error {
 	_, err := x.conn.CopyFrom(ctx, pgx.Identifier{"codat_migrate_input"},
 		[]string{"seq", "line", "hash", "valid", "ref", "sig", "tenant", "tag"}, pgx.CopyFromRows(rows))
 	if err != nil {
-		return fmt.Errorf("pgstore: input index: %w", scrub(err))
+		return x.fail(err)
 	}
 	x.seq += len(entries)
 	return nil
@@ -161,13 +162,13 @@ func (x *inputIndex) Seal(ctx context.Context) (bulk.IndexCounts, error) {
 	var n bulk.IndexCounts
 	x.s.count()
 	if _, err := x.conn.Exec(ctx, indexSeal); err != nil {
-		return n, fmt.Errorf("pgstore: input index: %w", scrub(err))
+		return n, x.fail(err)
 	}
 	x.s.count()
 	err := x.conn.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE valid), count(*) FILTER (WHERE valid AND kind <> 0)
 		FROM (`+indexDecisions+`) d`).Scan(&n.Records, &n.Valid, &n.Duplicates)
 	if err != nil {
-		return n, fmt.Errorf("pgstore: input index: %w", scrub(err))
+		return n, x.fail(err)
 	}
 	n.Invalid = n.Records - n.Valid
 	return n, nil
@@ -178,7 +179,7 @@ func (x *inputIndex) Decisions(ctx context.Context, from, n int) ([]bulk.IndexDe
 	x.s.count()
 	rows, err := x.conn.Query(ctx, indexDecisions+` WHERE i.seq >= $1 ORDER BY i.seq LIMIT $2`, from, n)
 	if err != nil {
-		return nil, fmt.Errorf("pgstore: input index: %w", scrub(err))
+		return nil, x.fail(err)
 	}
 	var ds []bulk.IndexDecision
 	var seq, kind int
@@ -194,7 +195,7 @@ func (x *inputIndex) Decisions(ctx context.Context, from, n int) ([]bulk.IndexDe
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("pgstore: input index: %w", scrub(err))
+		return nil, x.fail(err)
 	}
 	return ds, nil
 }
@@ -220,16 +221,29 @@ func (x *inputIndex) has(ctx context.Context, where string, keys []uint64) ([]bo
 	rows, err := x.conn.Query(ctx, `SELECT EXISTS (SELECT 1 FROM `+where+`)
 		FROM unnest($1::bigint[]) WITH ORDINALITY AS u(k, n) ORDER BY n`, ks)
 	if err != nil {
-		return nil, fmt.Errorf("pgstore: input index: %w", scrub(err))
+		return nil, x.fail(err)
 	}
 	has, err := pgx.CollectRows(rows, pgx.RowTo[bool])
 	if err == nil && len(has) != len(keys) {
 		err = fmt.Errorf("%d answers for %d keys", len(has), len(keys))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("pgstore: input index: %w", scrub(err))
+		return nil, x.fail(err)
 	}
 	return has, nil
+}
+
+// ErrIndexLost is returned by the methods of an input index whose
+// connection closed (the database restarted, the network dropped it): its
+// temporary tables went with it. The run stops; a rerun resumes it.
+var ErrIndexLost = errors.New("pgstore: the connection that held the run's input index was lost; rerun to resume")
+
+// fail is the error of a failed statement on the index's connection.
+func (x *inputIndex) fail(err error) error {
+	if x.conn.IsClosed() {
+		return fmt.Errorf("%w (%w)", ErrIndexLost, scrub(err))
+	}
+	return fmt.Errorf("pgstore: input index: %w", scrub(err))
 }
 
 // Close implements bulk.InputIndex: it closes the index's connection, and

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -164,9 +165,13 @@ func TestInputIndexesArePrivate(t *testing.T) {
 	assert.Equal(t, 2, nb.Records)
 	require.NoError(t, a.Close())
 	require.NoError(t, b.Close())
-	var tables int
-	require.NoError(t, st.pool.QueryRow(ctx, `SELECT count(*) FROM pg_class WHERE relname LIKE 'codat_migrate_input%' AND relpersistence = 't'`).Scan(&tables))
-	assert.Zero(t, tables, "closed indexes leave no table behind")
+	// The server drops a session's temporary tables as its backend exits,
+	// just after the connection closes.
+	assert.Eventually(t, func() bool {
+		var tables int
+		err := st.pool.QueryRow(ctx, `SELECT count(*) FROM pg_class WHERE relname LIKE 'codat_migrate_input%' AND relpersistence = 't'`).Scan(&tables)
+		return err == nil && tables == 0
+	}, 10*time.Second, 20*time.Millisecond, "closed indexes leave no table behind")
 }
 
 // changing is a Source whose rows differ on the second read.
@@ -246,4 +251,25 @@ func TestAccountCheckThroughTheStoreIndex(t *testing.T) {
 	assert.Contains(t, byRef["crm-9"].Error, `"crm-2"`)
 	assert.Equal(t, bulk.StatusMigrated, byRef["crm-3"].Status)
 	assert.Equal(t, 3, srv.CompanyCount(), "one company created: crm-3's")
+}
+
+// An index whose connection is lost (its backend terminated, as by a
+// database restart) says so, as ErrIndexLost.
+func TestInputIndexLost(t *testing.T) {
+	dsn := testDSN(t)
+	ctx := context.Background()
+	st := open(t, dsn, "lost", "", 0)
+	ix, err := st.NewInputIndex(ctx)
+	require.NoError(t, err)
+	defer ix.Close()
+	require.NoError(t, ix.Add(ctx, []bulk.IndexEntry{{Line: 1, Valid: true, Ref: 1, HasRef: true}}))
+	_, err = ix.Seal(ctx)
+	require.NoError(t, err)
+	pid := ix.(*inputIndex).conn.PgConn().PID()
+	_, err = st.pool.Exec(ctx, `SELECT pg_terminate_backend($1)`, pid)
+	require.NoError(t, err)
+	_, err = ix.Decisions(ctx, 0, 10)
+	require.ErrorIs(t, err, ErrIndexLost)
+	_, err = ix.HasRefs(ctx, []uint64{1})
+	require.ErrorIs(t, err, ErrIndexLost)
 }

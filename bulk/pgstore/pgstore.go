@@ -20,6 +20,9 @@
 // runner's memory does not grow with the export; PostgreSQL drops them when
 // that connection closes. That needs session state: connect to PostgreSQL
 // itself or through a pooler in session mode, not one in transaction mode.
+// When that connection is lost (the database restarted, the network dropped
+// it), the index is gone: the run stops with ErrIndexLost, every step done
+// journaled, and a rerun resumes it.
 //
 // The schema (tables codat_migrate_*) is created, or migrated, on first use;
 // Schema is its text. Connection settings come from the DSN and the
