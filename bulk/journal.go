@@ -743,6 +743,9 @@ type JournalSummary struct {
 	// InProgress is the number of refs a running runner holds now (a
 	// shared store; for a journal, every incomplete ref while Running).
 	InProgress int
+	// Runners is the number of live runners of a shared store's run (zero
+	// for a journal).
+	Runners int
 }
 
 // Resumable is the number of refs a rerun would continue.

@@ -482,8 +482,9 @@ func (s *Store) QuotaReset(ctx context.Context) (time.Time, error) {
 
 // Summary is the run's summary, for `codat-migrate status`: the latest
 // record of every ref the run journaled (written by this run, or by a later
-// run that took the ref over), and its events. held is the number of those
-// refs a live runner holds now.
+// run that took the ref over), its events, and its live runners
+// (JournalSummary.Runners). held is the number of those refs a live runner
+// holds now.
 func (s *Store) Summary(ctx context.Context) (*bulk.JournalSummary, int, error) {
 	b := bulk.NewSummaryBuilder(s.name)
 	if err := s.events(ctx, func(r *bulk.Record) {
@@ -522,6 +523,12 @@ func (s *Store) Summary(ctx context.Context) (*bulk.JournalSummary, int, error) 
 	}
 	// The canaries' verdicts come from the journal, in order.
 	sum := b.Summary()
+	s.count()
+	err = s.pool.QueryRow(ctx, `SELECT count(*) FROM codat_migrate_runners
+		WHERE run = $1 AND seen > now() - $2 * interval '1 millisecond'`, s.run, s.lease.Milliseconds()).Scan(&sum.Runners)
+	if err != nil {
+		return nil, 0, fmt.Errorf("pgstore: count the runners: %w", scrub(err))
+	}
 	cs, err := s.Canary(ctx)
 	if err != nil {
 		return nil, 0, err

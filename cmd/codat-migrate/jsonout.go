@@ -128,6 +128,9 @@ type journalOut struct {
 	// started and not finished.
 	Running    bool `json:"running"`
 	InProgress int  `json:"inProgress"`
+	// Runners: the live runners of a shared store's run (absent for a
+	// journal file).
+	Runners int `json:"runners,omitempty"`
 }
 
 func journalJSON(s *bulk.JournalSummary) *journalOut {
@@ -142,7 +145,7 @@ func journalJSON(s *bulk.JournalSummary) *journalOut {
 	sort.Strings(keys)
 	return &journalOut{Path: absPath(s.Path), Lines: s.Lines, Refs: s.Refs, Runs: s.Runs, Counts: counts, Requests: s.Requests,
 		CanaryPassed: s.CanaryPassed, CanaryFailed: s.CanaryFailed, First: rfc3339(s.First), Last: rfc3339(s.Last),
-		QuotaReset: rfc3339(s.QuotaReset), TornTail: s.TornTail, Resumable: s.Resumable(), Running: s.Running, InProgress: s.InProgress}
+		QuotaReset: rfc3339(s.QuotaReset), TornTail: s.TornTail, Resumable: s.Resumable(), Running: s.Running, InProgress: s.InProgress, Runners: s.Runners}
 }
 
 // fakeStatus is the answer of GET /_fake/status and POST /_fake/next-day.

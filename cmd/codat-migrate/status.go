@@ -140,7 +140,7 @@ func (a *app) statusOfStore(c *command, sf *storeFlags, input, format string, as
 		a.errorf(c, "%v", err)
 		return exitFatal
 	}
-	s.Running, s.InProgress = held > 0, held
+	s.Running, s.InProgress = held > 0 || s.Runners > 0, held
 	var plan *bulk.Plan
 	if in != nil {
 		if plan, err = statusPlan(ctx, &bulk.Runner{Store: st}, in); err != nil {
@@ -207,10 +207,15 @@ func printJournalSummary(a *app, s *bulk.JournalSummary, plan *bulk.Plan, now ti
 		fmt.Fprintf(w, "  from %s to %s\n", s.First.UTC().Format(time.RFC3339), s.Last.UTC().Format(time.RFC3339))
 	}
 	counts := s.Counts
+	switch {
+	case s.Runners > 0:
+		fmt.Fprintf(w, "A run is in progress: %d codat-migrate runner(s) of this run are live now.\n", s.Runners)
+	case s.Running:
+		fmt.Fprintln(w, "A run is in progress: a codat-migrate process holds this journal (or these refs) now.")
+	}
 	if s.Running {
 		// The refs started and not finished that a runner holds are its
 		// work in progress.
-		fmt.Fprintln(w, "A run is in progress: a codat-migrate process holds this journal (or these refs) now.")
 		counts = maps.Clone(s.Counts)
 		if n := min(s.InProgress, counts[bulk.StatusIncomplete]); n > 0 {
 			counts[bulk.StatusIncomplete] -= n
@@ -245,11 +250,14 @@ func printJournalSummary(a *app, s *bulk.JournalSummary, plan *bulk.Plan, now ti
 			fmt.Fprintf(w, ", %d that will not be sent (invalid, duplicate, token rejected or changed, failed canary)", skipped)
 		}
 		fmt.Fprintln(w)
-		if s.Running {
+		switch {
+		case s.Runners > 0:
+			fmt.Fprintln(w, "The run is going on; more runners may join it with the same migrate command, and a stopped one may be started again.")
+		case s.Running:
 			fmt.Fprintln(w, "The run is going on; rerun the migrate command only after it ends (a second one is refused).")
-		} else if plan.Resume+plan.New > 0 {
+		case plan.Resume+plan.New > 0:
 			fmt.Fprintln(w, "Rerun the same 'codat-migrate migrate' command to continue; it sends nothing for the rows done.")
-		} else {
+		default:
 			fmt.Fprintln(w, "Nothing left to migrate.")
 		}
 		return

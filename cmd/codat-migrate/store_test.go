@@ -99,6 +99,10 @@ func TestJournalMigrateBesideAStoreRunIsRefused(t *testing.T) {
 	assert.Contains(t, res.stderr, "another codat-migrate is migrating into this Codat account on this machine")
 	assert.Contains(t, res.stderr, "shared store (--store)")
 	assert.NoFileExists(t, journal, "the refused run creates no journal")
+	st := run(t, runOpts{}, "status", "--store", dsn, "--run", runName, "--input", ex.Path)
+	assert.Equal(t, exitOK, st.code, st)
+	assert.Contains(t, st.stdout, "1 codat-migrate runner(s) of this run are live")
+	assert.Contains(t, st.stdout, "more runners may join it")
 	select {
 	case <-done:
 		t.Fatalf("the store's first runner ended before the refusal was checked: %s", stderr.String())
@@ -119,6 +123,9 @@ func TestJournalMigrateBesideAStoreRunIsRefused(t *testing.T) {
 	require.Contains(t, []int{exitOK, exitRowsFailed}, cmd.ProcessState.ExitCode(), "stdout: %s\nstderr: %s", stdout.String(), stderr.String())
 	res3 := run(t, runOpts{env: env}, storeArgs("final.csv")...)
 	require.Equal(t, exitOK, res3.code, "once both ended, the store's run finishes: %s", res3.stderr)
+	st = run(t, runOpts{}, "status", "--store", dsn, "--run", runName)
+	assert.Equal(t, exitOK, st.code, st)
+	assert.NotContains(t, st.stdout, "in progress", "a runner that ended is not live")
 	for ref, cos := range f.companiesByRef(t) {
 		assert.Len(t, cos, 1, "ref %s has one company", ref)
 	}
