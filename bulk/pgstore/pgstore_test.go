@@ -241,6 +241,7 @@ func TestCanarySummaryAndQuota(t *testing.T) {
 	assert.True(t, sum.CanaryPassed)
 	assert.True(t, sum.QuotaReset.Equal(future))
 	assert.Equal(t, 1, held, "crm-2 is held by a live runner")
+	assert.Equal(t, 2, sum.Runners, "two runners of the run are open")
 }
 
 // rows collects a report.
