@@ -160,8 +160,10 @@ func (c *Client) scrubber(st *callState) *scrub.Set {
 	for _, v := range bodyValues(st.body) {
 		set.Add(v)
 	}
-	for _, v := range st.extra {
-		set.Add(v)
+	if st.guard != nil {
+		for _, v := range st.guard.secrets {
+			set.Add(v)
+		}
 	}
 	return set
 }
@@ -495,17 +497,15 @@ type callState struct {
 	method    string
 	path      string
 	attempts  atomic.Int32
-	sent      atomic.Bool // some attempt may have reached the server
-	ambiguous atomic.Bool // some attempt may have taken effect without a usable answer
-	lost      atomic.Bool // some attempt may have reached the server and got no answer back
-	body      []byte      // the request body, for scrubbing what comes back
-	extra     []string    // credentials the call's context carries (see withAnswerSecrets)
-	// extraGiven: the context carries a list of credentials, which replaces
-	// the token PUT body's (see credentials).
-	extraGiven bool
+	sent      atomic.Bool  // some attempt may have reached the server
+	ambiguous atomic.Bool  // some attempt may have taken effect without a usable answer
+	lost      atomic.Bool  // some attempt may have reached the server and got no answer back
+	body      []byte       // the request body, for scrubbing what comes back
+	guard     *answerGuard // what the call's context says of its answers; nil: nothing
 
 	credOnce sync.Once
 	creds    []credential // the call's credentials besides the API key (see credentials)
+	public   *scrub.Set   // the values the caller publishes (see answerGuard)
 }
 
 type callStateKey struct{}
@@ -602,7 +602,7 @@ func (c *Client) newRequest(ctx context.Context, cl call) (*retryablehttp.Reques
 	}
 
 	st := &callState{class: cl.class, method: cl.method, path: displayPath, body: body}
-	st.extra, st.extraGiven = answerSecrets(ctx)
+	st.guard = guardFrom(ctx)
 	ctx = context.WithValue(ctx, callStateKey{}, st)
 
 	var rawBody any

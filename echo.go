@@ -47,7 +47,9 @@ var ErrSecretEcho = errors.New("codat: the answer holds a secret")
 // (a shop domain) or an http(s) URL without user information, query or
 // fragment. Client.Migrate checks every answer it reads against those
 // credentials too, except values the Migration itself publishes (its Ref,
-// TenantID, company name, description and tags).
+// TenantID, company name, description and tags); and what a credential
+// shares with those values (a test token that embeds the ref) does not
+// count towards the 12 bytes.
 //
 // Nothing of the body is kept: the model the call returns is empty, and
 // Error() is one line that names the call and the kind of secret, never the
@@ -89,23 +91,30 @@ func (e *SecretEchoError) ambiguous() bool {
 	return e.Method != http.MethodGet && e.Method != http.MethodHead
 }
 
-// answerSecretsKey carries, on a call's context, the credentials its 2xx
-// answers are checked against besides the API key (its error texts are
-// scrubbed of them too). They replace those the client would take from a
-// token PUT's body: the caller (Migrate) knows which of its values it
-// publishes itself.
-type answerSecretsKey struct{}
-
-// withAnswerSecrets returns ctx carrying secrets for every call made with it.
-func withAnswerSecrets(ctx context.Context, secrets []string) context.Context {
-	return context.WithValue(ctx, answerSecretsKey{}, secrets)
+// answerGuard is what a caller that knows more than the client (Migrate)
+// says, on a call's context, about the call's answers.
+type answerGuard struct {
+	// secrets are the credentials the answers are checked against besides
+	// the API key (the error texts are scrubbed of them too). They replace
+	// those the client would take from a token PUT's body.
+	secrets []string
+	// public are values the caller publishes itself (a ref, a company
+	// name): what a credential shares with them is no echo, so it is taken
+	// out of an answer's values before they are checked.
+	public []string
 }
 
-// answerSecrets returns the secrets ctx carries, and whether it carries any
-// list at all (an empty one included).
-func answerSecrets(ctx context.Context) ([]string, bool) {
-	s, ok := ctx.Value(answerSecretsKey{}).([]string)
-	return s, ok
+type answerGuardKey struct{}
+
+// withAnswerGuard returns ctx carrying g for every call made with it.
+func withAnswerGuard(ctx context.Context, g *answerGuard) context.Context {
+	return context.WithValue(ctx, answerGuardKey{}, g)
+}
+
+// guardFrom returns the answerGuard ctx carries, or nil.
+func guardFrom(ctx context.Context) *answerGuard {
+	g, _ := ctx.Value(answerGuardKey{}).(*answerGuard)
+	return g
 }
 
 // checkAnswer returns a SecretEchoError when the 2xx body data holds the API
@@ -113,9 +122,9 @@ func answerSecrets(ctx context.Context) ([]string, bool) {
 func (c *Client) checkAnswer(ctx context.Context, st *callState, status int, data []byte) error {
 	what := ""
 	switch {
-	case holdsCredential(c.keyCreds, data):
+	case holdsCredential(c.keyCreds, nil, data):
 		what = echoAPIKey
-	case holdsCredential(st.credentials(), data):
+	case holdsCredential(st.credentials(), st.public, data):
 		what = echoCredential
 	default:
 		return nil
@@ -150,15 +159,22 @@ func compileCredentials(secrets []string) []credential {
 }
 
 // credentials returns the call's credentials besides the API key: those its
-// context carries or, without them, for the token PUT the credentials of its
-// body (see credentialValues). They are compiled once per call.
+// context's answerGuard holds or, without one, for the token PUT the
+// credentials of its body (see credentialValues). They are compiled once
+// per call, with the guard's public values (s.public).
 func (s *callState) credentials() []credential {
 	if s == nil {
 		return nil
 	}
 	s.credOnce.Do(func() {
-		vals := s.extra
-		if !s.extraGiven && s.class == classAuth {
+		var vals []string
+		switch {
+		case s.guard != nil:
+			vals = s.guard.secrets
+			if set := scrub.New(s.guard.public...); !set.Empty() {
+				s.public = set
+			}
+		case s.class == classAuth:
 			vals = credentialValues(bodyValues(s.body))
 		}
 		s.creds = compileCredentials(vals)
@@ -169,9 +185,10 @@ func (s *callState) credentials() []credential {
 // holdsCredential reports whether a string, number or key of the JSON body
 // data, unescaped, has at least min bytes of a credential of creds scrubbed
 // from it (in whole, in fragments of 6 bytes or more, escaped or
-// base64-encoded). Only what decodes as JSON is looked at: a body that does
+// base64-encoded), once what it shares with the public values (nil: none)
+// is taken out. Only what decodes as JSON is looked at: a body that does
 // not decode is not returned to the caller.
-func holdsCredential(creds []credential, data []byte) bool {
+func holdsCredential(creds []credential, public *scrub.Set, data []byte) bool {
 	if len(creds) == 0 {
 		return false
 	}
@@ -190,6 +207,9 @@ func holdsCredential(creds []credential, data []byte) bool {
 			s = string(v)
 		default:
 			continue
+		}
+		if !public.Empty() {
+			s = public.String(s)
 		}
 		for _, c := range creds {
 			if len(s) >= c.min && redactedBytes(c.set, s) >= c.min {

@@ -13,6 +13,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/codat-migrate/codat/internal/scrub"
 )
 
 func TestIsIdentifier(t *testing.T) {
@@ -56,9 +58,10 @@ type echoAuth map[string]string
 func (echoAuth) PlatformKey() string                { return "qhyg" }
 func (a echoAuth) Body() (map[string]string, error) { return a, nil }
 
-// tokenCredentials keeps the credentials of the body and leaves out the
-// identifiers and the values the Migration publishes itself.
-func TestTokenCredentials(t *testing.T) {
+// answerGuardOf keeps the credentials of the body and leaves out the
+// identifiers and the values the Migration publishes itself, which it
+// lists as public.
+func TestAnswerGuardOf(t *testing.T) {
 	m := Migration{
 		Ref:      "crm-42",
 		TenantID: "Contoso/Production-EU",
@@ -72,11 +75,12 @@ func TestTokenCredentials(t *testing.T) {
 			"expiresAt":    "2099-01-01T00:00:00Z",
 		},
 	}
-	got := tokenCredentials(m)
-	assert.ElementsMatch(t, []string{"tok-ACCESS-0123456789", "tok-REFRESH-9876543210"}, got)
+	g := answerGuardOf(m)
+	assert.ElementsMatch(t, []string{"tok-ACCESS-0123456789", "tok-REFRESH-9876543210"}, g.secrets)
+	assert.Subset(t, g.public, []string{"crm-42", "Contoso/Production-EU", "qhyg:Contoso/Production-EU", "Acme Ltd", "moved from crm", "region", "uk-south-2"})
 
 	m.Auth = nil
-	assert.Empty(t, tokenCredentials(m))
+	assert.Empty(t, answerGuardOf(m).secrets)
 }
 
 // holdsCredential sees a secret in a value, a key or a number, behind JSON
@@ -88,32 +92,40 @@ func TestHoldsCredential(t *testing.T) {
 	keys := newCredentials(key).compile()
 	b64 := base64.StdEncoding.EncodeToString([]byte(key))
 	escaped := strings.ReplaceAll(key, "k", `\u006b`)
+	// A test token that embeds the ref; what it holds besides is what is secret.
+	tokenOfRef := compileCredentials([]string{"tok-customer-account-000123-s3cr3t-9f8e7d6c"})
+	ref := scrub.New("customer-account-000123")
 	tests := []struct {
-		name  string
-		creds []credential
-		body  string
-		want  bool
+		name   string
+		creds  []credential
+		public *scrub.Set
+		body   string
+		want   bool
 	}{
-		{"ordinary", keys, `{"id":"3f2b1c9a-0d4e-4f5a-8b6c-7d8e9f0a1b2c","name":"Acme"}`, false},
-		{"a 6-byte overlap: a ref beside a test key", keys, `{"tags":{"migrationRef":"crash-0001"}}`, false},
-		{"in a value", keys, `{"id":"` + key + `"}`, true},
-		{"12 bytes of it", keys, `{"id":"x` + key[10:22] + `y"}`, true},
-		{"11 bytes of it", keys, `{"id":"x` + key[10:21] + `y"}`, false},
-		{"escaped in a value", keys, `{"id":"` + escaped + `"}`, true},
-		{"escaped in a key", keys, `{"` + escaped + `":1}`, true},
-		{"base64", keys, `{"d":"` + b64 + `"}`, true},
-		{"the Authorization header", keys, `{"d":"Basic ` + b64 + `"}`, true},
-		{"in a value, the body not JSON after it", keys, `{"id":"` + key + `"} trailing`, true},
-		{"the body not JSON before it", keys, `<html>` + key, false},
-		{"a number", newCredentials("58201937466051").compile(), `{"n":58201937466051}`, true},
-		{"a short secret, whole", compileCredentials([]string{"hunter22"}), `{"m":"pw hunter22"}`, true},
+		{"ordinary", keys, nil, `{"id":"3f2b1c9a-0d4e-4f5a-8b6c-7d8e9f0a1b2c","name":"Acme"}`, false},
+		{"a 6-byte overlap: a ref beside a test key", keys, nil, `{"tags":{"migrationRef":"crash-0001"}}`, false},
+		{"in a value", keys, nil, `{"id":"` + key + `"}`, true},
+		{"12 bytes of it", keys, nil, `{"id":"x` + key[10:22] + `y"}`, true},
+		{"11 bytes of it", keys, nil, `{"id":"x` + key[10:21] + `y"}`, false},
+		{"escaped in a value", keys, nil, `{"id":"` + escaped + `"}`, true},
+		{"escaped in a key", keys, nil, `{"` + escaped + `":1}`, true},
+		{"base64", keys, nil, `{"d":"` + b64 + `"}`, true},
+		{"the Authorization header", keys, nil, `{"d":"Basic ` + b64 + `"}`, true},
+		{"in a value, the body not JSON after it", keys, nil, `{"id":"` + key + `"} trailing`, true},
+		{"the body not JSON before it", keys, nil, `<html>` + key, false},
+		{"a number", newCredentials("58201937466051").compile(), nil, `{"n":58201937466051}`, true},
+		{"a short secret, whole", compileCredentials([]string{"hunter22"}), nil, `{"m":"pw hunter22"}`, true},
 		{"a test token's word in an error message", compileCredentials([]string{"rejected-access-token"}),
-			`{"dataConnectionErrors":[{"errorMessage":"The platform rejected the supplied credentials"}]}`, false},
-		{"no credentials", nil, `{"id":"` + key + `"}`, false},
+			nil, `{"dataConnectionErrors":[{"errorMessage":"The platform rejected the supplied credentials"}]}`, false},
+		{"no credentials", nil, nil, `{"id":"` + key + `"}`, false},
+		{"a token that embeds a long ref, beside the ref", tokenOfRef, ref, `{"tags":{"migrationRef":"customer-account-000123"}}`, false},
+		{"the same without the public values", tokenOfRef, nil, `{"tags":{"migrationRef":"customer-account-000123"}}`, true},
+		{"the whole token beside the ref", tokenOfRef, ref, `{"linkUrl":"https://l.example/?t=tok-customer-account-000123-s3cr3t-9f8e7d6c"}`, true},
+		{"its secret part alone", tokenOfRef, ref, `{"linkUrl":"https://l.example/?t=s3cr3t-9f8e7d6c"}`, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			assert.Equal(t, tc.want, holdsCredential(tc.creds, []byte(tc.body)))
+			assert.Equal(t, tc.want, holdsCredential(tc.creds, tc.public, []byte(tc.body)))
 		})
 	}
 }
@@ -159,7 +171,7 @@ func randomKey(t testing.TB) string {
 func TestHoldsCredentialOrdinaryPage(t *testing.T) {
 	page := benchPage(1000)
 	for range 20 {
-		assert.False(t, holdsCredential(newCredentials(randomKey(t)).compile(), page))
+		assert.False(t, holdsCredential(newCredentials(randomKey(t)).compile(), nil, page))
 	}
 }
 
@@ -178,7 +190,7 @@ func BenchmarkHoldsCredential(b *testing.B) {
 		b.Run(fmt.Sprintf("%d companies, %d bytes", n, len(page)), func(b *testing.B) {
 			b.SetBytes(int64(len(page)))
 			for b.Loop() {
-				if holdsCredential(keys, page) {
+				if holdsCredential(keys, nil, page) {
 					b.Fatal("an ordinary answer holds the key")
 				}
 			}
@@ -199,10 +211,10 @@ func FuzzHoldsCredential(f *testing.F) {
 		}
 		body, err := json.Marshal(map[string]any{"id": "x", "v": []string{before + secret + after}})
 		require.NoError(t, err)
-		if !holdsCredential(compileCredentials([]string{secret}), body) {
+		if !holdsCredential(compileCredentials([]string{secret}), nil, body) {
 			t.Fatalf("a secret of %d bytes was not found in a %d-byte answer", len(secret), len(body))
 		}
-		if !holdsCredential(newCredentials(secret).compile(), body) {
+		if !holdsCredential(newCredentials(secret).compile(), nil, body) {
 			t.Fatalf("an API key of %d bytes was not found in a %d-byte answer", len(secret), len(body))
 		}
 	})

@@ -394,8 +394,9 @@ func ValidateRef(ref string) error {
 //
 // Echoed secrets. Every answer Migrate reads is checked for the API key and
 // for the credentials of Auth's body, less the values the Migration
-// publishes itself (Ref, TenantID, company name, description and tags) and
-// those shaped like identifiers (see SecretEchoError). A write answered
+// publishes itself (Ref, TenantID, company name, description and tags),
+// which are not counted in an answer either, and those shaped like
+// identifiers (see SecretEchoError). A write answered
 // with one is an unknown outcome, like an answer without an id: one
 // look-up, never a second write; a token PUT answered so is read back. An
 // id, link URL or status such an answer holds never reaches the result,
@@ -478,7 +479,7 @@ func (c *Client) Migrate(ctx context.Context, m Migration) (*MigrationResult, er
 	}
 	defer c.inflight.remove(m.Ref)
 	ctx, run.counter = withRequestCounter(ctx)
-	ctx = withAnswerSecrets(ctx, tokenCredentials(m))
+	ctx = withAnswerGuard(ctx, answerGuardOf(m))
 	err := run.run(ctx)
 	res.Requests = run.requests()
 	if err != nil {
@@ -1285,37 +1286,40 @@ func (r *migrationRun) beforeToken(ctx context.Context) (done bool, err error) {
 	return false, nil
 }
 
-// tokenCredentials returns the credentials of m.Auth's body that every
-// answer Migrate reads is checked against (see SecretEchoError): its values
-// that are not identifiers by their form, less those the Migration
+// answerGuardOf returns what every answer Migrate reads is checked against
+// (see SecretEchoError): the credentials of m.Auth's body, that is its
+// values that are not identifiers by their form, less those the Migration
 // publishes itself (its Ref, TenantID and tenant tag, company name,
-// description and tags), which may come back in a company legitimately.
-func tokenCredentials(m Migration) []string {
-	if m.Auth == nil {
-		return nil
-	}
-	body, err := m.Auth.Body()
-	if err != nil {
-		return nil
-	}
-	public := []string{m.Ref, m.TenantID, TenantTag(m.Auth.PlatformKey(), m.TenantID), m.Company.Name, m.Company.Description}
+// description and tags), which come back in a company legitimately; and
+// those published values, since what a credential shares with them (a test
+// token that embeds the ref) is no echo either.
+func answerGuardOf(m Migration) *answerGuard {
+	g := &answerGuard{public: []string{m.Ref, m.TenantID, m.Company.Name, m.Company.Description}}
 	if name, err := CompanyName(m.Company.Name); err == nil {
-		public = append(public, name)
+		g.public = append(g.public, name)
 	}
 	for k, v := range m.Company.Tags {
-		public = append(public, k, v)
+		g.public = append(g.public, k, v)
 	}
-	for i, p := range public {
-		public[i] = strings.ToLower(p)
+	if m.Auth == nil {
+		return g
 	}
-	var out []string
+	g.public = append(g.public, TenantTag(m.Auth.PlatformKey(), m.TenantID))
+	body, err := m.Auth.Body()
+	if err != nil {
+		return g
+	}
+	lower := make([]string, len(g.public))
+	for i, p := range g.public {
+		lower[i] = strings.ToLower(p)
+	}
 	for _, v := range credentialValues(slices.Collect(maps.Values(body))) {
 		lv := strings.ToLower(strings.TrimSpace(v))
-		if !slices.ContainsFunc(public, func(p string) bool { return strings.Contains(p, lv) }) {
-			out = append(out, v)
+		if !slices.ContainsFunc(lower, func(p string) bool { return strings.Contains(p, lv) }) {
+			g.secrets = append(g.secrets, v)
 		}
 	}
-	return out
+	return g
 }
 
 // tokenFingerprint identifies the authorization body without holding it.

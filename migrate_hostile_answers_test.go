@@ -419,14 +419,16 @@ func (a mapAuth) Body() (map[string]string, error) { return a, nil }
 
 // Values of the token body that the Migration publishes itself (the tenant
 // in TenantID, a tag value) or that are identifiers by their form (a realm
-// id, an expiry) come back in Codat's answers legitimately: they are not
-// taken for an echoed credential, and the migration runs its happy path.
+// id, an expiry) come back in Codat's answers legitimately, and so does a
+// ref that a test token embeds: none is taken for an echoed credential, and
+// the migration runs its happy path.
 func TestMigrateAnswersWithPublishedValues(t *testing.T) {
+	const ref = "crm-customer-account-000123"
 	f := newMigFake(t)
-	m := newMigration("crm-pub")
+	m := newMigration(ref)
 	m.TenantID = "contoso/production-eu"
 	m.Company.Tags = map[string]string{"region": "uk-south-2"}
-	m.Auth = mapAuth{"accessToken": migToken.Reveal(), "environment": "Production-EU", "region": "uk-south-2",
+	m.Auth = mapAuth{"accessToken": "tok-" + ref + "-s3cr3t", "environment": "Production-EU", "region": "uk-south-2",
 		"realmId": "9130350000000001", "expiresAt": "2099-01-01T00:00:00Z"}
 	// The fake's connection answers echo every body value, as connectionInfo might.
 	echo := migEcho(migAny(migIs(http.MethodPut, "/authorization"), migIsConnRead), migSetField("connectionInfo",
@@ -436,5 +438,5 @@ func TestMigrateAnswersWithPublishedValues(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, migHappyRoutes, f.routes())
 	assert.True(t, res.HasStep(codat.StepDone))
-	f.assertOneOfEachRef(t, "crm-pub")
+	f.assertOneOfEachRef(t, ref)
 }
