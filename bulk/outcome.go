@@ -57,6 +57,10 @@ const (
 	ClassServer ErrorClass = "server"
 	// ClassTimeout: a deadline passed.
 	ClassTimeout ErrorClass = "timeout"
+	// ClassSecretEcho: Codat's answer held the API key or the row's token,
+	// and was withheld (codat.ErrSecretEcho); a write's outcome is unknown,
+	// and a rerun looks it up.
+	ClassSecretEcho ErrorClass = "secret-echo"
 	// ClassNetwork: the request failed in transit, its outcome unknown.
 	ClassNetwork ErrorClass = "network"
 	// ClassError: any other error.
@@ -149,6 +153,8 @@ func errorClass(err error) ErrorClass {
 		return ClassTimeout
 	case errors.Is(err, context.Canceled):
 		return ClassCanceled
+	case errors.Is(err, codat.ErrSecretEcho):
+		return ClassSecretEcho
 	case codat.IsAmbiguous(err):
 		return ClassNetwork
 	}

@@ -39,6 +39,7 @@ func TestOutcomeClasses(t *testing.T) {
 		{"timeout", live, nil, context.DeadlineExceeded, StatusFailed, ClassTimeout},
 		{"canceled, run not cancelled", live, nil, context.Canceled, StatusFailed, ClassCanceled},
 		{"network", live, nil, &codat.TransportError{Ambiguous: true}, StatusFailed, ClassNetwork},
+		{"secret echo", live, nil, &codat.SecretEchoError{Method: "POST", Path: "/companies", StatusCode: 200, Secret: "the API key"}, StatusFailed, ClassSecretEcho},
 		{"other", live, nil, errors.New("boom"), StatusFailed, ClassError},
 	}
 	for _, tt := range tests {
