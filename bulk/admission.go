@@ -232,8 +232,10 @@ func later(a, b time.Time) time.Time {
 }
 
 // paceRecheck is how often a run on a SharedPace store asks how many
-// runners share the per-minute limit.
-const paceRecheck = time.Minute
+// runners share the per-minute limit: a runner that joins is counted by the
+// others within it, so that together they exceed the budget for at most
+// that long (Codat counts a minute).
+const paceRecheck = 5 * time.Second
 
 // sharePace paces the run's starts to its share of the per-minute limit
 // when its store is a SharedPace: now, then every interval until the

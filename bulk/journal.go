@@ -707,8 +707,10 @@ func (j *journal) close() error {
 
 // JournalSummary describes a journal, for `codat-migrate status`.
 type JournalSummary struct {
-	// Path is the journal file.
+	// Path is the journal file, or with Store the name of the store's run.
 	Path string
+	// Store: the summary is of a shared store's run (see SummaryBuilder).
+	Store bool
 	// Lines is the number of complete lines.
 	Lines int
 	// Refs is the number of distinct refs the journal knows.

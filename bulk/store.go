@@ -60,7 +60,7 @@ type SharedQuota interface {
 // SharedPace is a Store shared by runners that share one per-minute limit
 // (Codat's, per IP address): Runner.RequestsPerMinute is then the budget of
 // all of them, and each runner paces its starts to its share, 1/N of it for
-// N live runners, asked again every minute.
+// N live runners, asked again every few seconds.
 type SharedPace interface {
 	// Runners returns the number of live runners sharing the limit, this
 	// one included.
@@ -125,9 +125,10 @@ type SummaryBuilder struct {
 	ct  *canaryTrack
 }
 
-// NewSummaryBuilder returns an empty builder; path names the store.
-func NewSummaryBuilder(path string) *SummaryBuilder {
-	return &SummaryBuilder{sum: &JournalSummary{Path: path, Counts: map[Status]int{}}, ct: newCanaryTrack()}
+// NewSummaryBuilder returns an empty builder of a store's summary
+// (JournalSummary.Store); name names the store's run.
+func NewSummaryBuilder(name string) *SummaryBuilder {
+	return &SummaryBuilder{sum: &JournalSummary{Path: name, Store: true, Counts: map[Status]int{}}, ct: newCanaryTrack()}
 }
 
 // Event takes a run event or a canary's record, in journal order.

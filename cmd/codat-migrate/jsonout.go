@@ -143,7 +143,11 @@ func journalJSON(s *bulk.JournalSummary) *journalOut {
 		}
 	}
 	sort.Strings(keys)
-	return &journalOut{Path: absPath(s.Path), Lines: s.Lines, Refs: s.Refs, Runs: s.Runs, Counts: counts, Requests: s.Requests,
+	path := s.Path
+	if !s.Store {
+		path = absPath(path)
+	}
+	return &journalOut{Path: path, Lines: s.Lines, Refs: s.Refs, Runs: s.Runs, Counts: counts, Requests: s.Requests,
 		CanaryPassed: s.CanaryPassed, CanaryFailed: s.CanaryFailed, First: rfc3339(s.First), Last: rfc3339(s.Last),
 		QuotaReset: rfc3339(s.QuotaReset), TornTail: s.TornTail, Resumable: s.Resumable(), Running: s.Running, InProgress: s.InProgress, Runners: s.Runners}
 }

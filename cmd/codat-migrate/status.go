@@ -202,7 +202,11 @@ func (a *app) statusNotStarted(c *command, nothing, input, format string, asJSON
 
 func printJournalSummary(a *app, s *bulk.JournalSummary, plan *bulk.Plan, now time.Time) {
 	w := a.stdout
-	fmt.Fprintf(w, "Journal %s: %d refs, %d lines, %d run(s)\n", absPath(s.Path), s.Refs, s.Lines, s.Runs)
+	if s.Store {
+		fmt.Fprintf(w, "Store %s: %d refs, %d run(s)\n", s.Path, s.Refs, s.Runs)
+	} else {
+		fmt.Fprintf(w, "Journal %s: %d refs, %d lines, %d run(s)\n", absPath(s.Path), s.Refs, s.Lines, s.Runs)
+	}
 	if !s.First.IsZero() {
 		fmt.Fprintf(w, "  from %s to %s\n", s.First.UTC().Format(time.RFC3339), s.Last.UTC().Format(time.RFC3339))
 	}

@@ -101,6 +101,7 @@ func TestJournalMigrateBesideAStoreRunIsRefused(t *testing.T) {
 	assert.NoFileExists(t, journal, "the refused run creates no journal")
 	st := run(t, runOpts{}, "status", "--store", dsn, "--run", runName, "--input", ex.Path)
 	assert.Equal(t, exitOK, st.code, st)
+	assert.Contains(t, st.stdout, fmt.Sprintf("Store run %q on ", runName), "a store's run is named as such, not as a file")
 	assert.Contains(t, st.stdout, "1 codat-migrate runner(s) of this run are live")
 	assert.Contains(t, st.stdout, "more runners may join it")
 	select {
