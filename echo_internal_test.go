@@ -222,3 +222,24 @@ func FuzzHoldsCredential(f *testing.F) {
 		}
 	})
 }
+
+// FuzzHoldsNothing: when holdsNothing says scrubbing the whole answer
+// removes nothing, no value of it holds a credential, so the walk value by
+// value (the slow path it spares) agrees.
+func FuzzHoldsNothing(f *testing.F) {
+	f.Add("hostile-API-KEY-4f3e2d1c0b9a", `{"id":"hostile-API-KEY-4f3e2d1c0b9a"}`)
+	f.Add("hostile-API-KEY-4f3e2d1c0b9a", `{"id":"aG9zdGlsZS1BUEktS0VZLTRmM2UyZDFjMGI5YQ"}`)
+	f.Add("1234567890123", `{"n":-12345678901234,"m":[1e+1234567890123]}`)
+	f.Add("secret\"quote", `{"v":"secret\"quote"}`)
+	f.Add("tok-é-\u2028-x", "{\"k\":\"tok-\u00e9-\u2028-x\"}")
+	f.Add("abcdefgh", "[\"abc\",\"defgh\",\"xabcdef\"]")
+	f.Fuzz(func(t *testing.T, secret, body string) {
+		creds := compileCredentials([]string{secret})
+		if len(creds) == 0 || !holdsNothing(creds, []byte(body)) {
+			return
+		}
+		if walkHoldsCredential(creds, nil, []byte(body)) {
+			t.Fatalf("holdsNothing passed a %d-byte answer that holds a credential of %d bytes", len(body), len(secret))
+		}
+	})
+}

@@ -15,6 +15,7 @@
 package scrub
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"net/url"
@@ -79,6 +80,7 @@ func (s *Set) String(text string) string {
 			hit = true
 		}
 	}
+	var raw, buf []byte // text's bytes, and a decoding buffer, made on first use
 	for start := 0; start < len(text); {
 		if !isB64(text[start]) {
 			start++
@@ -88,7 +90,10 @@ func (s *Set) String(text string) string {
 		for end < len(text) && isB64(text[end]) {
 			end++
 		}
-		if s.hidesSecret(text[start:end]) {
+		if end-start >= minB64Run && raw == nil {
+			raw = []byte(text)
+		}
+		if end-start >= minB64Run && s.hidesSecret(raw[start:end], &buf) {
 			for j := start; j < end; j++ {
 				mark[j] = true
 			}
@@ -132,23 +137,31 @@ func isB64(c byte) bool {
 // alignment.
 const minB64Run = (MinLen+2)/3*4 + 3
 
+// alphabets are the base64 encodings hidesSecret tries.
+var alphabets = [...]*base64.Encoding{base64.RawStdEncoding, base64.RawURLEncoding}
+
 // hidesSecret reports whether run, decoded from base64 at any of the four
-// alignments in either alphabet, holds a fragment of a secret.
-func (s *Set) hidesSecret(run string) bool {
+// alignments in either alphabet, holds a fragment of a secret. It decodes
+// into *buf, grown as needed, so that scrubbing a long text allocates once.
+func (s *Set) hidesSecret(run []byte, buf *[]byte) bool {
 	if len(run) < minB64Run {
 		return false
 	}
-	run = strings.TrimRight(run, "=")
+	run = bytes.TrimRight(run, "=")
 	for off := 0; off < 4 && len(run)-off >= minB64Run-3; off++ {
 		part := run[off:]
 		if len(part)%4 == 1 {
 			part = part[:len(part)-1]
 		}
-		for _, enc := range []*base64.Encoding{base64.RawStdEncoding, base64.RawURLEncoding} {
-			dec, err := enc.DecodeString(part)
+		for _, enc := range alphabets {
+			if n := enc.DecodedLen(len(part)); cap(*buf) < n {
+				*buf = make([]byte, n)
+			}
+			n, err := enc.Decode((*buf)[:cap(*buf)], part)
 			if err != nil {
 				continue
 			}
+			dec := (*buf)[:n]
 			for i := 0; i+MinLen <= len(dec); i++ {
 				if _, ok := s.grams[string(dec[i:i+MinLen])]; ok {
 					return true
