@@ -20,7 +20,12 @@ const paceShare = 0.99
 // the concurrency) would push a few requests over it. The pace keeps a small
 // headroom (paceShare) below the limit for the jitter of request timing.
 func startLimiter(rpm, per int) *rate.Limiter {
-	return rate.NewLimiter(rate.Limit(float64(rpm)*paceShare/60/float64(per)), 1)
+	return rate.NewLimiter(startRate(rpm, per), 1)
+}
+
+// startRate is the pace of startLimiter: starts a second.
+func startRate(rpm, per int) rate.Limit {
+	return rate.Limit(float64(rpm) * paceShare / 60 / float64(per))
 }
 
 // waitTurn blocks until the job may start: a free slot, quota left, the
@@ -251,8 +256,7 @@ func (x *run) sharePace(ctx context.Context, interval time.Duration) (stop func(
 			x.s.log.Warn("could not count the runners sharing the per-minute limit; the pace is left as it was", "error", err)
 			return
 		}
-		n = max(n, 1)
-		x.limiter.SetLimit(startLimiter(x.rpm, x.per*n).Limit())
+		x.limiter.SetLimit(startRate(x.rpm, x.per*max(n, 1)))
 	}
 	share()
 	ctx, cancel := context.WithCancel(ctx)

@@ -141,9 +141,6 @@ type Store struct {
 	lease   time.Duration
 	name    string
 
-	// registered: Open added this runner to codat_migrate_runners.
-	registered bool
-
 	mu     sync.Mutex
 	trips  int64
 	stop   chan struct{}
@@ -225,7 +222,6 @@ func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
 	if err != nil {
 		return fail(fmt.Errorf("pgstore: register the runner: %w", scrub(err)))
 	}
-	s.registered = true
 	s.stop, s.done = make(chan struct{}), make(chan struct{})
 	go s.renew()
 	return s, nil
@@ -523,11 +519,8 @@ func (s *Store) Summary(ctx context.Context) (*bulk.JournalSummary, int, error) 
 	}
 	// The canaries' verdicts come from the journal, in order.
 	sum := b.Summary()
-	s.count()
-	err = s.pool.QueryRow(ctx, `SELECT count(*) FROM codat_migrate_runners
-		WHERE run = $1 AND seen > now() - $2 * interval '1 millisecond'`, s.run, s.lease.Milliseconds()).Scan(&sum.Runners)
-	if err != nil {
-		return nil, 0, fmt.Errorf("pgstore: count the runners: %w", scrub(err))
+	if sum.Runners, err = s.liveRunners(ctx, "run", s.run); err != nil {
+		return nil, 0, err
 	}
 	cs, err := s.Canary(ctx)
 	if err != nil {
@@ -548,12 +541,11 @@ func (s *Store) Close() error {
 	s.closed = true
 	s.mu.Unlock()
 	if s.stop != nil {
+		// Open registered this runner (not a read-only store): it stops
+		// renewing, and stops counting at once (one that dies, when its row
+		// is a lease old).
 		close(s.stop)
 		<-s.done
-	}
-	if s.registered {
-		// A runner that ends stops counting at once (one that dies, when
-		// its row is a lease old).
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		_, _ = s.pool.Exec(ctx, `DELETE FROM codat_migrate_runners WHERE holder = $1`, s.holder)
 		cancel()
@@ -570,10 +562,16 @@ var _ bulk.SharedPace = (*Store)(nil)
 // counts them all: runners on machines with addresses of their own may raise
 // their budget (--requests-per-minute) to the sum of their limits.
 func (s *Store) Runners(ctx context.Context) (int, error) {
+	return s.liveRunners(ctx, "account", s.account)
+}
+
+// liveRunners counts the runners alive within a lease whose column (account
+// or run, a constant of the caller's) is value.
+func (s *Store) liveRunners(ctx context.Context, column, value string) (int, error) {
 	s.count()
 	var n int
 	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM codat_migrate_runners
-		WHERE account = $1 AND seen > now() - $2 * interval '1 millisecond'`, s.account, s.lease.Milliseconds()).Scan(&n)
+		WHERE `+column+` = $1 AND seen > now() - $2 * interval '1 millisecond'`, value, s.lease.Milliseconds()).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("pgstore: count the runners: %w", scrub(err))
 	}
