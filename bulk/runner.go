@@ -355,8 +355,9 @@ func (r *Runner) Run(ctx context.Context, in Source, rep ReportWriter) (*Summary
 	defer x.sharePace(ctx, paceRecheck)()
 	// The second pass reads to the end even after a stop, so that every
 	// row is reported; it sends nothing once stopped.
-	handle, finished := idx.verified(context.WithoutCancel(ctx), x.handle)
-	readErr := eachRow(context.WithoutCancel(ctx), in, handle)
+	read := context.WithoutCancel(ctx)
+	handle, finished := idx.verified(read, x.handle)
+	readErr := eachRow(read, in, handle)
 	if readErr == nil {
 		readErr = finished()
 	}
